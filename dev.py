@@ -1,0 +1,128 @@
+#!/usr/bin/env python3
+"""Run the registry or its tests on a fresh machine that has only Python 3.11.
+
+    python3 dev.py demo     # venv + install + migrate + demo data + worker/beat + web server
+    python3 dev.py test     # the whole test suite (extra arguments go to pytest)
+
+The virtual environment lives in .venv and is (re)installed when pyproject.toml changes.
+Everything the demo writes (SQLite database, broker folders, emails) goes under var/, which git ignores.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+VAR = ROOT / "var"
+PY = VENV / "bin" / "python"
+
+
+def _say(msg: str) -> None:
+    print(f"[dev] {msg}", flush=True)
+
+
+def ensure_venv() -> None:
+    if sys.version_info[:2] != (3, 11):
+        sys.exit(f"dev.py needs Python 3.11 (this is {sys.version.split()[0]}): run it as python3.11 dev.py ...")
+    if not PY.exists():
+        _say(f"creating virtual environment in {VENV}")
+        venv.EnvBuilder(with_pip=True, clear=True).create(VENV)
+    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()[:16]
+    stamp = VENV / f".installed-{digest}"
+    if not stamp.exists():
+        _say("installing the registry and its development dependencies (first run takes a minute)")
+        subprocess.run([str(PY), "-m", "pip", "install", "-q", "--upgrade", "pip"], check=True)
+        subprocess.run([str(PY), "-m", "pip", "install", "-q", "-e", f"{ROOT}[dev]"], check=True)
+        for old in VENV.glob(".installed-*"):
+            old.unlink()
+        stamp.touch()
+
+
+def manage(*args: str, env: dict[str, str] | None = None) -> None:
+    subprocess.run([str(PY), str(ROOT / "manage.py"), *args], check=True, cwd=ROOT, env=env)
+
+
+def demo_env() -> dict[str, str]:
+    env = dict(os.environ)
+    # The demo is a local, single-user affair: debug mode, SQLite, a folder as the Celery broker and emails
+    # written to files. Anything already set in the environment wins.
+    env.setdefault("DEBUG", "true")
+    env.setdefault("EMAIL_BACKEND", "file")
+    env.setdefault("EMAIL_FILE_PATH", str(VAR / "mail"))
+    env.setdefault("CELERY_BROKER_URL", "filesystem://")
+    return env
+
+
+def demo(argv: list[str]) -> int:
+    ensure_venv()
+    env = demo_env()
+    port = os.environ.get("PORT", "8000")
+    manage("migrate", "--noinput", env=env)
+    manage("seed_demo", "--patients", "240", "--seed", "42", "--sites", "2", env=env)
+    manage("demo_users", env=env)
+    VAR.mkdir(exist_ok=True)
+    log = open(VAR / "celery.log", "ab")  # noqa: SIM115 - kept open for the worker's lifetime
+    worker = subprocess.Popen(
+        [
+            str(PY),
+            "-m",
+            "celery",
+            "-A",
+            "registry",
+            "worker",
+            "-B",
+            "--loglevel",
+            "INFO",
+            "--concurrency",
+            "1",
+            "--schedule",
+            str(VAR / "celerybeat-schedule"),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    _say(f"Celery worker and beat started (pid {worker.pid}), log in {VAR / 'celery.log'}")
+    _say(f"emails are written to {env['EMAIL_FILE_PATH']}")
+    print(f"\n  Open the registry at  http://127.0.0.1:{port}/admin/\n", flush=True)
+    try:
+        manage("runserver", "--noreload", f"127.0.0.1:{port}", env=env)
+    except KeyboardInterrupt:
+        pass
+    except subprocess.CalledProcessError as exc:
+        _say(f"the web server stopped with exit code {exc.returncode}")
+        return exc.returncode
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        try:
+            worker.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+        time.sleep(0.1)
+    return 0
+
+
+def test(argv: list[str]) -> int:
+    ensure_venv()
+    return subprocess.run([str(PY), "-m", "pytest", *argv], cwd=ROOT).returncode
+
+
+def main() -> int:
+    commands = {"demo": demo, "test": test}
+    if len(sys.argv) < 2 or sys.argv[1] not in commands:
+        print(__doc__)
+        return 2
+    return commands[sys.argv[1]](sys.argv[2:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

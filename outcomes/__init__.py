@@ -1,0 +1,1 @@
+"""Follow-ups, questionnaire responses and stored scores."""

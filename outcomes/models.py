@@ -1,0 +1,1 @@
+"""Outcome data (follow-ups, responses, scores) lives here; the models arrive with the follow-up issue."""

@@ -1,0 +1,13 @@
+from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+class RegistryConfig(AppConfig):
+    name = "registry"
+    verbose_name = "Registry"
+
+    def ready(self) -> None:
+        from registry import roles
+
+        # Role groups and their permissions are code, kept in step with the models after every migrate.
+        post_migrate.connect(roles.sync_role_groups_after_migrate, dispatch_uid="registry.sync_role_groups")
