@@ -1,0 +1,394 @@
+"""The staff admin. Site scoping is `SiteScopedAdminMixin`: every queryset, foreign-key choice, autocomplete and
+inline goes through `Model.objects.visible_to(user)` (registry.access), so a coordinator at site A never lists,
+finds, opens or assigns anything of site B. Changes to clinical data ask for a reason, which the history keeps.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.contrib.admin.utils import unquote
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.contrib.auth.models import User
+from django.db import models
+from django.http import Http404, HttpRequest, HttpResponse
+from simple_history.admin import SimpleHistoryAdmin
+
+from registry import roles
+from registry.access import is_registry_admin, sites_visible_to
+from registry.models import (
+    Administration,
+    AdverseEvent,
+    Membership,
+    Patient,
+    PatientIdentity,
+    Protocol,
+    Site,
+    SubsequentSurgery,
+    TreatmentEpisode,
+)
+
+admin.site.site_header = "Outcome registry"
+admin.site.site_title = "Outcome registry"
+admin.site.index_title = "Registry administration"
+
+
+def _scoped(model: type[models.Model], request: HttpRequest) -> models.QuerySet:
+    manager = model._default_manager
+    if hasattr(manager, "visible_to"):
+        return manager.visible_to(request.user)
+    return manager.all()
+
+
+class SiteScopedAdminMixin:
+    """Scopes the admin's rows and every related choice to the sites the user may see."""
+
+    def get_queryset(self, request: HttpRequest) -> models.QuerySet:
+        qs = super().get_queryset(request)  # type: ignore[misc]
+        return qs.visible_to(request.user) if hasattr(qs, "visible_to") else qs
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if "queryset" not in kwargs:
+            kwargs["queryset"] = _scoped(db_field.remote_field.model, request)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)  # type: ignore[misc]
+
+    def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if "queryset" not in kwargs:
+            kwargs["queryset"] = _scoped(db_field.remote_field.model, request)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)  # type: ignore[misc]
+
+    def _get_obj_does_not_exist_redirect(self, request: HttpRequest, opts: Any, object_id: str) -> HttpResponse:
+        # Django redirects to the index with "doesn't exist"; another site's record is simply not found.
+        raise Http404(f"No {opts.verbose_name} with this ID.")
+
+    def history_view(self, request: HttpRequest, object_id: str, extra_context: Any = None) -> HttpResponse:
+        # simple-history falls back to the latest historical row when the object is not in get_queryset(),
+        # which would show another site's history; only the registry administrator sees deleted rows' history.
+        if (
+            not is_registry_admin(request.user)
+            and not self.get_queryset(request).filter(pk=unquote(object_id)).exists()
+        ):
+            raise Http404("No such record.")
+        return super().history_view(request, object_id, extra_context)  # type: ignore[misc]
+
+
+class ChangeReasonForm(forms.ModelForm):
+    """Adds 'reason for change', required when an existing clinical record is edited."""
+
+    change_reason = forms.CharField(
+        label="Reason for change",
+        required=False,
+        max_length=100,
+        help_text="Required when you change a saved record; kept in its history.",
+    )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        edited = [f for f in self.changed_data if f != "change_reason"]
+        if self.instance.pk and edited and not cleaned.get("change_reason", "").strip():
+            self.add_error("change_reason", "Say why this saved record is being changed.")
+        return cleaned
+
+
+class ClinicalAdmin(SiteScopedAdminMixin, SimpleHistoryAdmin):
+    """Base for clinical models: site-scoped, history kept with who and why, no full count on big lists."""
+
+    form = ChangeReasonForm
+    show_full_result_count = False
+    list_per_page = 50
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        reason = (form.cleaned_data.get("change_reason") or "").strip()
+        obj._change_reason = reason or ("created in admin" if not change else "edited in admin")
+        request._registry_change_reason = obj._change_reason  # type: ignore[attr-defined]
+        super().save_model(request, obj, form, change)
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        reason = getattr(request, "_registry_change_reason", "edited in admin")
+        instances = formset.save(commit=False)
+        for obj in formset.deleted_objects:
+            obj._change_reason = reason
+            obj.delete()
+        for obj in instances:
+            obj._change_reason = reason
+            obj.save()
+        formset.save_m2m()
+
+
+class ScopedInline(SiteScopedAdminMixin):
+    show_change_link = True
+    extra = 0
+
+
+# Sites and staff ------------------------------------------------------------------------------------------
+
+
+@admin.register(Site)
+class SiteAdmin(SiteScopedAdminMixin, SimpleHistoryAdmin):
+    list_display = ["code", "name", "time_zone", "language", "contact_email", "active"]
+    list_filter = ["active", "language"]
+    search_fields = ["code", "name"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return is_registry_admin(request.user)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return is_registry_admin(request.user)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return is_registry_admin(request.user)
+
+
+@admin.register(Membership)
+class MembershipAdmin(SiteScopedAdminMixin, SimpleHistoryAdmin):
+    list_display = ["user", "site", "role", "active"]
+    list_filter = ["role", "active", ("site", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["user__username", "user__email", "site__code"]
+    list_select_related = ["user", "site"]
+    autocomplete_fields = ["user"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return is_registry_admin(request.user)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return is_registry_admin(request.user)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return is_registry_admin(request.user)
+
+    def save_model(self, request: HttpRequest, obj: Membership, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        roles.membership_sync_user(user=obj.user)
+
+    def delete_model(self, request: HttpRequest, obj: Membership) -> None:
+        user = obj.user
+        super().delete_model(request, obj)
+        roles.membership_sync_user(user=user)
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    fields = ["site", "role", "active"]
+
+
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class UserAdmin(BaseUserAdmin):
+    inlines = [MembershipInline]
+    list_display = ["username", "email", "first_name", "last_name", "is_staff", "is_superuser", "is_active"]
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return is_registry_admin(request.user)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return is_registry_admin(request.user)
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        roles.membership_sync_user(user=form.instance)
+
+
+@admin.register(Protocol)
+class ProtocolAdmin(ClinicalAdmin):
+    list_display = ["code", "version", "name", "site", "regulator", "regulator_reference", "active"]
+    list_filter = ["regulator", "active", ("site", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["code", "name", "regulator_reference"]
+    list_select_related = ["site"]
+
+
+# Patients and treatments ----------------------------------------------------------------------------------
+
+
+class IdentityInline(ScopedInline, admin.StackedInline):
+    model = PatientIdentity
+    can_delete = False
+    show_change_link = False
+    min_num = 1
+    max_num = 1
+    verbose_name_plural = "identity (never shown to researchers)"
+
+
+class EpisodeInline(ScopedInline, admin.TabularInline):
+    model = TreatmentEpisode
+    fields = ["joint", "side", "spinal_level", "diagnosis", "kl_grade", "index_date", "protocol"]
+    autocomplete_fields = ["protocol"]
+
+
+@admin.register(Patient)
+class PatientAdmin(ClinicalAdmin):
+    list_display = ["registry_id", "name", "site", "sex", "age", "consent_date", "withdrawn_on"]
+    list_filter = [
+        ("site", admin.RelatedOnlyFieldListFilter),
+        "sex",
+        "consent_research",
+        ("withdrawn_on", admin.EmptyFieldListFilter),
+    ]
+    search_fields = [
+        "registry_id",
+        "identity__family_name",
+        "identity__given_name",
+        "identity__email",
+        "identity__phone",
+        "identity__medical_record_number",
+    ]
+    list_select_related = ["site", "identity"]
+    readonly_fields = ["registry_id"]
+    inlines = [IdentityInline, EpisodeInline]
+    fieldsets = [
+        (None, {"fields": ["registry_id", "site", "sex"]}),
+        (
+            "Consent",
+            {"fields": ["consent_version", "consent_date", "consent_follow_up", "consent_research", "consent_email"]},
+        ),
+        ("Withdrawal", {"fields": ["withdrawn_on", "withdrawal_reason"]}),
+        ("Audit", {"fields": ["change_reason"]}),
+    ]
+
+    @admin.display(description="name", ordering="identity__family_name")
+    def name(self, obj: Patient) -> str:
+        identity = getattr(obj, "identity", None)
+        return str(identity) if identity else "—"
+
+    @admin.display(description="age")
+    def age(self, obj: Patient) -> int | None:
+        from django.utils import timezone
+
+        identity = getattr(obj, "identity", None)
+        if identity is None:
+            return None
+        today = timezone.localdate()
+        born = identity.date_of_birth
+        return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
+        initial = super().get_changeform_initial_data(request)
+        sites = list(sites_visible_to(request.user)[:2])
+        if len(sites) == 1:
+            initial.setdefault("site", sites[0].pk)
+        return initial
+
+
+class AdministrationInline(ScopedInline, admin.StackedInline):
+    model = Administration
+    fieldsets = [
+        (None, {"fields": [("administered_on", "product_type", "source", "product_name")]}),
+        (
+            "Harvest and processing",
+            {
+                "fields": [
+                    ("tissue", "harvest_site", "harvest_volume_ml"),
+                    ("processing", "device_kit", "centrifuge_spins"),
+                ]
+            },
+        ),
+        ("Dose", {"fields": [("cell_dose_millions", "viability_pct", "volume_ml")]}),
+        ("PRP", {"fields": [("platelet_concentration", "leukocytes", "activation")]}),
+        (
+            "Delivery",
+            {
+                "fields": [
+                    ("route", "image_guidance", "operator"),
+                    ("adjunct_prp", "adjunct_ha", "adjunct_rehabilitation"),
+                ]
+            },
+        ),
+    ]
+
+
+class AdverseEventInline(ScopedInline, admin.TabularInline):
+    model = AdverseEvent
+    fields = ["onset_date", "event_type", "grade", "serious", "relatedness", "outcome", "resolution_date"]
+
+
+class SurgeryInline(ScopedInline, admin.TabularInline):
+    model = SubsequentSurgery
+    fields = ["surgery_date", "surgery_type"]
+
+
+@admin.register(TreatmentEpisode)
+class TreatmentEpisodeAdmin(ClinicalAdmin):
+    list_display = ["__str__", "patient", "joint", "side", "kl_grade", "index_date", "protocol"]
+    list_filter = ["joint", "side", "kl_grade", "diagnosis", ("patient__site", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["patient__registry_id", "patient__identity__family_name", "spinal_level"]
+    list_select_related = ["patient", "patient__site", "protocol"]
+    autocomplete_fields = ["patient", "protocol"]
+    date_hierarchy = "index_date"
+    inlines = [AdministrationInline, AdverseEventInline, SurgeryInline]
+    fieldsets = [
+        (
+            None,
+            {
+                "fields": [
+                    "patient",
+                    ("joint", "side", "spinal_level"),
+                    ("diagnosis", "kl_grade"),
+                    ("index_date", "bmi"),
+                    "protocol",
+                ]
+            },
+        ),
+        (
+            "Prior treatments",
+            {
+                "fields": [
+                    ("prior_nsaids", "prior_physiotherapy", "prior_steroid_injection"),
+                    ("prior_ha_injection", "prior_prp_injection", "prior_surgery"),
+                ]
+            },
+        ),
+        ("Audit", {"fields": ["change_reason"]}),
+    ]
+
+
+@admin.register(Administration)
+class AdministrationAdmin(ClinicalAdmin):
+    list_display = [
+        "administered_on",
+        "episode",
+        "product_type",
+        "source",
+        "cell_dose_millions",
+        "volume_ml",
+        "route",
+        "image_guidance",
+    ]
+    list_filter = [
+        "product_type",
+        "source",
+        "route",
+        "image_guidance",
+        ("episode__patient__site", admin.RelatedOnlyFieldListFilter),
+    ]
+    search_fields = ["episode__patient__registry_id", "product_name", "device_kit"]
+    list_select_related = ["episode", "episode__patient"]
+    autocomplete_fields = ["episode"]
+
+
+@admin.register(AdverseEvent)
+class AdverseEventAdmin(ClinicalAdmin):
+    list_display = ["onset_date", "episode", "event_type", "grade", "serious", "relatedness", "outcome"]
+    list_filter = [
+        "event_type",
+        "grade",
+        "serious",
+        "relatedness",
+        "outcome",
+        ("episode__patient__site", admin.RelatedOnlyFieldListFilter),
+    ]
+    search_fields = ["episode__patient__registry_id", "description"]
+    list_select_related = ["episode", "episode__patient"]
+    autocomplete_fields = ["episode"]
+
+
+@admin.register(SubsequentSurgery)
+class SubsequentSurgeryAdmin(ClinicalAdmin):
+    list_display = ["surgery_date", "episode", "surgery_type"]
+    list_filter = ["surgery_type", ("episode__patient__site", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["episode__patient__registry_id"]
+    list_select_related = ["episode", "episode__patient"]
+    autocomplete_fields = ["episode"]

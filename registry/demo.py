@@ -1,0 +1,481 @@
+"""Deterministic, plausible synthetic data for the demo, the tests and the scale benchmark.
+
+Nothing here is real: names come from short invented lists, emails use the reserved `.test` domain, phone
+numbers the 555-01xx fiction range. The same seed and as-of date give the same data. Rows are written with
+bulk inserts in chunks (history rows included, via simple-history's bulk helper), so that 100,000 patients
+fit in memory and time.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+
+from django.db import transaction
+from simple_history.utils import bulk_create_with_history
+
+from registry.models import (
+    Administration,
+    AdverseEvent,
+    Diagnosis,
+    Joint,
+    Patient,
+    PatientIdentity,
+    ProductType,
+    Protocol,
+    Sex,
+    Side,
+    Site,
+    SubsequentSurgery,
+    TreatmentEpisode,
+)
+
+SEED_REASON = "seed_demo (synthetic data)"
+
+DEMO_SITES = [
+    ("HRJ", "Han River Joint Clinic", "Asia/Seoul"),
+    ("SRO", "Sakura Regenerative Orthopaedics", "Asia/Tokyo"),
+    ("PBM", "Pacific Bay Musculoskeletal", "America/Los_Angeles"),
+    ("NMO", "Northmoor Orthobiologics", "Europe/London"),
+]
+
+_GIVEN_F = [
+    "Ana",
+    "Bea",
+    "Chloe",
+    "Dana",
+    "Eun",
+    "Fumiko",
+    "Grace",
+    "Hana",
+    "Iris",
+    "Jia",
+    "Keiko",
+    "Lena",
+    "Mina",
+    "Nora",
+    "Olga",
+    "Priya",
+    "Rosa",
+    "Sora",
+    "Tess",
+    "Uma",
+    "Vera",
+    "Wren",
+    "Yuna",
+    "Zoe",
+]
+_GIVEN_M = [
+    "Aaron",
+    "Bo",
+    "Carl",
+    "Dae",
+    "Emil",
+    "Felix",
+    "Gus",
+    "Haruto",
+    "Ivan",
+    "Jun",
+    "Kenji",
+    "Luis",
+    "Min",
+    "Nico",
+    "Omar",
+    "Paul",
+    "Quinn",
+    "Ren",
+    "Sven",
+    "Taro",
+    "Umar",
+    "Victor",
+    "Wei",
+    "Yusuf",
+]
+_FAMILY = [
+    "Abe",
+    "Baker",
+    "Cho",
+    "Diaz",
+    "Endo",
+    "Fox",
+    "Gray",
+    "Han",
+    "Ito",
+    "Jang",
+    "Kim",
+    "Lee",
+    "Moss",
+    "Nakamura",
+    "Oh",
+    "Park",
+    "Quist",
+    "Reyes",
+    "Sato",
+    "Tan",
+    "Ueda",
+    "Vance",
+    "Watanabe",
+    "Yoon",
+]
+
+
+@dataclass
+class SeedReport:
+    sites: int = 0
+    protocols: int = 0
+    patients: int = 0
+    episodes: int = 0
+    administrations: int = 0
+    adverse_events: int = 0
+    surgeries: int = 0
+    skipped_sites: list[str] = field(default_factory=list)
+
+
+class SeedError(ValueError):
+    pass
+
+
+def _weighted(rng: random.Random, options: list[tuple[object, float]]) -> object:
+    values, weights = zip(*options, strict=True)
+    return rng.choices(values, weights=weights, k=1)[0]
+
+
+def _site_rows(count: int) -> list[tuple[str, str, str]]:
+    rows = list(DEMO_SITES[:count])
+    for n in range(len(rows) + 1, count + 1):
+        rows.append((f"S{n:03d}", f"Demo Site {n}", "UTC"))
+    return rows
+
+
+def ensure_sites(count: int) -> list[Site]:
+    sites = []
+    for code, name, tz in _site_rows(count):
+        site, _ = Site.objects.get_or_create(
+            code=code,
+            defaults={
+                "name": name,
+                "time_zone": tz,
+                "contact_email": f"followup@{code.lower()}.example.test",
+                "contact_phone": "+1 555 0100",
+            },
+        )
+        sites.append(site)
+    return sites
+
+
+def ensure_protocols(site: Site) -> list[Protocol]:
+    specs = [
+        ("BMAC-KNEE", "Autologous BMAC for knee OA, KL 2-3", Protocol.Regulator.KR_NHT),
+        ("ADSC-JOINT", "Adipose-derived cells for knee and hip OA", Protocol.Regulator.JP_ASRM),
+        ("PRP-STD", "Leukocyte-poor PRP, series of injections", Protocol.Regulator.ETHICS),
+    ]
+    out = []
+    for code, name, regulator in specs:
+        protocol, _ = Protocol.objects.get_or_create(
+            site=site,
+            code=code,
+            version="1",
+            defaults={"name": name, "regulator": regulator, "regulator_reference": f"{site.code}-{code}-001"},
+        )
+        out.append(protocol)
+    return out
+
+
+def _chunks(total: int, size: int) -> Iterator[int]:
+    start = 0
+    while start < total:
+        yield min(size, total - start)
+        start += size
+
+
+def seed_demo(*, patients: int, seed: int, sites: int, as_of: date, chunk_size: int = 5000) -> SeedReport:
+    """Create `patients` synthetic patients spread over `sites` demo sites. Idempotent: a site that already
+    holds patients is left alone, so running the demo twice duplicates nothing."""
+    if patients < 1:
+        raise SeedError("--patients must be at least 1.")
+    if not 1 <= sites <= 50:
+        raise SeedError("--sites must be between 1 and 50.")
+    if patients < sites:
+        raise SeedError(f"--patients ({patients}) must be at least --sites ({sites}).")
+    report = SeedReport()
+    site_objs = ensure_sites(sites)
+    report.sites = len(site_objs)
+    rng = random.Random(seed)
+    per_site = [patients // sites + (1 if i < patients % sites else 0) for i in range(sites)]
+    for site, count in zip(site_objs, per_site, strict=True):
+        protocols = ensure_protocols(site)
+        report.protocols += len(protocols)
+        if Patient.objects.filter(site=site).exists():
+            report.skipped_sites.append(site.code)
+            continue
+        site_rng = random.Random(f"{seed}:{site.code}")
+        for n in _chunks(count, chunk_size):
+            with transaction.atomic():
+                _seed_chunk(site_rng, site, protocols, n, as_of, report)
+    del rng
+    return report
+
+
+def _seed_chunk(
+    rng: random.Random, site: Site, protocols: list[Protocol], count: int, as_of: date, report: SeedReport
+) -> None:
+    patients: list[Patient] = []
+    identities: list[PatientIdentity] = []
+    plans: list[tuple[date, date]] = []  # (date of birth, first index date) per patient
+    for _ in range(count):
+        sex = _weighted(rng, [(Sex.FEMALE, 0.6), (Sex.MALE, 0.39), (Sex.OTHER, 0.01)])
+        # Index dates over the last 30 months, so every timepoint up to 24 months has someone due.
+        index = as_of - timedelta(days=rng.randint(0, 900))
+        age = max(35, min(92, round(rng.gauss(62, 10))))
+        dob = index - timedelta(days=age * 365 + rng.randint(0, 364))
+        consent = index - timedelta(days=rng.randint(3, 45))
+        withdrawn = None
+        if rng.random() < 0.03:
+            withdrawn = min(as_of, index + timedelta(days=rng.randint(30, 400)))
+        patient = Patient(
+            site=site,
+            sex=sex,
+            consent_version="2.1",
+            consent_date=consent,
+            consent_research=rng.random() < 0.97,
+            consent_email=rng.random() < 0.9,
+            withdrawn_on=withdrawn,
+            withdrawal_reason="Moved away" if withdrawn else "",
+        )
+        patient.registry_id = "R-" + "".join(rng.choice("0123456789ABCDEFGHJKMNPQRSTVWXYZ") for _ in range(10))
+        patients.append(patient)
+        given = rng.choice(_GIVEN_F if sex == Sex.FEMALE else _GIVEN_M)
+        family = rng.choice(_FAMILY)
+        identities.append(
+            PatientIdentity(
+                given_name=given,
+                family_name=family,
+                date_of_birth=dob,
+                email=f"{given.lower()}.{family.lower()}.{rng.randint(1000, 999999)}@example.test",
+                phone=f"+1 555 01{rng.randint(0, 99):02d} {rng.randint(1000, 9999)}",
+                medical_record_number=f"{site.code}{rng.randint(100000, 999999)}",
+            )
+        )
+        plans.append((dob, index))
+    patients = bulk_create_with_history(patients, Patient, batch_size=1000, default_change_reason=SEED_REASON)
+    for patient, identity in zip(patients, identities, strict=True):
+        identity.patient = patient
+    bulk_create_with_history(identities, PatientIdentity, batch_size=1000, default_change_reason=SEED_REASON)
+    report.patients += len(patients)
+
+    episodes: list[TreatmentEpisode] = []
+    for patient, (_dob, index) in zip(patients, plans, strict=True):
+        joint = _weighted(rng, [(Joint.KNEE, 0.65), (Joint.HIP, 0.2), (Joint.SPINE, 0.15)])
+        first = _episode(rng, patient, protocols, joint, index)
+        episodes.append(first)
+        roll = rng.random()
+        if joint != Joint.SPINE and roll < 0.35:
+            # Bilateral: same joint, other side, same day: two episodes with their own follow-up.
+            other = _episode(rng, patient, protocols, joint, index)
+            other.side = Side.LEFT if first.side == Side.RIGHT else Side.RIGHT
+            other.kl_grade = max(0, min(4, (first.kl_grade or 2) + rng.choice([-1, 0, 0, 1])))
+            episodes.append(other)
+        elif roll < 0.5:
+            later = index + timedelta(days=rng.randint(60, 300))
+            if later <= as_of:
+                second_joint = Joint.KNEE if joint != Joint.KNEE else Joint.HIP
+                episodes.append(_episode(rng, patient, protocols, second_joint, later))
+    episodes = bulk_create_with_history(episodes, TreatmentEpisode, batch_size=1000, default_change_reason=SEED_REASON)
+    report.episodes += len(episodes)
+
+    administrations: list[Administration] = []
+    adverse: list[AdverseEvent] = []
+    surgeries: list[SubsequentSurgery] = []
+    for episode in episodes:
+        product = _weighted(
+            rng,
+            [
+                (ProductType.BMAC, 0.25),
+                (ProductType.SVF, 0.12),
+                (ProductType.CULTURED_MSC, 0.10),
+                (ProductType.ALLOGENEIC_MSC, 0.10),
+                (ProductType.PRP, 0.28),
+                (ProductType.HA, 0.12),
+                (ProductType.STEROID, 0.03),
+            ],
+        )
+        injections = 1
+        if product in (ProductType.PRP, ProductType.HA):
+            injections = rng.choice([1, 2, 3])
+        elif rng.random() < 0.25:
+            injections = 2  # a repeat injection 3-6 months later
+        day = episode.index_date
+        for k in range(injections):
+            if k:
+                day = day + timedelta(
+                    days=rng.randint(7, 21) if product in (ProductType.PRP, ProductType.HA) else rng.randint(90, 180)
+                )
+                if day > as_of:
+                    break
+            administrations.append(_administration(rng, episode, product, day))
+        if rng.random() < 0.12:
+            adverse.append(_adverse_event(rng, episode, product, as_of))
+        surgery = _surgery(rng, episode, as_of)
+        if surgery:
+            surgeries.append(surgery)
+    bulk_create_with_history(administrations, Administration, batch_size=1000, default_change_reason=SEED_REASON)
+    bulk_create_with_history(adverse, AdverseEvent, batch_size=1000, default_change_reason=SEED_REASON)
+    bulk_create_with_history(surgeries, SubsequentSurgery, batch_size=1000, default_change_reason=SEED_REASON)
+    report.administrations += len(administrations)
+    report.adverse_events += len(adverse)
+    report.surgeries += len(surgeries)
+
+
+def _episode(
+    rng: random.Random, patient: Patient, protocols: list[Protocol], joint: str, index: date
+) -> TreatmentEpisode:
+    spine = joint == Joint.SPINE
+    return TreatmentEpisode(
+        patient=patient,
+        protocol=rng.choice(protocols) if rng.random() < 0.8 else None,
+        joint=joint,
+        side=Side.MIDLINE if spine else rng.choice([Side.LEFT, Side.RIGHT]),
+        spinal_level=rng.choice(["L3-L4", "L4-L5", "L5-S1"]) if spine else "",
+        diagnosis=Diagnosis.DEGENERATIVE_DISC
+        if spine
+        else _weighted(
+            rng, [(Diagnosis.PRIMARY_OA, 0.85), (Diagnosis.POST_TRAUMATIC_OA, 0.1), (Diagnosis.CARTILAGE_DEFECT, 0.05)]
+        ),
+        kl_grade=None if spine else _weighted(rng, [(0, 0.02), (1, 0.1), (2, 0.4), (3, 0.38), (4, 0.1)]),
+        index_date=index,
+        bmi=Decimal(str(round(max(18.0, min(45.0, rng.gauss(27.0, 4.0))), 1))),
+        prior_nsaids=rng.random() < 0.8,
+        prior_physiotherapy=rng.random() < 0.6,
+        prior_steroid_injection=rng.random() < 0.4,
+        prior_ha_injection=rng.random() < 0.3,
+        prior_prp_injection=rng.random() < 0.15,
+        prior_surgery=rng.random() < 0.1,
+    )
+
+
+def _administration(rng: random.Random, episode: TreatmentEpisode, product: str, day: date) -> Administration:
+    spine = episode.joint == Joint.SPINE
+    a = Administration(
+        episode=episode, administered_on=day, product_type=product, source=Administration.Source.AUTOLOGOUS
+    )
+    a.route = (
+        rng.choice([Administration.Route.INTRADISCAL, Administration.Route.EPIDURAL])
+        if spine
+        else Administration.Route.INTRA_ARTICULAR
+    )
+    a.image_guidance = (
+        Administration.Guidance.FLUOROSCOPY
+        if spine or episode.joint == Joint.HIP and rng.random() < 0.5
+        else rng.choice(
+            [Administration.Guidance.ULTRASOUND, Administration.Guidance.ULTRASOUND, Administration.Guidance.NONE]
+        )
+    )
+    a.volume_ml = Decimal(str(round(rng.uniform(1, 3) if spine else rng.uniform(3, 8), 1)))
+    a.operator = rng.choice(["Dr A", "Dr B", "Dr C"])
+    a.adjunct_rehabilitation = rng.random() < 0.5
+    cells = {  # million cells, in the ranges of DOMAIN.md
+        ProductType.BMAC: (15, 50),
+        ProductType.SVF: (15, 50),
+        ProductType.CULTURED_MSC: (20, 100),
+        ProductType.ALLOGENEIC_MSC: (20, 50),
+    }
+    if product in cells:
+        low, high = cells[product]
+        if spine:
+            low, high = 20, 50
+        a.cell_dose_millions = Decimal(str(round(rng.uniform(low, high), 1)))
+        a.viability_pct = Decimal(str(round(rng.uniform(75, 98), 1)))
+    if product == ProductType.BMAC:
+        a.tissue, a.harvest_site = Administration.Tissue.BONE_MARROW, Administration.HarvestSite.ILIAC_POSTERIOR
+        a.harvest_volume_ml = Decimal(str(rng.choice([30, 60, 60, 90])))
+        a.processing, a.device_kit, a.centrifuge_spins = Administration.Processing.POINT_OF_CARE, "Demo BMAC kit", 2
+    elif product == ProductType.SVF:
+        a.tissue, a.harvest_site = (
+            Administration.Tissue.ADIPOSE,
+            rng.choice([Administration.HarvestSite.ABDOMEN, Administration.HarvestSite.FLANK]),
+        )
+        a.harvest_volume_ml = Decimal(str(rng.choice([50, 100, 150])))
+        a.processing = rng.choice([Administration.Processing.ENZYMATIC, Administration.Processing.MECHANICAL])
+    elif product == ProductType.CULTURED_MSC:
+        a.tissue, a.harvest_site = Administration.Tissue.ADIPOSE, Administration.HarvestSite.ABDOMEN
+        a.harvest_volume_ml = Decimal("20")
+        a.processing = Administration.Processing.CULTURE_EXPANDED
+    elif product == ProductType.ALLOGENEIC_MSC:
+        a.source = Administration.Source.ALLOGENEIC
+        a.tissue, a.harvest_site = Administration.Tissue.UMBILICAL_CORD, Administration.HarvestSite.DONOR
+        a.processing, a.product_name = Administration.Processing.MANUFACTURED, "Demo cord MSC product"
+    elif product == ProductType.PRP:
+        a.tissue, a.harvest_site = Administration.Tissue.PERIPHERAL_BLOOD, Administration.HarvestSite.VENOUS
+        a.harvest_volume_ml = Decimal(str(rng.choice([15, 30, 60])))
+        a.processing, a.device_kit, a.centrifuge_spins = Administration.Processing.POINT_OF_CARE, "Demo PRP kit", 1
+        a.platelet_concentration = rng.randint(600, 1500)
+        a.leukocytes = rng.choice(
+            [Administration.Leukocytes.POOR, Administration.Leukocytes.POOR, Administration.Leukocytes.RICH]
+        )
+        a.activation = Administration.Activation.NONE
+    else:
+        a.source = Administration.Source.NOT_APPLICABLE
+    return a
+
+
+def _adverse_event(rng: random.Random, episode: TreatmentEpisode, product: str, as_of: date) -> AdverseEvent:
+    kinds = [
+        (AdverseEvent.Type.INJECTION_SITE_PAIN, 0.45),
+        (AdverseEvent.Type.EFFUSION, 0.35),
+        (AdverseEvent.Type.INFECTION, 0.02),
+        (AdverseEvent.Type.OTHER, 0.05),
+    ]
+    if product in (ProductType.BMAC, ProductType.SVF, ProductType.CULTURED_MSC):
+        kinds.append((AdverseEvent.Type.HARVEST_SITE, 0.2))
+    if product == ProductType.ALLOGENEIC_MSC:
+        kinds.append((AdverseEvent.Type.IMMUNE, 0.15))
+    kind = _weighted(rng, kinds)
+    grade = 3 if kind == AdverseEvent.Type.INFECTION else _weighted(rng, [(1, 0.7), (2, 0.27), (3, 0.03)])
+    onset = min(as_of, episode.index_date + timedelta(days=rng.randint(0, 14)))
+    resolved = onset + timedelta(days=rng.randint(1, 30))
+    return AdverseEvent(
+        episode=episode,
+        onset_date=onset,
+        event_type=kind,
+        grade=grade,
+        serious=grade >= 3,
+        relatedness=_weighted(
+            rng,
+            [
+                (AdverseEvent.Relatedness.PROBABLE, 0.5),
+                (AdverseEvent.Relatedness.POSSIBLE, 0.3),
+                (AdverseEvent.Relatedness.DEFINITE, 0.15),
+                (AdverseEvent.Relatedness.UNLIKELY, 0.05),
+            ],
+        ),
+        outcome=AdverseEvent.Outcome.RECOVERED if resolved <= as_of else AdverseEvent.Outcome.RECOVERING,
+        resolution_date=resolved if resolved <= as_of else None,
+    )
+
+
+def _surgery(rng: random.Random, episode: TreatmentEpisode, as_of: date) -> SubsequentSurgery | None:
+    # Two-year probability of a later arthroplasty rises with the KL grade (plausible, not a published figure).
+    risk = {0: 0.01, 1: 0.02, 2: 0.05, 3: 0.12, 4: 0.3}.get(
+        episode.kl_grade if episode.kl_grade is not None else -1, 0.03
+    )
+    if rng.random() >= risk:
+        if rng.random() < 0.02 and episode.joint != Joint.SPINE:
+            day = episode.index_date + timedelta(days=rng.randint(60, 700))
+            if day <= as_of:
+                return SubsequentSurgery(
+                    episode=episode, surgery_date=day, surgery_type=SubsequentSurgery.Type.ARTHROSCOPY
+                )
+        return None
+    day = episode.index_date + timedelta(days=rng.randint(90, 730))
+    if day > as_of:
+        return None
+    if episode.joint == Joint.SPINE:
+        kind = SubsequentSurgery.Type.SPINAL_FUSION
+    elif episode.joint == Joint.KNEE and rng.random() < 0.15:
+        kind = SubsequentSurgery.Type.PARTIAL_ARTHROPLASTY
+    else:
+        kind = SubsequentSurgery.Type.TOTAL_ARTHROPLASTY
+    return SubsequentSurgery(episode=episode, surgery_date=day, surgery_type=kind)

@@ -1,0 +1,60 @@
+"""Named personas shared by the whole suite: alice coordinates site A, bob site B, charlie administers the
+registry. Patients `patient_a` and `patient_b` belong to A and B."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+
+from tests import factories
+
+
+@pytest.fixture
+def site_a(db):
+    return factories.SiteFactory(code="SITEA", name="Site A clinic")
+
+
+@pytest.fixture
+def site_b(db):
+    return factories.SiteFactory(code="SITEB", name="Site B clinic")
+
+
+@pytest.fixture
+def alice(site_a) -> User:
+    return factories.staff_user("alice", site_a)
+
+
+@pytest.fixture
+def bob(site_b) -> User:
+    return factories.staff_user("bob", site_b)
+
+
+@pytest.fixture
+def charlie(db) -> User:
+    return factories.UserFactory(username="charlie", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def patient_a(site_a):
+    return factories.PatientFactory(site=site_a, identity__given_name="Amelia", identity__family_name="Aardvark")
+
+
+@pytest.fixture
+def patient_b(site_b):
+    return factories.PatientFactory(site=site_b, identity__given_name="Bertha", identity__family_name="Bandicoot")
+
+
+def login(client: Client, user: User) -> Client:
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def alice_client(client, alice) -> Client:
+    return login(client, alice)
+
+
+@pytest.fixture
+def charlie_client(client, charlie) -> Client:
+    return login(client, charlie)
