@@ -1,1 +1,499 @@
-"""Outcome data (follow-ups, responses, scores) lives here; the models arrive with the follow-up issue."""
+"""Follow-up: outcome plans, scheduled follow-ups with windows, questionnaire responses and stored scores.
+
+A treatment episode owes a baseline and 3, 6, 12 and 24-month follow-ups (outcomes.schedule has the windows).
+Each follow-up lists the instruments owed (from the outcome plan). A response holds the answers of one
+instrument, item by item, always validated by the scoring engine before it is stored; scores are written in
+the same transaction, in long form (one row per score key) with the scoring version that produced them.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from simple_history.models import HistoricalRecords
+
+from registry.access import SiteScopedQuerySet
+from registry.models import Joint, Protocol, Site, TreatmentEpisode
+
+
+class Timepoint(models.TextChoices):
+    BASELINE = "baseline", "Baseline"
+    M3 = "m3", "3 months"
+    M6 = "m6", "6 months"
+    M12 = "m12", "12 months"
+    M24 = "m24", "24 months"
+
+
+class FollowUpStatus(models.TextChoices):
+    SCHEDULED = "scheduled", "Scheduled"
+    OPEN = "open", "Open"
+    COMPLETED = "completed", "Completed"
+    PARTIAL = "partial", "Partially completed"
+    MISSED = "missed", "Missed"
+    WITHDRAWN = "withdrawn", "Withdrawn"
+
+
+class Mode(models.TextChoices):
+    WEB = "web", "Web (patient link)"
+    PHONE = "phone", "Phone"
+    PAPER = "paper", "Paper"
+    TABLET = "tablet", "Clinic tablet"
+
+
+class EnteredVia(models.TextChoices):
+    PATIENT_LINK = "patient_link", "Patient, by link"
+    STAFF = "staff", "Staff"
+
+
+# The instruments a plan may ask. `hhs_exam` is the clinician part of the Harris Hip Score (deformity and range
+# of motion); with the patient's mHHS answers of the same follow-up it gives the full HHS.
+HHS_EXAM = "hhs_exam"
+ASKABLE_INSTRUMENTS = [
+    ("koos", "KOOS"),
+    ("hoos", "HOOS"),
+    ("womac", "WOMAC LK3.1 (asked on its own)"),
+    ("mhhs", "Modified Harris Hip Score (patient part)"),
+    (HHS_EXAM, "Harris Hip Score, clinician examination (deformity, range of motion)"),
+    ("odi", "Oswestry Disability Index"),
+    ("vas", "Pain VAS (0-100 mm)"),
+    ("nrs", "Pain NRS (0-10)"),
+]
+ASKABLE_IDS = [code for code, _ in ASKABLE_INSTRUMENTS]
+
+
+class OutcomePlan(models.Model):
+    """Which instruments are asked at which timepoints for one joint. The most specific active plan wins: the
+    episode's protocol, then its site, then the registry-wide default (no site, no protocol)."""
+
+    name = models.CharField(max_length=100)
+    joint = models.CharField(max_length=10, choices=Joint.choices)
+    site = models.ForeignKey(
+        Site,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="outcome_plans",
+        help_text="Empty: the registry-wide default.",
+    )
+    protocol = models.ForeignKey(
+        Protocol, on_delete=models.CASCADE, null=True, blank=True, related_name="outcome_plans"
+    )
+    active = models.BooleanField(default=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["joint", "site__code", "name"]
+        constraints = [
+            models.CheckConstraint(condition=Q(joint__in=Joint.values), name="plan_joint_valid"),
+        ]
+
+    def __str__(self) -> str:
+        scope = self.protocol or self.site or "registry default"
+        return f"{self.name} ({self.get_joint_display()}, {scope})"
+
+    def clean(self) -> None:
+        if self.protocol_id and self.site_id and self.protocol.site_id != self.site_id:
+            raise ValidationError({"protocol": "This protocol belongs to another site."})
+        if self.active:
+            clash = OutcomePlan.objects.filter(
+                active=True, joint=self.joint, site_id=self.site_id, protocol_id=self.protocol_id
+            ).exclude(pk=self.pk)
+            if clash.exists():
+                raise ValidationError("Another active plan already covers this joint at this scope.")
+
+
+class OutcomePlanItem(models.Model):
+    plan = models.ForeignKey(OutcomePlan, on_delete=models.CASCADE, related_name="items")
+    timepoint = models.CharField(max_length=10, choices=Timepoint.choices)
+    instrument = models.CharField(max_length=20, choices=ASKABLE_INSTRUMENTS)
+
+    class Meta:
+        ordering = ["plan", "timepoint", "instrument"]
+        constraints = [
+            models.UniqueConstraint(fields=["plan", "timepoint", "instrument"], name="plan_item_unique"),
+            models.CheckConstraint(condition=Q(timepoint__in=Timepoint.values), name="plan_item_timepoint_valid"),
+            models.CheckConstraint(condition=Q(instrument__in=ASKABLE_IDS), name="plan_item_instrument_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_timepoint_display()}: {self.get_instrument_display()}"
+
+
+class FollowUpQuerySet(SiteScopedQuerySet):
+    def unfinished(self) -> FollowUpQuerySet:
+        return self.filter(status__in=FollowUp.UNFINISHED)
+
+
+class FollowUp(models.Model):
+    UNFINISHED = (FollowUpStatus.SCHEDULED, FollowUpStatus.OPEN, FollowUpStatus.PARTIAL, FollowUpStatus.MISSED)
+
+    episode = models.ForeignKey(TreatmentEpisode, on_delete=models.CASCADE, related_name="follow_ups")
+    timepoint = models.CharField(max_length=10, choices=Timepoint.choices)
+    target_date = models.DateField()
+    window_opens = models.DateField()
+    window_closes = models.DateField()
+    status = models.CharField(max_length=12, choices=FollowUpStatus.choices, default=FollowUpStatus.SCHEDULED)
+    instruments = models.JSONField(default=list, help_text="Instrument ids owed at this follow-up.")
+    completed_at = models.DateTimeField(null=True, blank=True)
+    days_from_index = models.IntegerField(
+        null=True, blank=True, help_text="Day of the (first) answers, counted from the index date."
+    )
+    # Patient contact. A round is one opening of the window: when the index date moves the window, the
+    # round goes up and invitation and reminders start afresh for the new window.
+    contact_round = models.PositiveSmallIntegerField(default=1)
+    invited_at = models.DateTimeField(null=True, blank=True)
+    reminders_sent = models.PositiveSmallIntegerField(default=0)
+    next_reminder_at = models.DateTimeField(null=True, blank=True)
+    last_reminded_at = models.DateTimeField(null=True, blank=True)
+    call_list_since = models.DateTimeField(
+        null=True, blank=True, help_text="No answer after the reminders: staff should call the patient."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    history = HistoricalRecords()
+    objects = FollowUpQuerySet.as_manager()
+    SITE_PATH = "episode__patient__site"
+
+    class Meta:
+        ordering = ["window_closes", "id"]
+        verbose_name = "follow-up"
+        constraints = [
+            models.UniqueConstraint(fields=["episode", "timepoint"], name="follow_up_one_per_timepoint"),
+            models.CheckConstraint(condition=Q(status__in=FollowUpStatus.values), name="follow_up_status_valid"),
+            models.CheckConstraint(condition=Q(timepoint__in=Timepoint.values), name="follow_up_timepoint_valid"),
+            models.CheckConstraint(
+                condition=Q(window_opens__lte=models.F("window_closes")), name="follow_up_window_ordered"
+            ),
+            models.CheckConstraint(
+                condition=Q(window_opens__lte=models.F("target_date"), target_date__lte=models.F("window_closes")),
+                name="follow_up_target_in_window",
+            ),
+        ]
+        indexes = [
+            # The worklist: unfinished follow-ups by window end; the status refresh: scheduled by window start.
+            models.Index(fields=["status", "window_closes"], name="follow_up_status_closes"),
+            models.Index(fields=["status", "window_opens"], name="follow_up_status_opens"),
+            # The dispatcher: open follow-ups never invited, and those whose reminder is due.
+            models.Index(
+                fields=["status", "invited_at"], name="follow_up_uninvited", condition=Q(invited_at__isnull=True)
+            ),
+            models.Index(
+                fields=["next_reminder_at"], name="follow_up_reminder_due", condition=Q(next_reminder_at__isnull=False)
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_timepoint_display()} follow-up of {self.episode}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (FollowUpStatus.COMPLETED, FollowUpStatus.WITHDRAWN)
+
+    def days_left(self, today=None) -> int:
+        today = today or timezone.localdate()
+        return (self.window_closes - today).days
+
+    @property
+    def is_overdue(self) -> bool:
+        """Open but its window closes within a week: call the patient."""
+        return self.status in (FollowUpStatus.OPEN, FollowUpStatus.PARTIAL) and 0 <= self.days_left() <= 7
+
+
+class Response(models.Model):
+    """One instrument's answers at one follow-up. Written only through outcomes.services.response_submit, which
+    validates the answers with the scoring engine and stores the scores in the same transaction."""
+
+    follow_up = models.ForeignKey(FollowUp, on_delete=models.PROTECT, related_name="responses")
+    instrument = models.CharField(max_length=20, choices=ASKABLE_INSTRUMENTS)
+    answers = models.JSONField(help_text="Item code -> stored value; validated by the scoring engine.")
+    instrument_version = models.CharField(max_length=20)
+    scoring_version = models.CharField(max_length=20)
+    entered_via = models.CharField(max_length=20, choices=EnteredVia.choices)
+    entered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    mode = models.CharField(max_length=10, choices=Mode.choices)
+    language = models.CharField(max_length=10, default="en")
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(help_text="When the answers were given (for paper: the date on the form).")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    history = HistoricalRecords()
+    objects = SiteScopedQuerySet.as_manager()
+    SITE_PATH = "follow_up__episode__patient__site"
+
+    class Meta:
+        ordering = ["follow_up", "instrument"]
+        constraints = [
+            models.UniqueConstraint(fields=["follow_up", "instrument"], name="response_one_per_instrument"),
+            models.CheckConstraint(condition=Q(instrument__in=ASKABLE_IDS), name="response_instrument_valid"),
+            models.CheckConstraint(condition=Q(mode__in=Mode.values), name="response_mode_valid"),
+            models.CheckConstraint(condition=Q(entered_via__in=EnteredVia.values), name="response_via_valid"),
+            models.CheckConstraint(
+                condition=Q(entered_via="patient_link") | Q(entered_by__isnull=False),
+                name="response_staff_entry_has_user",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_instrument_display()} at {self.follow_up}"
+
+
+class Score(models.Model):
+    """One output of one scored instrument at one follow-up, long form. Derived rows (WOMAC from KOOS/HOOS, the
+    full HHS from mHHS + examination) are written by the same service as their source answers."""
+
+    follow_up = models.ForeignKey(FollowUp, on_delete=models.CASCADE, related_name="scores")
+    response = models.ForeignKey(
+        Response,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="scores",
+        help_text="The response scored; empty for the full HHS, which needs two.",
+    )
+    instrument = models.CharField(max_length=20)
+    key = models.CharField(max_length=30)
+    value = models.FloatField(null=True, blank=True)
+    value_text = models.CharField(max_length=20, blank=True)
+    scoring_version = models.CharField(max_length=20)
+    computed_at = models.DateTimeField(default=timezone.now)
+
+    objects = SiteScopedQuerySet.as_manager()
+    SITE_PATH = "follow_up__episode__patient__site"
+
+    class Meta:
+        ordering = ["follow_up", "instrument", "key"]
+        constraints = [
+            models.UniqueConstraint(fields=["follow_up", "instrument", "key"], name="score_one_per_key"),
+        ]
+        indexes = [
+            # Research exports filter by instrument and key; rescore finds rows of an old scoring version.
+            models.Index(fields=["instrument", "key"], name="score_instrument_key"),
+            models.Index(fields=["scoring_version"], name="score_version"),
+        ]
+
+    def __str__(self) -> str:
+        shown = self.value_text or ("—" if self.value is None else f"{self.value:g}")
+        return f"{self.instrument}.{self.key} = {shown}"
+
+    @property
+    def display_value(self) -> str:
+        if self.value_text:
+            return self.value_text
+        return "not scorable" if self.value is None else f"{self.value:.1f}"
+
+
+class Worklist(FollowUp):
+    """The coordinator's follow-up worklist: the same rows as FollowUp, listed for today's work."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "worklist entry"
+        verbose_name_plural = "follow-up worklist"
+
+
+class InstrumentWording(models.Model):
+    """A site's validated wording of an instrument in one language, loaded from a file the site holds (KOOS and
+    HOOS are free to obtain; WOMAC and ODI need a licence). Validated by scoring.load_wording on upload."""
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="wordings")
+    instrument = models.CharField(max_length=20)
+    language = models.CharField(max_length=10)
+    content = models.JSONField(help_text="The wording file, as validated.")
+    source = models.CharField(max_length=200, blank=True)
+    uploaded_at = models.DateTimeField(auto_now=True)
+
+    history = HistoricalRecords()
+    objects = SiteScopedQuerySet.as_manager()
+    SITE_PATH = "site"
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["site", "instrument", "language"], name="wording_one_per_language"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.instrument} ({self.language}) at {self.site.code}"
+
+
+# Patient contact ---------------------------------------------------------------------------------------------
+
+
+class FollowUpSettings(models.Model):
+    """A site's follow-up contact policy. Sites without a row use the defaults below."""
+
+    site = models.OneToOneField(Site, on_delete=models.CASCADE, related_name="follow_up_settings")
+    reminder_days = models.CharField(
+        max_length=40, default="7,14", help_text="Days after the invitation on which reminders go, e.g. 7,14."
+    )
+    call_after_days = models.PositiveSmallIntegerField(
+        default=21, help_text="Days after the invitation when an unanswered follow-up joins the call list."
+    )
+    confirm_birth_year = models.BooleanField(
+        default=False, help_text="Ask the patient's year of birth before the questionnaire opens."
+    )
+    show_patient_chart = models.BooleanField(default=True, help_text="Show patients a chart of their own scores.")
+    digest_hour = models.PositiveSmallIntegerField(
+        default=8, help_text="Local hour after which the daily call-list digest goes to coordinators."
+    )
+
+    history = HistoricalRecords()
+    objects = SiteScopedQuerySet.as_manager()
+    SITE_PATH = "site"
+
+    class Meta:
+        verbose_name = "follow-up settings"
+        verbose_name_plural = "follow-up settings"
+        constraints = [
+            models.CheckConstraint(condition=Q(digest_hour__lte=23), name="settings_digest_hour_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Follow-up settings of {self.site.code}"
+
+    def clean(self) -> None:
+        try:
+            days = self.reminder_day_list()
+        except ValueError:
+            raise ValidationError({"reminder_days": "Give whole numbers of days separated by commas."}) from None
+        if days != sorted(set(days)) or any(d < 1 for d in days):
+            raise ValidationError({"reminder_days": "Give increasing, positive numbers of days, e.g. 7,14."})
+        if days and self.call_after_days <= days[-1]:
+            raise ValidationError({"call_after_days": "The call list comes after the last reminder."})
+
+    def reminder_day_list(self) -> list[int]:
+        return [int(part) for part in self.reminder_days.split(",") if part.strip()]
+
+
+class AccessToken(models.Model):
+    """A patient's personal link. Only the SHA-256 of the 256-bit token is stored; the token itself exists only in
+    the email. It opens the questionnaires of the follow-ups it covers until the last of their windows closes."""
+
+    token_hash = models.CharField(max_length=64, unique=True)
+    patient = models.ForeignKey("registry.Patient", on_delete=models.CASCADE, related_name="access_tokens")
+    follow_ups = models.ManyToManyField(FollowUp, related_name="access_tokens")
+    expires_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    birth_year_failures = models.PositiveSmallIntegerField(default=0)
+    locked_until = models.DateTimeField(null=True, blank=True)
+
+    objects = SiteScopedQuerySet.as_manager()
+    SITE_PATH = "patient__site"
+
+    def __str__(self) -> str:
+        return f"link for {self.patient} (expires {self.expires_at:%Y-%m-%d})"
+
+
+class MessageKind(models.TextChoices):
+    INVITATION = "invitation", "Invitation"
+    REMINDER = "reminder", "Reminder"
+    DIGEST = "digest", "Call-list digest"
+
+
+class MessageStatus(models.TextChoices):
+    PENDING = "pending", "Waiting to be sent"
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed permanently"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class Message(models.Model):
+    """One email to send (the outbox). A row is claimed with a conditional update before it is sent, so two
+    workers, two dispatchers or a redelivered task never send it twice."""
+
+    kind = models.CharField(max_length=12, choices=MessageKind.choices)
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="messages")
+    patient = models.ForeignKey(
+        "registry.Patient", on_delete=models.CASCADE, null=True, blank=True, related_name="messages"
+    )
+    to_email = models.EmailField(blank=True)
+    dedupe_key = models.CharField(max_length=100, unique=True)
+    status = models.CharField(max_length=10, choices=MessageStatus.choices, default=MessageStatus.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=300, blank=True)
+    context = models.JSONField(default=dict, blank=True, help_text="Counts for digests; never clinical data.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    resend_of = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+
+    objects = SiteScopedQuerySet.as_manager()
+    SITE_PATH = "site"
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(kind__in=MessageKind.values), name="message_kind_valid"),
+            models.CheckConstraint(condition=Q(status__in=MessageStatus.values), name="message_status_valid"),
+        ]
+        indexes = [
+            # The sender: pending messages whose attempt is due.
+            models.Index(fields=["next_attempt_at"], name="message_pending_due", condition=Q(status="pending")),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} to {self.patient or self.site.code} ({self.get_status_display()})"
+
+
+class MessageItem(models.Model):
+    """Which follow-ups a patient email covers. The unique key (follow-up, kind, round, number) is what makes an
+    invitation or a given reminder impossible to send twice for one follow-up."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="items")
+    follow_up = models.ForeignKey(FollowUp, on_delete=models.CASCADE, related_name="message_items")
+    kind = models.CharField(max_length=12, choices=MessageKind.choices)
+    round = models.PositiveSmallIntegerField()
+    number = models.PositiveSmallIntegerField(help_text="0 for the invitation, 1.. for reminders.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["follow_up", "kind", "round", "number"], name="message_item_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.round}.{self.number} for follow-up {self.follow_up_id}"
+
+
+class EmailOptOut(models.Model):
+    """The patient asked for no more emails (from the link in an email, or told staff). Deleting it (with
+    history) undoes the opt-out."""
+
+    patient = models.OneToOneField("registry.Patient", on_delete=models.CASCADE, related_name="email_opt_out")
+    opted_out_at = models.DateTimeField(default=timezone.now)
+    source = models.CharField(max_length=20, choices=[("link", "Link in an email"), ("staff", "Told staff")])
+
+    history = HistoricalRecords()
+    objects = SiteScopedQuerySet.as_manager()
+    SITE_PATH = "patient__site"
+
+    def __str__(self) -> str:
+        return f"{self.patient} opted out on {self.opted_out_at:%Y-%m-%d}"
+
+
+class Draft(models.Model):
+    """A patient's answers to one questionnaire page, saved so they can stop and come back. Submitted at the end
+    through response_submit; deleted then."""
+
+    token = models.ForeignKey(AccessToken, on_delete=models.CASCADE, related_name="drafts")
+    follow_up = models.ForeignKey(FollowUp, on_delete=models.CASCADE, related_name="drafts")
+    instrument = models.CharField(max_length=20)
+    answers = models.JSONField()
+    started_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["token", "follow_up", "instrument"], name="draft_one_per_page"),
+        ]
+
+    def __str__(self) -> str:
+        return f"draft {self.instrument} for follow-up {self.follow_up_id}"

@@ -131,6 +131,9 @@ class SeedReport:
     administrations: int = 0
     adverse_events: int = 0
     surgeries: int = 0
+    follow_ups: int = 0
+    responses: int = 0
+    scores: int = 0
     skipped_sites: list[str] = field(default_factory=list)
 
 
@@ -327,6 +330,16 @@ def _seed_chunk(
     report.administrations += len(administrations)
     report.adverse_events += len(adverse)
     report.surgeries += len(surgeries)
+
+    from outcomes.demo import seed_outcomes
+
+    first_product = {}
+    for a in administrations:
+        first_product.setdefault(a.episode_id, a.product_type)
+    outcome_counts = seed_outcomes(rng=rng, episodes=episodes, products=first_product, as_of=as_of)
+    report.follow_ups += outcome_counts["follow_ups"]
+    report.responses += outcome_counts["responses"]
+    report.scores += outcome_counts["scores"]
 
 
 def _episode(

@@ -21,19 +21,31 @@ CLINICAL_MODELS = [
     "registry.adverseevent",
     "registry.subsequentsurgery",
 ]
-READ_ONLY_MODELS = ["registry.site", "registry.protocol", "registry.membership"]
+READ_ONLY_MODELS = ["registry.site", "registry.protocol", "registry.membership", "outcomes.outcomeplan"]
+# Follow-ups are made by the schedule and answers go through the entry form: staff view them and enter answers.
+FOLLOW_UP_GRANTS = {
+    "outcomes.followup": ("view", "change"),
+    "outcomes.worklist": ("view",),
+    "outcomes.response": ("view", "add", "change"),
+    "outcomes.instrumentwording": ("view", "add", "change"),
+    "outcomes.message": ("view",),
+    "outcomes.emailoptout": ("view", "add", "delete"),
+    "outcomes.followupsettings": ("view", "add", "change"),
+}
 
 ROLE_GROUPS: dict[str, dict[str, tuple[str, ...]]] = {
     "coordinator": {
         **dict.fromkeys(CLINICAL_MODELS, ("view", "add", "change")),
         **dict.fromkeys(READ_ONLY_MODELS, ("view",)),
         "registry.protocol": ("view", "add", "change"),
+        **FOLLOW_UP_GRANTS,
     },
     "clinician": {
         **dict.fromkeys(CLINICAL_MODELS, ("view", "add", "change")),
         **dict.fromkeys(READ_ONLY_MODELS, ("view",)),
+        **FOLLOW_UP_GRANTS,
     },
-    "viewer": dict.fromkeys(CLINICAL_MODELS + READ_ONLY_MODELS, ("view",)),
+    "viewer": dict.fromkeys(CLINICAL_MODELS + READ_ONLY_MODELS + list(FOLLOW_UP_GRANTS), ("view",)),
 }
 
 

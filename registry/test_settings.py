@@ -12,7 +12,7 @@ os.environ.setdefault("REGISTRY_VAR_DIR", os.path.join(os.path.dirname(os.path.d
 os.environ["DEBUG"] = "false"
 
 from registry.settings import *  # noqa: E402, F403
-from registry.settings import STORAGES  # noqa: E402
+from registry.settings import DATABASES, STORAGES  # noqa: E402
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
@@ -23,3 +23,5 @@ CSRF_COOKIE_SECURE = False
 WHITENOISE_AUTOREFRESH = True  # no collectstatic in tests
 ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]
 LOGGING = {"version": 1, "disable_existing_loggers": False, "root": {"level": "WARNING"}}
+# Close connections after each request and Celery task, so worker and live-server threads leave none behind.
+DATABASES["default"]["CONN_MAX_AGE"] = 0

@@ -58,3 +58,27 @@ def alice_client(client, alice) -> Client:
 @pytest.fixture
 def charlie_client(client, charlie) -> Client:
     return login(client, charlie)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Rate-limit counters live in the cache; every test starts with none."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _default_plans(request):
+    """Transactional tests flush every table, rows of data migrations included: put the default plans back."""
+    marker = request.node.get_closest_marker("django_db")
+    if marker is not None:
+        request.getfixturevalue("transactional_db" if marker.kwargs.get("transaction") else "db")
+    elif not {"db", "transactional_db"} & set(request.fixturenames):
+        return
+    from outcomes.defaults import ensure_default_plans
+    from outcomes.models import OutcomePlan, OutcomePlanItem
+
+    ensure_default_plans(OutcomePlan, OutcomePlanItem)

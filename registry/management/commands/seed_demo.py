@@ -51,6 +51,7 @@ class Command(BaseCommand):
             self.stdout.write(f"Sites {', '.join(report.skipped_sites)} already hold patients: left as they are.")
         self.stdout.write(
             f"Seeded {report.patients} patients, {report.episodes} episodes, {report.administrations} "
-            f"administrations, {report.adverse_events} adverse events, {report.surgeries} surgeries "
+            f"administrations, {report.adverse_events} adverse events, {report.surgeries} surgeries, "
+            f"{report.follow_ups} follow-ups, {report.responses} responses, {report.scores} scores "
             f"at {report.sites} sites in {elapsed:.1f} s."
         )

@@ -1,0 +1,149 @@
+"""Synthetic follow-up for the demo and the scale benchmark: follow-ups on the real schedule, answers that
+follow a plausible course (better at 3-6 months, fading by 24), scored by the real engine, bulk inserted."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime, time, timedelta
+
+import scoring
+from outcomes.models import HHS_EXAM, EnteredVia, FollowUp, FollowUpStatus, Mode, Response, Score, Timepoint
+from outcomes.services import _expected_scores, follow_ups_schedule_bulk, instrument_version
+from registry.models import ProductType, TreatmentEpisode
+
+# Share of follow-ups answered at each timepoint (registries with active follow-up reach about these).
+RESPONSE_RATE = {
+    Timepoint.BASELINE: 0.95,
+    Timepoint.M3: 0.88,
+    Timepoint.M6: 0.84,
+    Timepoint.M12: 0.76,
+    Timepoint.M24: 0.64,
+}
+# Relative improvement of the latent severity by product and timepoint: synthetic, for charts, not evidence.
+EFFECT = {
+    "cell": {Timepoint.M3: 0.30, Timepoint.M6: 0.35, Timepoint.M12: 0.30, Timepoint.M24: 0.20},
+    ProductType.PRP: {Timepoint.M3: 0.28, Timepoint.M6: 0.30, Timepoint.M12: 0.20, Timepoint.M24: 0.10},
+    ProductType.HA: {Timepoint.M3: 0.18, Timepoint.M6: 0.15, Timepoint.M12: 0.08, Timepoint.M24: 0.03},
+    ProductType.STEROID: {Timepoint.M3: 0.20, Timepoint.M6: 0.08, Timepoint.M12: 0.02, Timepoint.M24: 0.0},
+}
+_HHS_EXAM_SHAPE = {  # code -> (value when well, value when worst)
+    "fixed_flexion_contracture_deg": (0, 25),
+    "fixed_adduction_deg": (0, 8),
+    "fixed_internal_rotation_deg": (0, 8),
+    "limb_length_discrepancy_cm": (0, 2.5),
+    "flexion_deg": (125, 70),
+    "abduction_deg": (40, 15),
+    "adduction_deg": (30, 10),
+    "external_rotation_deg": (40, 15),
+    "internal_rotation_deg": (30, 5),
+}
+
+
+def _effect(product: str, timepoint: str) -> float:
+    family = "cell" if product in ("bmac", "svf", "cultured_msc", "allogeneic_msc") else product
+    return EFFECT.get(family, EFFECT[ProductType.HA]).get(timepoint, 0.0)
+
+
+def _answers(rng: random.Random, instrument: str, severity: float) -> dict[str, object]:
+    source = scoring.get_instrument("hhs" if instrument == HHS_EXAM else instrument)
+    out: dict[str, object] = {}
+    for item in source.items:
+        if instrument == HHS_EXAM and item.respondent != "clinician":
+            continue
+        if instrument == "mhhs" and item.respondent != "patient":
+            continue
+        if rng.random() < 0.02 and item.kind == "choice":
+            continue  # an unanswered item now and then
+        sev = min(1.0, max(0.0, severity + rng.gauss(0, 0.12)))
+        if item.kind == "choice":
+            if isinstance(item.options[0].value, str):
+                ranked = sorted(item.options, key=lambda o: -(o.points or 0))  # best first
+                out[item.code] = ranked[min(len(ranked) - 1, int(sev * len(ranked)))].value
+            else:
+                values = sorted(int(v) for v in item.values)  # stored 0 = no problem on every such scale
+                out[item.code] = values[min(len(values) - 1, int(sev * len(values)))]
+        elif item.code in _HHS_EXAM_SHAPE:
+            well, worst = _HHS_EXAM_SHAPE[item.code]
+            out[item.code] = round(well + (worst - well) * sev, 0 if isinstance(well, int) and worst >= 5 else 1)
+        elif item.kind == "decimal":
+            out[item.code] = round(min(float(item.max or 100), max(0.0, sev * float(item.max or 100))), 1)
+        else:
+            out[item.code] = min(int(item.max or 10), max(int(item.min or 0), round(sev * (item.max or 10))))
+    return out
+
+
+def seed_outcomes(
+    *, rng: random.Random, episodes: Sequence[TreatmentEpisode], products: Mapping[int, str], as_of: date
+) -> dict[str, int]:
+    """Schedule the episodes' follow-ups and answer those whose window has opened, as a patient would."""
+    follow_ups_schedule_bulk(episodes=episodes, today=as_of)
+    by_episode = {ep.pk: ep for ep in episodes}
+    follow_ups = list(FollowUp.objects.filter(episode_id__in=list(by_episode)).order_by("episode_id", "window_opens"))
+    severity = {
+        ep.pk: min(0.95, max(0.1, 0.3 + 0.07 * (ep.kl_grade if ep.kl_grade is not None else 2.5) + rng.gauss(0, 0.1)))
+        for ep in episodes
+    }
+    responses: list[Response] = []
+    answered: list[tuple[FollowUp, dict[str, Response]]] = []
+    for fu in follow_ups:
+        ep = by_episode[fu.episode_id]
+        if fu.window_opens > as_of or ep.patient.withdrawn_on is not None or not fu.instruments:
+            continue
+        if rng.random() >= RESPONSE_RATE[fu.timepoint]:
+            continue
+        last_day = min(fu.window_closes, as_of)
+        day = fu.window_opens + timedelta(days=rng.randint(0, max(0, min(30, (last_day - fu.window_opens).days))))
+        when = datetime.combine(day, time(10, 0), tzinfo=UTC) + timedelta(minutes=rng.randint(0, 480))
+        sev = severity[ep.pk] * (1 - _effect(products.get(ep.pk, "ha"), fu.timepoint))
+        mode = Mode.WEB if rng.random() < 0.7 else rng.choice([Mode.PHONE, Mode.PAPER, Mode.TABLET])
+        instruments = fu.instruments if rng.random() < 0.93 else fu.instruments[:1]  # some answer only part
+        per_fu: dict[str, Response] = {}
+        for instrument in instruments:
+            r = Response(
+                follow_up=fu,
+                instrument=instrument,
+                answers=_answers(rng, instrument, sev),
+                instrument_version=instrument_version(instrument),
+                scoring_version=scoring.SCORING_VERSION,
+                entered_via=EnteredVia.PATIENT_LINK,
+                mode=Mode.WEB,
+                language="en",
+                started_at=when - timedelta(minutes=6),
+                completed_at=when,
+            )
+            if instrument == HHS_EXAM or mode != Mode.WEB:
+                r.mode = Mode.TABLET if instrument == HHS_EXAM else mode
+            per_fu[instrument] = r
+            responses.append(r)
+        answered.append((fu, per_fu))
+    # Staff-entered rows need a user; the demo's are all "patient via link" or tablet (also by link in the clinic).
+    Response.objects.bulk_create(responses, batch_size=2000)
+    scores: list[Score] = []
+    now = datetime.now(tz=UTC)
+    for fu, per_fu in answered:
+        for (instrument, key), (value, text, response) in _expected_scores(fu, per_fu).items():
+            scores.append(
+                Score(
+                    follow_up=fu,
+                    response=response,
+                    instrument=instrument,
+                    key=key,
+                    value=value,
+                    value_text=text,
+                    scoring_version=scoring.SCORING_VERSION,
+                    computed_at=now,
+                )
+            )
+        owed = set(fu.instruments)
+        fu.status = FollowUpStatus.COMPLETED if owed <= set(per_fu) else FollowUpStatus.PARTIAL
+        first = min(r.completed_at for r in per_fu.values())
+        fu.days_from_index = (first.date() - by_episode[fu.episode_id].index_date).days
+        fu.completed_at = (
+            max(r.completed_at for r in per_fu.values()) if fu.status == FollowUpStatus.COMPLETED else None
+        )
+    Score.objects.bulk_create(scores, batch_size=5000)
+    FollowUp.objects.bulk_update(
+        [fu for fu, _ in answered], ["status", "days_from_index", "completed_at"], batch_size=2000
+    )
+    return {"follow_ups": len(follow_ups), "responses": len(responses), "scores": len(scores)}

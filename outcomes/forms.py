@@ -1,0 +1,126 @@
+"""Questionnaire forms generated from the scoring engine's instrument definitions, never re-typed.
+
+Each item becomes a labelled field (choices as radio buttons, VAS as a number 0-100 with one decimal), grouped
+in the instrument's printed sections. Items show the site's validated wording when it has loaded one for the
+instrument and language, else the registry's short content labels; the form says which.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from django import forms
+
+import scoring
+from outcomes.models import HHS_EXAM
+
+
+def definition_for(instrument: str) -> scoring.Instrument:
+    return scoring.get_instrument("hhs" if instrument == HHS_EXAM else instrument)
+
+
+def items_asked(instrument: str) -> list[scoring.Item]:
+    """The items a respondent fills in: the patient part of the HHS for mHHS, the clinician part for hhs_exam."""
+    definition = definition_for(instrument)
+    if instrument == HHS_EXAM:
+        return [i for i in definition.items if i.respondent == "clinician"]
+    if instrument == "mhhs":
+        return [i for i in definition.items if i.respondent == "patient"]
+    return list(definition.items)
+
+
+def _coerce_choice(item: scoring.Item):
+    if item.options and isinstance(item.options[0].value, int):
+        return int
+    return str
+
+
+class InstrumentForm(forms.Form):
+    """One instrument's items. `answers()` gives the mapping the scoring engine takes."""
+
+    def __init__(
+        self,
+        *args: Any,
+        instrument: str,
+        wording: scoring.Wording | None = None,
+        require_all: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.instrument = instrument
+        self.definition = definition_for(instrument)
+        self.wording = wording
+        self.label_source = scoring.LABEL_SOURCE_WORDING if wording else scoring.LABEL_SOURCE_CONTENT
+        self.item_fields: dict[str, str] = {}
+        scored_as = self.definition.id
+        for item in items_asked(instrument):
+            text, _source = scoring.item_text(scored_as, item.code, wording)
+            name = f"item_{item.code}"
+            if item.kind == "choice":
+                options, _ = scoring.option_labels(scored_as, item.code, wording)
+                field: forms.Field = forms.TypedChoiceField(
+                    label=text,
+                    choices=[(str(v), label) for v, label in options],
+                    coerce=_coerce_choice(item),
+                    required=require_all,
+                    widget=forms.RadioSelect,
+                    empty_value=None,
+                )
+            elif item.kind == "decimal":
+                field = forms.DecimalField(
+                    label=text,
+                    min_value=Decimal(item.min or 0),
+                    max_value=Decimal(item.max or 0),
+                    decimal_places=1,
+                    required=require_all,
+                    help_text=f"{item.min}-{item.max} {item.unit or ''}".strip(),
+                    widget=forms.NumberInput(attrs={"step": "0.1", "inputmode": "decimal"}),
+                )
+            else:
+                field = forms.IntegerField(
+                    label=text,
+                    min_value=item.min,
+                    max_value=item.max,
+                    required=require_all,
+                    help_text=f"{item.min}-{item.max} {item.unit or ''}".strip(),
+                )
+            if require_all:
+                field.error_messages["required"] = "Please answer this question."
+            field.item_code = item.code  # type: ignore[attr-defined]
+            self.fields[name] = field
+            self.item_fields[item.code] = name
+
+    def sections(self) -> list[tuple[str, list[forms.BoundField]]]:
+        """Bound fields grouped under the instrument's printed headings, in order."""
+        out = []
+        for section in self.definition.sections:
+            fields = [self[self.item_fields[c]] for c in section.item_codes if c in self.item_fields]
+            if fields:
+                out.append((section.label, fields))
+        return out
+
+    def answers(self) -> dict[str, Any]:
+        """Item code -> stored value (None for unanswered), from cleaned data."""
+        out: dict[str, Any] = {}
+        for code, name in self.item_fields.items():
+            value = self.cleaned_data.get(name)
+            if isinstance(value, Decimal):
+                value = float(value) if value != value.to_integral_value() else int(value)
+            out[code] = value
+        return out
+
+    def initial_from(self, answers: Mapping[str, Any]) -> None:
+        for code, name in self.item_fields.items():
+            if code in answers:
+                self.initial[name] = answers[code]
+
+
+def unscorable_outputs(instrument: str, answers: Mapping[str, Any]) -> list[str]:
+    """Labels of the outputs these answers leave unscored (too many items missing)."""
+    if instrument == HHS_EXAM:
+        return []
+    result = scoring.score(instrument, answers)
+    labels = {o.key: o.label for o in scoring.get_instrument(instrument).outputs}
+    return [labels[k].split(":")[0] for k, v in result.scores.items() if v is None]

@@ -1,0 +1,37 @@
+"""python manage.py rescore [--instrument X] [--dry-run]"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+import scoring
+from outcomes.services import scores_rescore
+
+
+class Command(BaseCommand):
+    help = "Recompute every stored score whose scoring version differs from the engine's, and report what changed."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--instrument", help="only this instrument's scores (e.g. koos, womac_from_koos)")
+        parser.add_argument("--dry-run", action="store_true", help="compute and report, change nothing")
+
+    def handle(self, *args: Any, **opts: Any) -> None:
+        instrument = opts["instrument"]
+        known = set(scoring.INSTRUMENTS) | {"hhs_exam"}
+        if instrument and instrument not in known:
+            raise CommandError(f"Unknown instrument {instrument!r}; known: {', '.join(sorted(known))}.")
+        started = time.perf_counter()
+        report = scores_rescore(instrument=instrument, dry_run=opts["dry_run"])
+        elapsed = time.perf_counter() - started
+        verb = "Would rescore" if opts["dry_run"] else "Rescored"
+        self.stdout.write(
+            f"{verb} {report.follow_ups} follow-ups to scoring version {scoring.SCORING_VERSION} in {elapsed:.1f} s: "
+            f"{report.rows_written} score rows written, {report.values_changed} values changed."
+        )
+        for line in report.changes:
+            self.stdout.write(f"  {line}")
+        if report.values_changed > len(report.changes):
+            self.stdout.write(f"  ... and {report.values_changed - len(report.changes)} more")

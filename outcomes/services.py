@@ -1,0 +1,479 @@
+"""Writes of the follow-up domain: scheduling, status, responses and their scores.
+
+Every function here runs in one transaction. Answers reach the database only through `response_submit`, which
+validates them with the scoring engine (a ScoringError becomes a ValidationError naming the item) and writes the
+scores, derived ones included, before the transaction commits: a stored score is never stale.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+import scoring
+from outcomes.models import (
+    HHS_EXAM,
+    EnteredVia,
+    FollowUp,
+    FollowUpStatus,
+    Mode,
+    OutcomePlan,
+    Response,
+    Score,
+)
+from outcomes.schedule import WINDOWS
+from registry import clock
+from registry.models import Patient, Site, TreatmentEpisode
+
+# Scores derived from one response's answers: the patient answers KOOS/HOOS once, WOMAC comes from them.
+DERIVED_FROM = {"koos": ["womac_from_koos"], "hoos": ["womac_from_hoos"]}
+
+
+# Time ------------------------------------------------------------------------------------------------------
+
+
+def site_today(site: Site, now: datetime | None = None) -> date:
+    """The calendar date at the site: windows open and close on the site's own days."""
+    now = now or clock.now()
+    try:
+        tz = zoneinfo.ZoneInfo(site.time_zone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        tz = zoneinfo.ZoneInfo("UTC")
+    return now.astimezone(tz).date()
+
+
+# Plans -----------------------------------------------------------------------------------------------------
+
+
+def plan_for(episode: TreatmentEpisode) -> OutcomePlan | None:
+    """The most specific active plan: the episode's protocol, then its site, then the registry default."""
+    plans = OutcomePlan.objects.filter(active=True, joint=episode.joint).prefetch_related("items")
+    candidates = []
+    if episode.protocol_id:
+        candidates.append(Q(protocol_id=episode.protocol_id))
+    candidates.append(Q(site_id=episode.patient.site_id, protocol__isnull=True))
+    candidates.append(Q(site__isnull=True, protocol__isnull=True))
+    for condition in candidates:
+        plan = plans.filter(condition).order_by("id").first()
+        if plan is not None:
+            return plan
+    return None
+
+
+def plan_instruments(plan: OutcomePlan | None) -> dict[str, list[str]]:
+    owed: dict[str, list[str]] = defaultdict(list)
+    if plan is not None:
+        for item in plan.items.all():
+            owed[item.timepoint].append(item.instrument)
+    return {tp: sorted(v) for tp, v in owed.items()}
+
+
+def wording_for(*, site: Site, instrument: str, language: str) -> scoring.Wording | None:
+    """The site's validated wording for the instrument (a derived WOMAC or the HHS exam use their source's)."""
+    from outcomes.models import InstrumentWording
+
+    source = {"hhs_exam": "hhs", "womac_from_koos": "koos", "womac_from_hoos": "hoos"}.get(instrument, instrument)
+    row = InstrumentWording.objects.filter(site=site, instrument=source, language=language).first()
+    if row is None:
+        return None
+    try:
+        return scoring.load_wording(row.content)
+    except scoring.ScoringError:
+        return None  # validated on upload; an engine upgrade that rejects it falls back to our labels
+
+
+# Status ----------------------------------------------------------------------------------------------------
+
+
+def compute_status(*, follow_up: FollowUp, today: date, answered: set[str], withdrawn: bool) -> str:
+    owed = set(follow_up.instruments)
+    if owed and owed <= answered:
+        return FollowUpStatus.COMPLETED
+    if withdrawn:
+        return FollowUpStatus.WITHDRAWN
+    if answered:
+        return FollowUpStatus.PARTIAL
+    if today < follow_up.window_opens:
+        return FollowUpStatus.SCHEDULED
+    if today > follow_up.window_closes:
+        return FollowUpStatus.MISSED
+    return FollowUpStatus.OPEN
+
+
+def _answered(follow_up: FollowUp) -> set[str]:
+    if follow_up.pk is None:
+        return set()
+    return set(follow_up.responses.values_list("instrument", flat=True))
+
+
+def _refresh_one(follow_up: FollowUp, *, today: date | None = None) -> None:
+    """Recompute status, days from index and completion time of one follow-up (not saved here)."""
+    episode = follow_up.episode
+    today = today or site_today(episode.patient.site)
+    times = sorted(follow_up.responses.values_list("completed_at", flat=True)) if follow_up.pk else []
+    answered = _answered(follow_up)
+    follow_up.status = compute_status(
+        follow_up=follow_up, today=today, answered=answered, withdrawn=episode.patient.is_withdrawn
+    )
+    if times:
+        local_day = times[0].astimezone(zoneinfo.ZoneInfo(episode.patient.site.time_zone)).date()
+        follow_up.days_from_index = (local_day - episode.index_date).days
+    else:
+        follow_up.days_from_index = None
+    if follow_up.status == FollowUpStatus.COMPLETED:
+        follow_up.completed_at = follow_up.completed_at or times[-1]
+    else:
+        follow_up.completed_at = None
+
+
+# Scheduling ------------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def follow_ups_schedule(*, episode: TreatmentEpisode, today: date | None = None) -> list[FollowUp]:
+    """Create the episode's five follow-ups, or move the unfinished ones after an index-date change.
+
+    Completed follow-ups keep their answers; only their days-from-index are recomputed. Idempotent.
+    """
+    episode = TreatmentEpisode.objects.select_related("patient__site", "protocol").get(pk=episode.pk)
+    owed = plan_instruments(plan_for(episode))
+    existing = {fu.timepoint: fu for fu in FollowUp.objects.select_for_update().filter(episode=episode)}
+    today = today or site_today(episode.patient.site)
+    result = []
+    for window in WINDOWS:
+        opens, target, closes = window.dates(episode.index_date)
+        fu = existing.get(window.timepoint) or FollowUp(
+            episode=episode, timepoint=window.timepoint, instruments=owed.get(window.timepoint, [])
+        )
+        fu.episode = episode
+        moved = fu.pk is not None and (fu.window_opens, fu.window_closes) != (opens, closes)
+        if fu.status != FollowUpStatus.COMPLETED:
+            fu.window_opens, fu.target_date, fu.window_closes = opens, target, closes
+            if fu.pk is None or not fu.responses.exists():
+                # The plan may have changed since scheduling; a follow-up with answers keeps what it asked.
+                fu.instruments = owed.get(window.timepoint, [])
+        _refresh_one(fu, today=today)
+        if moved and fu.status != FollowUpStatus.COMPLETED:
+            from outcomes.contact import contact_reset_for_moved
+
+            contact_reset_for_moved(follow_up=fu)
+        fu.save()
+        result.append(fu)
+    return result
+
+
+@transaction.atomic
+def follow_ups_schedule_bulk(*, episodes: Iterable[TreatmentEpisode], today: date) -> int:
+    """Bulk scheduling for new episodes (demo and scale seeding): no per-row queries, no signals."""
+    from simple_history.utils import bulk_create_with_history
+
+    plans = list(OutcomePlan.objects.filter(active=True).prefetch_related("items"))
+
+    def owed_for(ep: TreatmentEpisode) -> dict[str, list[str]]:
+        for match in (
+            lambda p: ep.protocol_id and p.protocol_id == ep.protocol_id,
+            lambda p: p.protocol_id is None and p.site_id == ep.patient.site_id,
+            lambda p: p.protocol_id is None and p.site_id is None,
+        ):
+            for plan in plans:
+                if plan.joint == ep.joint and match(plan):
+                    return plan_instruments(plan)
+        return {}
+
+    rows = []
+    for ep in episodes:
+        owed = owed_for(ep)
+        withdrawn = ep.patient.withdrawn_on is not None
+        for window in WINDOWS:
+            opens, target, closes = window.dates(ep.index_date)
+            fu = FollowUp(
+                episode=ep,
+                timepoint=window.timepoint,
+                window_opens=opens,
+                target_date=target,
+                window_closes=closes,
+                instruments=owed.get(window.timepoint, []),
+            )
+            fu.status = compute_status(follow_up=fu, today=today, answered=set(), withdrawn=withdrawn)
+            rows.append(fu)
+    bulk_create_with_history(rows, FollowUp, batch_size=2000, default_change_reason="scheduled in bulk")
+    return len(rows)
+
+
+@transaction.atomic
+def follow_ups_withdraw(*, patient: Patient) -> int:
+    """Withdrawal of consent closes every unfinished follow-up of the patient at once."""
+    closed = 0
+    for fu in FollowUp.objects.select_for_update().filter(episode__patient=patient, status__in=FollowUp.UNFINISHED):
+        fu.status = FollowUpStatus.WITHDRAWN
+        fu._change_reason = "consent withdrawn"
+        fu.save(update_fields=["status", "updated_at"])
+        closed += 1
+    return closed
+
+
+@transaction.atomic
+def follow_ups_reinstate(*, patient: Patient) -> int:
+    """A withdrawal recorded in error and undone: the withdrawn follow-ups take their status from the calendar."""
+    count = 0
+    for fu in FollowUp.objects.select_for_update().filter(episode__patient=patient, status=FollowUpStatus.WITHDRAWN):
+        _refresh_one(fu)
+        fu._change_reason = "withdrawal undone"
+        fu.save()
+        count += 1
+    return count
+
+
+def follow_ups_refresh_statuses(*, now: datetime | None = None) -> dict[str, int]:
+    """Move follow-ups along the calendar: scheduled -> open when the window opens, open -> missed when it closes
+    unanswered. Set-based and idempotent; run by beat and by `followups_run`."""
+    now = now or clock.now()
+    counts = {"opened": 0, "missed": 0}
+    for tz in Site.objects.values_list("time_zone", flat=True).distinct():
+        site = Site(time_zone=tz)
+        today = site_today(site, now)
+        in_tz = Q(episode__patient__site__time_zone=tz)
+        with transaction.atomic():
+            counts["opened"] += FollowUp.objects.filter(
+                in_tz,
+                status=FollowUpStatus.SCHEDULED,
+                window_opens__lte=today,
+                window_closes__gte=today,
+            ).update(status=FollowUpStatus.OPEN, updated_at=now)
+            counts["missed"] += FollowUp.objects.filter(
+                in_tz,
+                status__in=[FollowUpStatus.SCHEDULED, FollowUpStatus.OPEN],
+                window_closes__lt=today,
+            ).update(status=FollowUpStatus.MISSED, updated_at=now)
+    return counts
+
+
+# Responses and scores --------------------------------------------------------------------------------------
+
+
+def _validation_error(exc: scoring.ScoringError) -> ValidationError:
+    return ValidationError(str(exc), code="invalid_answer")
+
+
+def validate_response_answers(instrument: str, answers: Mapping[str, Any]) -> dict[str, Any]:
+    """The answers as they will be stored (unanswered items dropped), or a ValidationError naming the item."""
+    if not isinstance(answers, Mapping):
+        raise ValidationError("Answers must be a mapping of item code to value.")
+    if instrument == HHS_EXAM:
+        hhs = scoring.get_instrument("hhs")
+        clinician = {item.code for item in hhs.items if item.respondent == "clinician"}
+        stray = sorted(code for code in answers if code not in clinician)
+        if stray:
+            raise ValidationError(
+                f"hhs_exam: {stray[0]!r} is not a clinician examination item of the Harris Hip Score."
+            )
+        scored_as = "hhs"
+    else:
+        scored_as = instrument
+    try:
+        scoring.validate_answers(scored_as, answers)
+    except scoring.ScoringError as exc:
+        raise _validation_error(exc) from None
+    return {code: value for code, value in answers.items() if value is not None}
+
+
+def instrument_version(instrument: str) -> str:
+    return scoring.get_instrument("hhs" if instrument == HHS_EXAM else instrument).version
+
+
+def _expected_scores(follow_up: FollowUp, responses: Mapping[str, Response]) -> dict[tuple[str, str], tuple]:
+    """(instrument, key) -> (value, value_text, response) for everything these responses give."""
+    out: dict[tuple[str, str], tuple] = {}
+
+    def put(instrument: str, answers: Mapping[str, Any], response: Response | None) -> None:
+        result = scoring.score(instrument, answers)
+        for key, value in result.scores.items():
+            if isinstance(value, str):
+                out[(instrument, key)] = (None, value, response)
+            elif isinstance(value, bool):
+                out[(instrument, key)] = (1.0 if value else 0.0, "", response)
+            else:
+                out[(instrument, key)] = (None if value is None else float(value), "", response)
+
+    for instrument, response in responses.items():
+        if instrument == HHS_EXAM:
+            continue
+        put(instrument, response.answers, response)
+        for derived in DERIVED_FROM.get(instrument, []):
+            put(derived, response.answers, response)
+    if "mhhs" in responses and HHS_EXAM in responses:
+        # The full Harris Hip Score: the patient's pain and function with the clinician's examination.
+        put("hhs", {**responses["mhhs"].answers, **responses[HHS_EXAM].answers}, None)
+    return out
+
+
+def scores_write(*, follow_up: FollowUp, only: str | None = None) -> dict[str, int]:
+    """Bring the stored scores of a follow-up (or only those of instrument `only`) in line with its responses and
+    the current engine."""
+    responses = {r.instrument: r for r in follow_up.responses.all()}
+    expected = _expected_scores(follow_up, responses)
+    stored = {(s.instrument, s.key): s for s in Score.objects.filter(follow_up=follow_up)}
+    if only:
+        expected = {k: v for k, v in expected.items() if k[0] == only}
+        stored = {k: v for k, v in stored.items() if k[0] == only}
+    changed = created = deleted = 0
+    now = timezone.now()
+    for ident, (value, text, response) in expected.items():
+        row = stored.pop(ident, None)
+        if row is None:
+            Score.objects.create(
+                follow_up=follow_up,
+                response=response,
+                instrument=ident[0],
+                key=ident[1],
+                value=value,
+                value_text=text,
+                scoring_version=scoring.SCORING_VERSION,
+                computed_at=now,
+            )
+            created += 1
+        elif (row.value, row.value_text, row.response_id, row.scoring_version) != (
+            value,
+            text,
+            response.pk if response else None,
+            scoring.SCORING_VERSION,
+        ):
+            row.value, row.value_text, row.response = value, text, response
+            row.scoring_version, row.computed_at = scoring.SCORING_VERSION, now
+            row.save()
+            changed += 1
+    for row in stored.values():
+        row.delete()
+        deleted += 1
+    return {"created": created, "changed": changed, "deleted": deleted}
+
+
+class ResponseRefused(ValidationError):
+    pass
+
+
+@transaction.atomic
+def response_submit(
+    *,
+    follow_up: FollowUp,
+    instrument: str,
+    answers: Mapping[str, Any],
+    by: Any = None,
+    mode: str,
+    language: str = "en",
+    completed_at: datetime | None = None,
+    started_at: datetime | None = None,
+    reason: str = "",
+) -> Response:
+    """Store one instrument's answers at a follow-up, score them, and update the follow-up's status.
+
+    `by` is the staff user, or None for the patient by link. Changing answers already submitted needs a reason
+    (kept in history). A patient cannot change a submitted instrument. Bad answers: ValidationError naming the
+    item, and nothing is saved.
+    """
+    follow_up = FollowUp.objects.select_for_update().select_related("episode__patient__site").get(pk=follow_up.pk)
+    if mode not in Mode.values:
+        raise ValidationError(f"Unknown mode {mode!r}.")
+    if instrument not in follow_up.instruments:
+        owed = ", ".join(follow_up.instruments) or "nothing"
+        raise ResponseRefused(f"{instrument} is not owed at this follow-up (owed: {owed}).")
+    if follow_up.status == FollowUpStatus.WITHDRAWN:
+        raise ResponseRefused("The patient has withdrawn consent: no answers are recorded.")
+    clean = validate_response_answers(instrument, answers)
+    completed_at = completed_at or clock.now()
+    if completed_at > clock.now() + timedelta(minutes=5):
+        raise ValidationError("The answers cannot be dated in the future.")
+    local_day = completed_at.astimezone(zoneinfo.ZoneInfo(follow_up.episode.patient.site.time_zone)).date()
+    if not follow_up.window_opens <= local_day <= follow_up.window_closes:
+        raise ValidationError(
+            f"Answers given on {local_day} fall outside the {follow_up.get_timepoint_display()} window "
+            f"({follow_up.window_opens} to {follow_up.window_closes})."
+        )
+    via = EnteredVia.PATIENT_LINK if by is None else EnteredVia.STAFF
+    response = Response.objects.filter(follow_up=follow_up, instrument=instrument).first()
+    if response is not None:
+        if response.answers == clean:
+            return response  # a double submit of the same answers: nothing to do
+        if by is None:
+            raise ResponseRefused("These answers were already submitted.")
+        if not reason.strip():
+            raise ValidationError("Say why answers already submitted are being changed.", code="reason_required")
+        response._change_reason = reason.strip()
+    else:
+        response = Response(follow_up=follow_up, instrument=instrument)
+        response._change_reason = reason.strip() or ("entered by patient" if by is None else "entered by staff")
+    response.answers = clean
+    response.instrument_version = instrument_version(instrument)
+    response.scoring_version = scoring.SCORING_VERSION
+    response.entered_via = via
+    response.entered_by = by
+    response.mode = mode
+    response.language = language
+    response.started_at = started_at
+    response.completed_at = completed_at
+    if by is not None:
+        response._history_user = by
+    response.save()
+    scores_write(follow_up=follow_up)
+    _refresh_one(follow_up)
+    follow_up._change_reason = response._change_reason
+    follow_up.save()
+    return response
+
+
+@dataclass
+class RescoreReport:
+    follow_ups: int = 0
+    rows_written: int = 0
+    values_changed: int = 0
+    changes: list[str] = field(default_factory=list)
+
+
+def scores_rescore(*, instrument: str | None = None, dry_run: bool = False, show: int = 20) -> RescoreReport:
+    """Recompute every stored score whose scoring version differs from the engine's, and say what changed.
+
+    With `dry_run` each follow-up is recomputed inside a transaction that is rolled back.
+    """
+    stale = Score.objects.exclude(scoring_version=scoring.SCORING_VERSION)
+    responses = Response.objects.exclude(scoring_version=scoring.SCORING_VERSION)
+    if instrument:
+        stale = stale.filter(instrument=instrument)
+        responses = responses.filter(instrument=instrument)
+    ids = set(stale.values_list("follow_up_id", flat=True)) | set(responses.values_list("follow_up_id", flat=True))
+    report = RescoreReport()
+    for fu_id in sorted(ids):
+        with transaction.atomic():
+            fu = FollowUp.objects.select_for_update().get(pk=fu_id)
+            before = {(s.instrument, s.key): (s.value, s.value_text) for s in fu.scores.all()}
+            counts = scores_write(follow_up=fu, only=instrument)
+            (fu.responses.filter(instrument=instrument) if instrument else fu.responses).update(
+                scoring_version=scoring.SCORING_VERSION
+            )
+            after = {(s.instrument, s.key): (s.value, s.value_text) for s in fu.scores.all()}
+            if dry_run:
+                transaction.set_rollback(True)
+        report.follow_ups += 1
+        report.rows_written += sum(counts.values())
+        for ident in sorted(set(before) | set(after)):
+            if before.get(ident) != after.get(ident):
+                report.values_changed += 1
+                if len(report.changes) < show:
+                    old, new = _shown(before.get(ident)), _shown(after.get(ident))
+                    report.changes.append(f"follow-up {fu_id} {ident[0]}.{ident[1]}: {old} -> {new}")
+    return report
+
+
+def _shown(pair: tuple | None) -> str:
+    if pair is None:
+        return "(none)"
+    value, text = pair
+    return text or ("not scorable" if value is None else f"{value:g}")

@@ -1,0 +1,29 @@
+"""Follow-up scheduling reacts to every save of an episode or a patient, whatever the path (admin, services,
+shell), inside the saving transaction. Bulk inserts (seeding) bypass signals and call the bulk service."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models.signals import post_save
+from django.dispatch import receiver
+
+from outcomes import services
+from outcomes.models import FollowUp, FollowUpStatus
+from registry.models import Patient, TreatmentEpisode
+
+
+@receiver(post_save, sender=TreatmentEpisode, dispatch_uid="outcomes.schedule_episode")
+def schedule_episode(sender: Any, instance: TreatmentEpisode, raw: bool = False, **kwargs: Any) -> None:
+    if not raw:
+        services.follow_ups_schedule(episode=instance)
+
+
+@receiver(post_save, sender=Patient, dispatch_uid="outcomes.patient_withdrawal")
+def patient_withdrawal(sender: Any, instance: Patient, raw: bool = False, **kwargs: Any) -> None:
+    if raw:
+        return
+    if instance.is_withdrawn:
+        services.follow_ups_withdraw(patient=instance)
+    elif FollowUp.objects.filter(episode__patient=instance, status=FollowUpStatus.WITHDRAWN).exists():
+        services.follow_ups_reinstate(patient=instance)

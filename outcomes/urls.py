@@ -1,0 +1,14 @@
+from django.urls import path
+
+from outcomes import patient_views
+
+app_name = "outcomes"
+
+urlpatterns = [
+    path("q/", patient_views.questionnaire, name="patient_questionnaire"),
+    path("q/<int:number>/", patient_views.page, name="patient_page"),
+    path("q/summary/", patient_views.summary, name="patient_summary"),
+    path("q/thanks/", patient_views.thanks, name="patient_thanks"),
+    path("optout/<str:token>/", patient_views.optout, name="patient_optout"),
+    path("<str:token>/", patient_views.start, name="patient_start"),
+]

@@ -1,0 +1,128 @@
+"""A patient on a phone: the emailed link opens in the system Chromium (Playwright), KOOS and the pain VAS are
+answered and sent. Skipped where Chromium is not installed, unless REQUIRE_BROWSER=1 (CI) makes that a failure."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.core import mail
+
+from outcomes import contact
+from outcomes.models import Score
+from tests import factories
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+def _playwright():
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        sync_playwright = None
+    if sync_playwright is None or not os.path.exists(CHROMIUM):
+        if os.environ.get("REQUIRE_BROWSER"):
+            pytest.fail("REQUIRE_BROWSER is set but Playwright or /usr/bin/chromium is missing")
+        pytest.skip("browser tests need `pip install playwright` and Debian's chromium")
+    return sync_playwright
+
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def browser_page(monkeypatch):
+    sync_playwright = _playwright()
+    # Playwright's sync API runs an event loop in this thread; the test's own ORM calls are still synchronous.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        context = browser.new_context(
+            viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True, has_touch=True
+        )
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.console_errors = errors
+        yield page
+        browser.close()
+
+
+def test_a_patient_completes_koos_and_vas_on_a_phone(live_server, browser_page, site_a, tmp_path, settings):
+    settings.REGISTRY_BASE_URL = live_server.url
+    today = datetime.now(tz=UTC).date()
+    patient = factories.PatientFactory(site=site_a)
+    episode = factories.EpisodeFactory(patient=patient, index_date=today - timedelta(days=100))
+    report = contact.dispatch()
+    for message_id in report.due:
+        contact.message_send(message_id=message_id)
+    link = re.search(r"(http://\S+/p/(?!optout)[\w-]+/)", mail.outbox[0].body).group(1)
+
+    page = browser_page
+    page.goto(link)
+    assert "How are you doing" in page.content()
+    page.get_by_role("link", name="Start").click()
+    assert "Page 1 of 2" in page.content()
+    # Every KOOS item: tap the second answer of each question (large labels are the touch targets).
+    for fieldset in page.locator("fieldset.item").all():
+        fieldset.locator("label").nth(1).click()
+    page.get_by_role("button", name="Save and continue").click()
+    assert "Page 2 of 2" in page.content(), page.content()
+    slider = page.locator("input[type=range]")
+    assert slider.is_visible()  # JavaScript shows the slider; the number box is the field
+    page.fill("input[name=item_vas_mm]", "35")
+    assert slider.input_value() == "35"
+    page.screenshot(path=str(tmp_path / "vas.png"), full_page=True)
+    assert (tmp_path / "vas.png").stat().st_size > 10_000  # a rendered page, not a blank one
+    page.get_by_role("button", name="Save and review").click()
+    page.get_by_role("button", name="Send my answers").click()
+    assert "Thank you" in page.content()
+    assert page.console_errors == []
+
+    m3 = episode.follow_ups.get(timepoint="m3")
+    assert m3.status == "completed"
+    assert Score.objects.get(follow_up=m3, instrument="vas").value == 35.0
+    assert Score.objects.get(follow_up=m3, instrument="koos", key="pain").value == 75.0
+
+
+def test_the_questionnaire_works_without_javascript(live_server, site_a, monkeypatch):
+    sync_playwright = _playwright()
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    from django.conf import settings as dj_settings
+
+    monkeypatch.setattr(dj_settings, "REGISTRY_BASE_URL", live_server.url)
+    today = datetime.now(tz=UTC).date()
+    factories.EpisodeFactory(patient=factories.PatientFactory(site=site_a), index_date=today - timedelta(days=100))
+    for message_id in contact.dispatch().due:
+        contact.message_send(message_id=message_id)
+    link = re.search(r"(http://\S+/p/(?!optout)[\w-]+/)", mail.outbox[0].body).group(1)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_context(java_script_enabled=False, viewport={"width": 390, "height": 844}).new_page()
+        page.goto(link)
+        assert "How are you doing" in page.content(), page.content()
+        page.get_by_role("link", name="Start").click()
+        page.get_by_role("button", name="Save and continue").click()  # nothing answered
+        assert "Some answers are missing" in page.content()
+        for fieldset in page.locator("fieldset.item").all():
+            fieldset.locator("label").nth(0).click()
+        page.get_by_role("button", name="Save and continue").click()
+        assert not page.locator("input[type=range]").is_visible()
+        page.fill("input[name=item_vas_mm]", "0")
+        page.keyboard.press("Enter")
+        page.get_by_role("button", name="Send my answers").click()
+        assert "Thank you" in page.content()
+        browser.close()
