@@ -49,8 +49,12 @@ def env_int(name: str, default: int, *, minimum: int | None = None, maximum: int
         number = int(value)
     except ValueError:
         raise ImproperlyConfigured(f"{name} must be a whole number, not {value!r}.") from None
-    if (minimum is not None and number < minimum) or (maximum is not None and number > maximum):
+    if minimum is not None and maximum is not None and not minimum <= number <= maximum:
         raise ImproperlyConfigured(f"{name} must be between {minimum} and {maximum}, not {number}.")
+    if minimum is not None and number < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum}, not {number}.")
+    if maximum is not None and number > maximum:
+        raise ImproperlyConfigured(f"{name} must be at most {maximum}, not {number}.")
     return number
 
 

@@ -13,11 +13,12 @@ cannot be check constraints; they live in `clean()` and in the services that wri
 from __future__ import annotations
 
 import secrets
-from datetime import date
+from datetime import date, timedelta
+from datetime import timezone as dt_timezone
 from decimal import Decimal
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -27,8 +28,23 @@ from simple_history.models import HistoricalRecords
 from registry.access import SiteScopedQuerySet
 
 
+def _parent(obj: models.Model, name: str) -> models.Model | None:
+    """The related row `name` of `obj`, or None if unset. An admin inline sets it to its parent before the parent
+    is saved (the id is still None then), and the parent's dates must be checked all the same."""
+    try:
+        return getattr(obj, name)
+    except ObjectDoesNotExist:
+        return None
+
+
+# The first place on Earth to start a new day (UTC+14). A clinic east of the registry's TIME_ZONE is a day ahead for
+# part of its morning (8 a.m. in Seoul is 11 p.m. the day before in UTC); a field validator doesn't know the record's
+# site, so "in the future" means after today there.
+_FIRST_TO_A_NEW_DAY = dt_timezone(timedelta(hours=14))
+
+
 def _not_in_future(value: date | None) -> None:
-    if value is not None and value > timezone.localdate():
+    if value is not None and value > timezone.now().astimezone(_FIRST_TO_A_NEW_DAY).date():
         raise ValidationError("This date is in the future.")
 
 
@@ -333,7 +349,8 @@ class TreatmentEpisode(models.Model):
             )
         if self.joint == Joint.SPINE and self.kl_grade is not None:
             errors["kl_grade"] = "The Kellgren-Lawrence grade applies to knee and hip, not the spine."
-        if self.patient_id and self.protocol_id and self.protocol.site_id != self.patient.site_id:
+        patient = _parent(self, "patient")
+        if patient and self.protocol_id and self.protocol.site_id != patient.site_id:
             errors["protocol"] = "This protocol belongs to another site."
         if self.patient_id and self.index_date:
             identity = PatientIdentity.objects.filter(patient_id=self.patient_id).first()
@@ -505,9 +522,10 @@ class Administration(models.Model):
 
     def clean(self) -> None:
         errors: dict[str, str] = {}
-        if self.episode_id and self.administered_on and self.administered_on < self.episode.index_date:
+        episode = _parent(self, "episode")
+        if episode and episode.index_date and self.administered_on and self.administered_on < episode.index_date:
             errors["administered_on"] = (
-                f"An administration cannot be before its episode's index date ({self.episode.index_date})."
+                f"An administration cannot be before its episode's index date ({episode.index_date})."
             )
         if self.product_type == ProductType.ALLOGENEIC_MSC and self.source != self.Source.ALLOGENEIC:
             errors["source"] = "Allogeneic MSCs are, by definition, allogeneic."
@@ -603,7 +621,8 @@ class AdverseEvent(models.Model):
             errors["outcome"] = "A grade 5 event is fatal."
         if self.resolution_date and self.onset_date and self.resolution_date < self.onset_date:
             errors["resolution_date"] = "Resolution cannot be before onset."
-        if self.episode_id and self.onset_date and self.onset_date < self.episode.index_date:
+        episode = _parent(self, "episode")
+        if episode and episode.index_date and self.onset_date and self.onset_date < episode.index_date:
             errors["onset_date"] = "An adverse event of this treatment cannot start before its index date."
         if errors:
             raise ValidationError(errors)
@@ -652,5 +671,10 @@ class SubsequentSurgery(models.Model):
         return self.surgery_type in self.ARTHROPLASTY
 
     def clean(self) -> None:
-        if self.episode_id and self.surgery_date and self.surgery_date < self.episode.index_date:
+        episode = _parent(self, "episode")
+        if episode and episode.index_date and self.surgery_date and self.surgery_date < episode.index_date:
             raise ValidationError({"surgery_date": "A subsequent surgery cannot be before the episode's index date."})
+
+
+# Research API keys and pseudonym tables (registry/research/models.py) belong to this app.
+from registry.research.models import *  # noqa: E402,F401,F403

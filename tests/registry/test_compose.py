@@ -1,0 +1,125 @@
+"""The production stack in docker-compose.yml and the Dockerfile hang together with the settings the app reads.
+
+Docker is not needed: the files are read as data. The last test starts Django's settings with exactly the
+environment an app container gets from the stack and .env.example, so a variable the settings reject stops it here.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+APP_SERVICES = ["web", "worker", "beat", "migrate"]
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+@pytest.fixture(scope="module")
+def services(compose) -> dict:
+    return compose["services"]
+
+
+def _env_example() -> dict[str, str]:
+    values = {}
+    for line in (ROOT / ".env.example").read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            name, _, value = line.partition("=")
+            values[name.strip()] = value.strip()
+    return values
+
+
+def _variables_the_settings_read() -> set[str]:
+    """Every NAME the settings pass to an env_* helper; env_secret also reads NAME_FILE."""
+    source = (ROOT / "registry" / "settings.py").read_text()
+    names = set(re.findall(r"\benv_\w+\(\s*\"([A-Z][A-Z0-9_]*)\"", source))
+    secrets = set(re.findall(r"\benv_secret\(\s*\"([A-Z][A-Z0-9_]*)\"", source))
+    return names | {f"{name}_FILE" for name in secrets}
+
+
+def _interpolated(compose_text: str) -> set[str]:
+    """Variables docker compose itself substitutes (${NAME} or ${NAME:-default}) while reading the file."""
+    return set(re.findall(r"\$\{([A-Z][A-Z0-9_]*)", compose_text))
+
+
+def test_it_runs_the_six_services(services):
+    assert set(services) == {"postgres", "redis", "web", "worker", "beat", "migrate"}
+    assert services["postgres"]["image"] == "postgres:15"
+    assert services["redis"]["image"] == "redis:7"
+
+
+def test_web_worker_beat_and_migrate_share_one_image(services):
+    builds = {repr(services[name].get("build")) for name in APP_SERVICES}
+    images = {services[name].get("image") for name in APP_SERVICES}
+    assert len(builds) == 1 and builds != {"None"}
+    assert len(images) == 1 and images != {None}
+
+
+@pytest.mark.parametrize("name", ["postgres", "redis"])
+def test_the_data_services_have_healthchecks(services, name):
+    test = services[name]["healthcheck"]["test"]
+    command = " ".join(test) if isinstance(test, list) else test
+    assert ("pg_isready" if name == "postgres" else "ping") in command
+
+
+@pytest.mark.parametrize("name", ["web", "worker", "beat"])
+def test_app_services_wait_for_healthy_postgres_and_redis_and_the_migration(services, name):
+    depends = services[name]["depends_on"]
+    assert depends["postgres"]["condition"] == "service_healthy"
+    assert depends["redis"]["condition"] == "service_healthy"
+    assert depends["migrate"]["condition"] == "service_completed_successfully"
+
+
+def test_web_runs_gunicorn_on_the_wsgi_app_and_worker_and_beat_run_celery(services):
+    web = services["web"]["command"]
+    assert web[:2] == ["gunicorn", "registry.wsgi"]
+    assert services["worker"]["command"][:4] == ["celery", "-A", "registry", "worker"]
+    assert services["beat"]["command"][:4] == ["celery", "-A", "registry", "beat"]
+    assert services["migrate"]["command"][-3:] == ["manage.py", "migrate", "--noinput"]
+
+
+def test_every_variable_given_to_the_app_is_one_the_settings_read(compose, services):
+    read = _variables_the_settings_read()
+    assert {"SECRET_KEY", "DATABASE_URL", "CELERY_BROKER_URL", "EMAIL_PORT"} <= read  # the parser found them
+    compose_only = _interpolated((ROOT / "docker-compose.yml").read_text())  # e.g. POSTGRES_PASSWORD
+    for name in APP_SERVICES:
+        set_by_stack = set(services[name].get("environment") or {})
+        assert set_by_stack - read == set(), name
+    assert set(_env_example()) - read - compose_only == set()
+
+
+def test_the_dockerfile_builds_the_whole_app():
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    copied = set(re.findall(r"^COPY\s+(\S+)\s", dockerfile, flags=re.MULTILINE))
+    assert {"registry", "outcomes", "scoring", "manage.py"} <= copied
+    assert re.search(r"^FROM python:3\.11", dockerfile, flags=re.MULTILINE)
+
+
+def test_an_app_container_environment_passes_the_settings(services, tmp_path):
+    # What `docker compose` hands the web container: .env (from .env.example) plus the stack's own variables.
+    env = {**_env_example(), **{k: str(v) for k, v in services["web"]["environment"].items()}}
+    env = {k: v.replace("${POSTGRES_PASSWORD:-registry}", env["POSTGRES_PASSWORD"]) for k, v in env.items()}
+    env.update(
+        {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "DJANGO_SETTINGS_MODULE": "registry.settings",
+            "REGISTRY_VAR_DIR": str(tmp_path),
+        }
+    )
+    code = (
+        "import django; django.setup(); from django.conf import settings as s; "
+        "print(s.DATABASES['default']['ENGINE'], s.DATABASES['default']['HOST'], s.EMAIL_PORT, s.DEBUG)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["django.db.backends.postgresql", "postgres", "587", "False"]
