@@ -63,15 +63,25 @@ class SiteScopedAdminMixin:
         # Django redirects to the index with "doesn't exist"; another site's record is simply not found.
         raise Http404(f"No {opts.verbose_name} with this ID.")
 
-    def history_view(self, request: HttpRequest, object_id: str, extra_context: Any = None) -> HttpResponse:
-        # simple-history falls back to the latest historical row when the object is not in get_queryset(),
-        # which would show another site's history; only the registry administrator sees deleted rows' history.
+    def _404_unless_visible(self, request: HttpRequest, object_id: str) -> None:
         if (
             not is_registry_admin(request.user)
             and not self.get_queryset(request).filter(pk=unquote(object_id)).exists()
         ):
             raise Http404("No such record.")
+
+    def history_view(self, request: HttpRequest, object_id: str, extra_context: Any = None) -> HttpResponse:
+        # simple-history falls back to the latest historical row when the object is not in get_queryset(),
+        # which would show another site's history; only the registry administrator sees deleted rows' history.
+        self._404_unless_visible(request, object_id)
         return super().history_view(request, object_id, extra_context)  # type: ignore[misc]
+
+    def history_form_view(
+        self, request: HttpRequest, object_id: str, version_id: str, extra_context: Any = None
+    ) -> HttpResponse:
+        # simple-history opens (and on POST reverts to) any historical version by id, bypassing get_queryset().
+        self._404_unless_visible(request, object_id)
+        return super().history_form_view(request, object_id, version_id, extra_context)  # type: ignore[misc]
 
 
 class ChangeReasonForm(forms.ModelForm):
@@ -117,9 +127,22 @@ class ClinicalAdmin(SiteScopedAdminMixin, SimpleHistoryAdmin):
         formset.save_m2m()
 
 
+class ReasonedInlineFormSet(forms.BaseInlineFormSet):
+    """A saved row changed in an inline needs the page's reason for change as well; ChangeReasonForm asks for it only
+    when the page's own record changed, and save_formset() files the inline rows' history under the same reason."""
+
+    def clean(self) -> None:
+        super().clean()
+        if (self.data.get("change_reason") or "").strip():
+            return
+        if any(form.instance.pk and form.has_changed() for form in self.initial_forms):
+            raise forms.ValidationError("Say why these saved records are being changed, in 'Reason for change'.")
+
+
 class ScopedInline(SiteScopedAdminMixin):
     show_change_link = True
     extra = 0
+    formset = ReasonedInlineFormSet
 
 
 # Sites and staff ------------------------------------------------------------------------------------------
@@ -213,8 +236,28 @@ class IdentityInline(ScopedInline, admin.StackedInline):
     verbose_name_plural = "identity (never shown to researchers)"
 
 
+IDENTITY_PREFIX = "identity"  # Django's default prefix for the inline of Patient.identity
+
+
+class EpisodeInlineFormSet(ReasonedInlineFormSet):
+    """Episodes on the patient page are checked against the date of birth posted with them: the identity inline
+    may be new or changed in this very post, which TreatmentEpisode.clean() (reading the saved identity) can't see."""
+
+    def clean(self) -> None:
+        super().clean()
+        try:  # the identity inline's field; if it is invalid, that form shows the error
+            born = forms.DateField().clean(self.data.get(f"{IDENTITY_PREFIX}-0-date_of_birth"))
+        except forms.ValidationError:
+            return
+        for form in self.forms:
+            index_date = getattr(form, "cleaned_data", {}).get("index_date")
+            if index_date and index_date < born:
+                form.add_error("index_date", "The index date is before the patient's date of birth.")
+
+
 class EpisodeInline(ScopedInline, admin.TabularInline):
     model = TreatmentEpisode
+    formset = EpisodeInlineFormSet
     fields = ["joint", "side", "spinal_level", "diagnosis", "kl_grade", "index_date", "protocol"]
     autocomplete_fields = ["protocol"]
 
@@ -392,3 +435,7 @@ class SubsequentSurgeryAdmin(ClinicalAdmin):
     search_fields = ["episode__patient__registry_id"]
     list_select_related = ["episode", "episode__patient"]
     autocomplete_fields = ["episode"]
+
+
+# Researcher API keys and pseudonym tables (registry/research/admin.py).
+from registry.research import admin as research_admin  # noqa: E402,F401

@@ -20,6 +20,9 @@ DEMO_USERS = [
     ("researcher", "demo-research-pass", "researcher (read-only API, no admin access)"),
 ]
 
+# The researcher's demo API key: the raw key is shown once, so each run revokes the last one and makes a new one.
+DEMO_KEY_NAME = "demo researcher (HRJ, SRO)"
+
 
 class Command(BaseCommand):
     help = "Create or reset the demo logins (refuses to run unless DEBUG is on or --force is given)."
@@ -51,3 +54,25 @@ class Command(BaseCommand):
         self.stdout.write("Demo logins (username / password — role):")
         for username, password, role in DEMO_USERS:
             self.stdout.write(f"  {username:<12} / {password:<20} — {role}")
+        raw_key = self.research_key(sites=[sites["HRJ"], sites["SRO"]], by=User.objects.get(username="admin"))
+        self.stdout.write("Researcher API key (sites HRJ and SRO, 30 days; a new one each run, the old one revoked):")
+        self.stdout.write(f"  {raw_key}")
+        self.stdout.write(
+            f'  curl -H "Authorization: Token {raw_key}" "http://127.0.0.1:8000/api/v1/scores/?instrument=koos&format=csv"'
+        )
+        self.stdout.write("  API docs: http://127.0.0.1:8000/api/v1/docs/")
+
+    def research_key(self, *, sites: list[Site], by: User) -> str:
+        from datetime import timedelta
+
+        from django.utils import timezone
+
+        from registry.research.models import ApiKey
+        from registry.research.services import api_key_create, api_key_revoke
+
+        for old in ApiKey.objects.filter(name=DEMO_KEY_NAME, revoked_at__isnull=True):
+            api_key_revoke(key=old)
+        _, raw_key = api_key_create(
+            name=DEMO_KEY_NAME, sites=sites, expires_at=timezone.now() + timedelta(days=30), created_by=by
+        )
+        return raw_key

@@ -1,0 +1,45 @@
+"""Which rows a researcher's key may read: one function decides, every research view, export and summary calls it.
+
+`research_queryset(Model, key)` is the rule, the research twin of `registry.access.sites_visible_to` for staff:
+
+- only the key's sites (through the model's `SITE_PATH`, as the staff side);
+- only patients who consent to research use (`Patient.consent_research`);
+- no patient who has withdrawn consent (`Patient.withdrawn_on` set), not even rows recorded before the
+  withdrawal. DOMAIN.md says withdrawal stops all follow-up and contact; for research use the registry takes
+  the stricter reading (a data-protection officer's): a withdrawn patient's data is no longer released. Analyses
+  must treat withdrawal as a reason for missing data, which the dictionary says.
+- nothing at all for a revoked or expired key (authentication refuses such a key first; this is the backstop).
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+from registry.research.models import ApiKey
+
+
+def patient_path(model: type[models.Model]) -> str:
+    """The lookup from `model` to its Patient ("" for Patient itself), derived from its SITE_PATH."""
+    site_path = model.SITE_PATH  # type: ignore[attr-defined]
+    if site_path == "site":
+        return ""
+    if not site_path.endswith("__site"):
+        raise ValueError(f"{model.__name__} is not a patient-level model (SITE_PATH {site_path!r}).")
+    return site_path.removesuffix("__site")
+
+
+def research_queryset(model: type[models.Model], key: ApiKey | None) -> models.QuerySet:
+    """The rows of `model` that `key` may read (see the module docstring for the rule)."""
+    manager = model._default_manager
+    if key is None or not key.is_usable:
+        return manager.none()
+    site_path = model.SITE_PATH  # type: ignore[attr-defined]
+    patient = patient_path(model)
+    prefix = f"{patient}__" if patient else ""
+    return manager.filter(
+        **{
+            f"{site_path}__in": key.sites.values("pk"),
+            f"{prefix}consent_research": True,
+            f"{prefix}withdrawn_on__isnull": True,
+        }
+    )

@@ -1,0 +1,123 @@
+"""Researcher API keys: created by the registry administrator, shown once, stored hashed, scoped to sites, with
+expiry, revocation and last use; a key reads only and never reaches the admin."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.core.exceptions import ValidationError
+from django.urls import reverse
+from django.utils import timezone
+
+from registry.research.models import ApiKey
+from registry.research.services import api_key_create, api_key_revoke
+from tests.research.conftest import ApiClient
+
+pytestmark = pytest.mark.django_db
+SCORES = "/api/v1/scores/"
+
+
+def test_it_returns_the_raw_key_once_and_stores_only_its_hash(site_a):
+    key, raw = api_key_create(name="Study", sites=[site_a])
+    stored = ApiKey.objects.get(pk=key.pk)
+    assert raw.startswith("rk_") and len(raw) > 40
+    assert stored.key_hash == hashlib.sha256(raw.encode()).hexdigest()
+    assert raw not in {str(getattr(stored, f.attname)) for f in ApiKey._meta.concrete_fields}
+    assert raw.startswith(stored.prefix) and len(stored.prefix) < 12
+    assert list(stored.sites.all()) == [site_a]
+
+
+def test_it_refuses_a_key_without_sites_or_with_a_past_expiry(site_a):
+    with pytest.raises(ValidationError):
+        api_key_create(name="Study", sites=[])
+    with pytest.raises(ValidationError):
+        api_key_create(name="Study", sites=[site_a], expires_at=timezone.now() - timedelta(days=1))
+
+
+def test_a_valid_key_reads_and_records_last_use(client, site_a):
+    key, raw = api_key_create(name="Study", sites=[site_a])
+    assert key.last_used_at is None
+    response = ApiClient(client, raw).get(SCORES)
+    assert response.status_code == 200
+    key.refresh_from_db()
+    assert key.last_used_at is not None
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["", "Token", "Token rk_not-a-real-key", "Bearer rk_x", "Token rk_a rk_b"],
+)
+def test_it_answers_401_without_a_valid_key(client, site_a, header):
+    response = client.get(SCORES, headers={"Authorization": header} if header else {})
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == "Token"
+
+
+def test_a_revoked_key_is_refused(client, site_a):
+    key, raw = api_key_create(name="Study", sites=[site_a])
+    api_key_revoke(key=key)
+    response = ApiClient(client, raw).get(SCORES)
+    assert response.status_code == 401
+    assert "revoked" in response.json()["detail"]
+
+
+def test_an_expired_key_is_refused(client, site_a):
+    key, raw = api_key_create(name="Study", sites=[site_a], expires_at=timezone.now() + timedelta(days=30))
+    assert ApiClient(client, raw).get(SCORES).status_code == 200
+    with time_machine.travel(timezone.now() + timedelta(days=31)):
+        response = ApiClient(client, raw).get(SCORES)
+    assert response.status_code == 401
+    assert "expired" in response.json()["detail"]
+
+
+def test_a_key_only_reads(client, site_a):
+    _, raw = api_key_create(name="Study", sites=[site_a])
+    for method in ("post", "put", "patch", "delete"):
+        response = getattr(client, method)(SCORES, headers={"Authorization": f"Token {raw}"})
+        assert response.status_code in (403, 405), method
+
+
+def test_a_key_never_reaches_the_admin(client, site_a):
+    _, raw = api_key_create(name="Study", sites=[site_a])
+    response = client.get("/admin/registry/patient/", headers={"Authorization": f"Token {raw}"})
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_a_staff_session_does_not_open_the_research_api(alice_client, charlie_client):
+    assert alice_client.get(SCORES).status_code in (401, 403)
+    assert charlie_client.get(SCORES).status_code in (401, 403)
+
+
+def test_the_administrator_creates_a_key_in_the_admin_and_sees_it_once(charlie_client, site_a, site_b):
+    response = charlie_client.post(
+        reverse("admin:registry_apikey_add"), {"name": "KOOS study", "sites": [site_a.pk], "expires_at_0": ""}
+    )
+    assert response.status_code == 200, response.content[:2000]
+    key = ApiKey.objects.get(name="KOOS study")
+    page = response.content.decode()
+    raw = page.split('id="raw-key"')[1].split(">")[1].split("<")[0]
+    assert key.key_hash == hashlib.sha256(raw.encode()).hexdigest()
+    assert list(key.sites.all()) == [site_a]
+    assert key.created_by.username == "charlie"
+    # Never shown again: not on the change page, not in the list.
+    for url in (reverse("admin:registry_apikey_change", args=[key.pk]), reverse("admin:registry_apikey_changelist")):
+        assert raw not in charlie_client.get(url).content.decode()
+
+
+def test_the_administrator_revokes_keys_with_an_action(charlie_client, site_a):
+    key, raw = api_key_create(name="Study", sites=[site_a])
+    response = charlie_client.post(
+        reverse("admin:registry_apikey_changelist"), {"action": "revoke", "_selected_action": [key.pk]}
+    )
+    assert response.status_code == 302
+    key.refresh_from_db()
+    assert key.status == "revoked"
+
+
+def test_site_staff_cannot_see_keys_or_pseudonyms(alice_client, site_a):
+    api_key_create(name="Study", sites=[site_a])
+    for name in ("apikey", "subjectpseudonym", "episodepseudonym"):
+        assert alice_client.get(reverse(f"admin:registry_{name}_changelist")).status_code == 403
