@@ -7,6 +7,7 @@ console. Production sets DATABASE_URL, CELERY_BROKER_URL, SECRET_KEY, ALLOWED_HO
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -44,12 +45,14 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI and Redoc served from here, not from a CDN
     "simple_history",
+    "axes",
     "registry.apps.RegistryConfig",
     "outcomes.apps.OutcomesConfig",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "registry.middleware.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -59,6 +62,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Records the request's user on every historical row written during the request.
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Login throttling and lockout (django-axes): must come last.
+    "axes.middleware.AxesMiddleware",
 ]
 # The deploy check looks for CsrfViewMiddleware by its dotted name and misses our subclass of it above
 # (tests/registry/test_settings.py checks that a CsrfViewMiddleware is in MIDDLEWARE instead).
@@ -106,6 +111,18 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "admin:login"
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # refuses logins while an account/address is locked out
+    "django.contrib.auth.backends.ModelBackend",
+]
+# After AXES_FAILURE_LIMIT failed logins for one username from one address, that pair is locked for
+# AXES_COOLOFF_MINUTES; a registry administrator can unlock earlier (Axes → Access attempts).
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registry/locked_out.html"
+AXES_SENSITIVE_PARAMETERS = ["password"]
 
 # Internationalisation ------------------------------------------------------------------------------------
 LANGUAGE_CODE = "en"
@@ -123,6 +140,11 @@ USE_TZ = True
 # Static files --------------------------------------------------------------------------------------------
 STATIC_URL = "static/"
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(VAR_DIR / "static")))
+STATICFILES_FINDERS = [
+    "django.contrib.staticfiles.finders.FileSystemFinder",
+    "django.contrib.staticfiles.finders.AppDirectoriesFinder",
+    "registry.staticfinders.PlotlyFinder",  # vendor/plotly.min.js from the plotly package (no CDN)
+]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -235,7 +257,11 @@ if env_bool("SECURE_PROXY_SSL_HEADER", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_REFERRER_POLICY = "same-origin"
 SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 8 * 3600, minimum=60)
+# Idle timeout: the session ends SESSION_COOKIE_AGE seconds after the last request (every request renews it).
+SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 30 * 60, minimum=60)
+SESSION_SAVE_EVERY_REQUEST = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 
 # Logging -------------------------------------------------------------------------------------------------
@@ -246,8 +272,14 @@ if _log_level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    # Patient link tokens never reach a log (registry.logscrub).
+    "filters": {"scrub_tokens": {"()": "registry.logscrub.ScrubTokensFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["scrub_tokens"]}},
     "root": {"handlers": ["console"], "level": _log_level},
+    "loggers": {
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        "django.request": {"handlers": ["console"], "level": "WARNING", "propagate": False},
+    },
 }
 
 # Cache: rate limits of the patient pages. Set CACHE_URL=redis://... when several web processes run.

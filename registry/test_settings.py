@@ -22,6 +22,16 @@ SESSION_COOKIE_SECURE = False
 CSRF_COOKIE_SECURE = False
 WHITENOISE_AUTOREFRESH = True  # no collectstatic in tests
 ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]
-LOGGING = {"version": 1, "disable_existing_loggers": False, "root": {"level": "WARNING"}}
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"scrub_tokens": {"()": "registry.logscrub.ScrubTokensFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["scrub_tokens"]}},
+    "root": {"level": "WARNING"},
+    "loggers": {
+        "django.server": {"handlers": ["console"], "level": "WARNING", "propagate": False},
+        "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": True},
+    },
+}
 # Close connections after each request and Celery task, so worker and live-server threads leave none behind.
 DATABASES["default"]["CONN_MAX_AGE"] = 0
