@@ -122,7 +122,7 @@ def _scores_table(fu: FollowUp) -> str:
     )
 
 
-class FollowUpBaseAdmin(SiteScopedAdminMixin, SimpleHistoryAdmin):
+class FollowUpBaseAdmin(SiteScopedAdminMixin, admin.ModelAdmin):
     show_full_result_count = False
     list_select_related = ["episode", "episode__patient", "episode__patient__site", "episode__patient__identity"]
     search_fields = ["episode__patient__registry_id", "episode__patient__identity__family_name"]
@@ -234,7 +234,7 @@ class FollowUpBaseAdmin(SiteScopedAdminMixin, SimpleHistoryAdmin):
 
 
 @admin.register(FollowUp)
-class FollowUpAdmin(FollowUpBaseAdmin):
+class FollowUpAdmin(FollowUpBaseAdmin, SimpleHistoryAdmin):
     list_display = ["patient", "joint", "timepoint", "window_opens", "window_closes", "status", "days_from_index"]
     list_filter = [
         "status",
@@ -444,6 +444,12 @@ class WorklistAdmin(FollowUpBaseAdmin):
         if not self.get_queryset(request).filter(pk=unquote(object_id)).exists():
             raise Http404("No such follow-up.")
         return HttpResponseRedirect(reverse("admin:outcomes_followup_change", args=[unquote(object_id)]))
+
+    def history_view(self, request: HttpRequest, object_id: str, extra_context: Any = None) -> HttpResponse:
+        # The worklist is a proxy without history of its own: the follow-up's history is the record.
+        if not self.get_queryset(request).filter(pk=unquote(object_id)).exists():
+            raise Http404("No such follow-up.")
+        return HttpResponseRedirect(reverse("admin:outcomes_followup_history", args=[unquote(object_id)]))
 
 
 # Responses -------------------------------------------------------------------------------------------------

@@ -1,0 +1,392 @@
+"""The access matrix, built from the URL configuration itself: every admin page, API endpoint and patient page,
+against every persona, with the expected outcome. A route that no rule below classifies fails the test, so a new
+page cannot be added without deciding who may see it. No other site's object by ID, ever.
+
+Personas: anonymous; a patient holding a link (site B's); coordinator of site A (alice); coordinator of site B
+(bob); a researcher with an API key scoped to site A (no admin session); the registry administrator (charlie).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+
+import pytest
+from django.contrib import admin
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from outcomes import contact
+from outcomes.models import EmailOptOut, FollowUpSettings, InstrumentWording, Message, OutcomePlan, Response
+from registry.models import Membership
+from tests import factories
+from tests.outcomes.conftest import all_items
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _no_rate_limit(settings):
+    settings.PATIENT_RATE_LIMIT = 100_000  # every persona's client shares one address here
+
+
+# app.model -> (scoped to a site, what a coordinator may do). A model admin missing here fails the test.
+MODELS: dict[str, tuple[bool, set[str]]] = {
+    "registry.site": (True, {"view"}),
+    "registry.membership": (True, {"view"}),
+    "registry.protocol": (True, {"view", "add", "change"}),
+    "registry.patient": (True, {"view", "add", "change"}),
+    "registry.treatmentepisode": (True, {"view", "add", "change"}),
+    "registry.administration": (True, {"view", "add", "change"}),
+    "registry.adverseevent": (True, {"view", "add", "change"}),
+    "registry.subsequentsurgery": (True, {"view", "add", "change"}),
+    "registry.apikey": (False, set()),
+    "registry.subjectpseudonym": (False, set()),
+    "registry.episodepseudonym": (False, set()),
+    "auth.user": (False, set()),
+    "auth.group": (False, set()),
+    "axes.accessattempt": (False, set()),
+    "axes.accesslog": (False, set()),
+    "axes.accessfailurelog": (False, set()),
+    "outcomes.outcomeplan": (True, {"view"}),
+    "outcomes.followup": (True, {"view", "change"}),
+    "outcomes.worklist": (True, {"view"}),
+    "outcomes.response": (True, {"view", "change"}),
+    "outcomes.instrumentwording": (True, {"view", "add", "change"}),
+    "outcomes.message": (True, {"view"}),
+    "outcomes.emailoptout": (True, {"view", "add", "delete"}),
+    "outcomes.followupsettings": (True, {"view", "add", "change"}),
+}
+NO_ADD = {
+    "outcomes.followup",
+    "outcomes.worklist",
+    "outcomes.response",
+    "outcomes.message",
+    "registry.subjectpseudonym",
+    "registry.episodepseudonym",
+    "axes.accessattempt",
+    "axes.accesslog",
+    "axes.accessfailurelog",
+}
+NO_CHANGE_FORM = {"outcomes.worklist"}  # change and history redirect to the follow-up's pages
+NO_DELETE = {
+    "outcomes.message",
+    "registry.apikey",
+    "registry.subjectpseudonym",
+    "registry.episodepseudonym",
+}  # keys are revoked
+HISTORY_LESS = {
+    "registry.apikey",
+    "registry.subjectpseudonym",
+    "registry.episodepseudonym",
+    "auth.user",
+    "auth.group",
+    "axes.accessattempt",
+    "axes.accesslog",
+    "axes.accessfailurelog",
+    "outcomes.message",
+    "outcomes.outcomeplan",
+}
+NON_ADMIN_ROUTES = {
+    "": "root",
+    "healthz": "health",
+    "p/q/": "patient",
+    "p/q/<int:number>/": "patient",
+    "p/q/summary/": "patient",
+    "p/q/thanks/": "patient",
+    "p/optout/<str:token>/": "patient_token",
+    "p/<str:token>/": "patient_token",
+    "api/v1/schema/": "api_doc",
+    "api/v1/docs/": "api_doc",
+    "api/v1/redoc/": "api_doc",
+}
+PERSONAS = ["anonymous", "patient_b", "coord_a", "coord_b", "researcher_a", "admin"]
+# Admin views beyond the standard five, each tested on its own below.
+EXTRA_ADMIN_VIEWS = {"outcomes_followup_enter", "registry_apikey_created", "auth_user_password_change"}
+
+
+def routes():
+    def walk(patterns, prefix=""):
+        for p in patterns:
+            if isinstance(p, URLResolver):
+                yield from walk(p.url_patterns, prefix + str(p.pattern))
+            elif isinstance(p, URLPattern):
+                yield prefix + str(p.pattern), p.name
+
+    return list(walk(get_resolver().url_patterns))
+
+
+@pytest.fixture
+def world(site_a, site_b, alice, bob, charlie, patient_a, patient_b):
+    """One object of every site-scoped kind at each site, and the personas' clients."""
+    today = date.today()
+    objects: dict[str, dict[str, object]] = {"A": {}, "B": {}}
+    for key, site, patient, user in (("A", site_a, patient_a, alice), ("B", site_b, patient_b, bob)):
+        episode = factories.EpisodeFactory(patient=patient, index_date=today - timedelta(days=100))
+        m3 = episode.follow_ups.get(timepoint="m3")
+        from outcomes import services
+
+        services.response_submit(follow_up=m3, instrument="vas", answers={"vas_mm": 20}, by=user, mode="phone")
+        plan = OutcomePlan.objects.create(name=f"Plan {key}", joint="hip", site=site)
+        objects[key] = {
+            "registry.site": site,
+            "registry.membership": Membership.objects.get(site=site),
+            "registry.protocol": factories.ProtocolFactory(site=site),
+            "registry.patient": patient,
+            "registry.treatmentepisode": episode,
+            "registry.administration": factories.AdministrationFactory(episode=episode),
+            "registry.adverseevent": factories.AdverseEventFactory(episode=episode),
+            "registry.subsequentsurgery": factories.SurgeryFactory(episode=episode),
+            "outcomes.outcomeplan": plan,
+            "outcomes.followup": m3,
+            "outcomes.worklist": m3,
+            "outcomes.response": Response.objects.get(follow_up=m3),
+            "outcomes.instrumentwording": InstrumentWording.objects.create(
+                site=site, instrument="vas", language="en", content={}
+            ),
+            "outcomes.message": Message.objects.create(
+                kind="invitation", site=site, patient=patient, dedupe_key=f"matrix-{key}"
+            ),
+            "outcomes.emailoptout": EmailOptOut.objects.create(
+                patient=factories.PatientFactory(site=site), source="staff"
+            ),
+            "outcomes.followupsettings": FollowUpSettings.objects.create(site=site),
+        }
+    from django.contrib.auth.models import Group
+
+    from registry.research.services import api_key_create
+
+    key_a, raw_a = api_key_create(name="matrix A", sites=[site_a])
+    shared = {
+        "auth.user": alice,
+        "auth.group": Group.objects.first(),
+        "registry.apikey": key_a,
+    }
+    # Pseudonyms exist once the API has been used; axes rows once a login failed.
+    Client().get("/api/v1/treatments/", HTTP_AUTHORIZATION=f"Token {raw_a}")
+    Client().post("/admin/login/", {"username": "nobody", "password": "wrong-wrong-wrong"})
+    from axes.models import AccessAttempt, AccessFailureLog, AccessLog
+
+    from registry.research.models import EpisodePseudonym, SubjectPseudonym
+
+    shared.update(
+        {
+            "registry.subjectpseudonym": SubjectPseudonym.objects.first(),
+            "registry.episodepseudonym": EpisodePseudonym.objects.first(),
+            "axes.accessattempt": AccessAttempt.objects.first(),
+            "axes.accesslog": AccessLog.objects.first()
+            or AccessLog.objects.create(username="x", ip_address="127.0.0.1"),
+            "axes.accessfailurelog": AccessFailureLog.objects.first(),
+        }
+    )
+    for label, obj in shared.items():
+        objects["A"][label] = objects["B"][label] = obj
+    # The patient of site B opens their link.
+    report = contact.dispatch()
+    for message_id in report.due:
+        contact.message_send(message_id=message_id)
+    from django.core import mail
+
+    token_b = next(
+        re.search(r"/p/(?!optout)([\w-]+)/", m.body).group(1) for m in mail.outbox if m.to == [patient_b.identity.email]
+    )
+    clients = {p: Client() for p in PERSONAS}
+    clients["coord_a"].force_login(alice)
+    clients["coord_b"].force_login(bob)
+    clients["admin"].force_login(charlie)
+    clients["patient_b"].get(f"/p/{token_b}/")
+    clients["researcher_a"].defaults["HTTP_AUTHORIZATION"] = f"Token {raw_a}"
+    return {"objects": objects, "clients": clients, "token_b": token_b}
+
+
+def _admin_requests(world):
+    """(persona, url, method, expected set of status codes, why) for every admin route."""
+    out = []
+    staff = {"coord_a": "A", "coord_b": "B"}
+    for model, model_admin in admin.site._registry.items():
+        label = f"{model._meta.app_label}.{model._meta.model_name}"
+        assert label in MODELS, f"{label} has an admin but no row in the access matrix"
+        scoped, may = MODELS[label]
+        short = f"{model._meta.app_label}_{model._meta.model_name}"
+        base = f"admin:{short}"
+        names = {p.name for p in model_admin.get_urls() if p.name}
+        for persona in PERSONAS:
+            for site in ("A", "B"):
+                obj = world["objects"][site].get(label)
+                if obj is None:
+                    continue
+                views = ["change", "history", "delete"]
+                for view in views:
+                    url = reverse(f"{base}_{view}", args=[obj.pk])
+                    if persona in ("anonymous", "patient_b", "researcher_a"):
+                        expected, why = {302}, "not staff: to the login page"
+                    elif persona == "admin":
+                        expected = {200}
+                        if view in ("change", "history") and label in NO_CHANGE_FORM:
+                            expected = {302}
+                        if view == "delete" and label in NO_DELETE:
+                            expected = {403}
+                        if view == "history" and label in HISTORY_LESS:
+                            expected = {200}
+                        why = "registry administrator"
+                    else:
+                        own = staff[persona] == site
+                        if scoped and not own:
+                            expected, why = {403, 404}, "another site's record"
+                            if view in ("change", "history") and "view" in may:
+                                expected = {404}
+                        elif "view" not in may and view != "delete":
+                            expected, why = {403}, "no permission"
+                        elif view == "delete":
+                            expected, why = ({200} if "delete" in may else {403}), "delete right"
+                        elif view in ("change", "history") and label in NO_CHANGE_FORM:
+                            expected, why = {302}, "worklist opens the follow-up"
+                        else:
+                            expected, why = {200}, "own site"
+                    out.append((persona, url, "get", expected, why))
+                if f"{short}_simple_history" in names and hasattr(obj, "history"):
+                    version = obj.history.order_by("history_id").first()
+                    if version is not None:
+                        url = reverse(f"{base}_simple_history", args=[obj.pk, version.history_id])
+                        if persona in ("anonymous", "patient_b", "researcher_a"):
+                            expected = {302}
+                        elif persona == "admin":
+                            expected = {200}
+                        elif scoped and staff[persona] != site:
+                            expected = {403, 404}
+                        elif "view" not in may:
+                            expected = {403}
+                        else:
+                            expected = {200, 403}  # viewing a version may need the change right
+                        out.append((persona, url, "get", expected, "history version"))
+            for view in ("changelist", "add"):
+                url = reverse(f"{base}_{view}")
+                if persona in ("anonymous", "patient_b", "researcher_a"):
+                    expected = {302}
+                elif persona == "admin":
+                    expected = {403} if view == "add" and label in NO_ADD else {200}
+                elif view == "changelist":
+                    expected = {200} if "view" in may else {403}
+                else:
+                    expected = {200} if "add" in may and label not in NO_ADD else {403}
+                out.append((persona, url, "get", expected, view))
+            for name in names - {
+                f"{short}_{v}" for v in ("changelist", "add", "change", "history", "delete", "simple_history")
+            }:
+                assert name in EXTRA_ADMIN_VIEWS, f"admin view {name} has no row in the access matrix"
+    return out
+
+
+def test_every_route_is_classified():
+    """A new page or endpoint must be added to the matrix before it can ship."""
+    for route, name in routes():
+        if route.startswith("admin/"):
+            continue  # every admin route is generated from a registered ModelAdmin or the admin site itself
+        if route.startswith("api/v1/^") or route.startswith("api/v1/") and name and name.startswith("research-"):
+            continue
+        assert route in NON_ADMIN_ROUTES, f"route {route!r} ({name}) has no row in the access matrix"
+
+
+def test_admin_pages_by_persona(world):
+    failures = []
+    for persona, url, _method, expected, why in _admin_requests(world):
+        status = world["clients"][persona].get(url).status_code
+        if status not in expected:
+            failures.append(f"{persona:12} {url} -> {status}, expected {sorted(expected)} ({why})")
+    assert not failures, "\n".join(failures)
+
+
+def test_admin_site_pages_by_persona(world):
+    site_pages = {"admin:index": (), "admin:password_change": (), "admin:password_change_done": (), "admin:jsi18n": ()}
+    for name, args in site_pages.items():
+        url = reverse(name, args=args)
+        for persona in PERSONAS:
+            status = world["clients"][persona].get(url).status_code
+            if persona in ("coord_a", "coord_b", "admin"):
+                assert status == 200, (persona, url, status)
+            else:
+                assert status == 302, (persona, url, status)
+    for persona in ("coord_a", "admin"):
+        assert world["clients"][persona].get("/admin/registry/").status_code == 200
+        assert world["clients"][persona].get("/admin/no-such-page/").status_code in (302, 404)
+    assert world["clients"]["coord_a"].get("/admin/auth/").status_code == 404  # no model of auth is theirs
+    assert world["clients"]["anonymous"].get("/admin/registry/").status_code == 302
+
+
+def test_research_api_by_persona(world):
+    objects = world["objects"]
+    from registry.research.models import EpisodePseudonym
+
+    ids = {k: EpisodePseudonym.objects.filter(episode=objects[k]["registry.treatmentepisode"]).first() for k in "AB"}
+    lists = [route for route, name in routes() if name and name.startswith("research-") and "detail" not in name]
+    assert len(lists) >= 8
+    for route in lists:
+        url = "/" + route.replace("^", "").replace("$", "")
+        for persona in PERSONAS:
+            status = world["clients"][persona].get(url).status_code
+            if persona == "researcher_a":
+                assert status in (200, 400), (url, status)  # summaries need parameters: 400 says which
+            else:
+                assert status in (401, 403), (persona, url, status)  # sessions do not open the API
+    detail = "/api/v1/treatments/{}/"
+    if ids["A"] is not None:
+        assert world["clients"]["researcher_a"].get(detail.format(ids["A"].pseudonym)).status_code == 200
+    if ids["B"] is not None:
+        assert world["clients"]["researcher_a"].get(detail.format(ids["B"].pseudonym)).status_code == 404
+    assert world["clients"]["researcher_a"].get(detail.format("E-0000000000")).status_code == 404
+    scores = world["clients"]["researcher_a"].get("/api/v1/scores/?format=csv")
+    body = b"".join(scores.streaming_content) if scores.streaming else scores.content
+    assert b"SITEB" not in body
+
+
+def test_patient_pages_by_persona(world):
+    for url in ("/p/q/", "/p/q/1/", "/p/q/summary/", "/p/q/thanks/"):
+        for persona in PERSONAS:
+            status = world["clients"][persona].get(url).status_code
+            if persona == "patient_b":
+                assert status in (200, 303), (url, status)
+            else:
+                assert status == 404, (persona, url, status)  # no link, no questionnaire: not even staff
+    page = world["clients"]["patient_b"].get("/p/q/1/").content.decode()
+    assert "Site B" in page or "your" in page
+    assert "Site A clinic" not in page
+    for persona in PERSONAS:
+        assert world["clients"][persona].get("/p/" + "Q" * 43 + "/").status_code == 404
+    # The patient's session opens nothing of the staff side or the API.
+    assert world["clients"]["patient_b"].get("/admin/registry/patient/").status_code == 302
+    assert world["clients"]["patient_b"].get("/api/v1/scores/").status_code in (401, 403)
+
+
+def test_health_and_root(world):
+    for persona in PERSONAS:
+        assert world["clients"][persona].get("/healthz").status_code == 200
+        assert world["clients"][persona].get("/").status_code == 302
+
+
+def test_answers_cannot_be_entered_into_another_sites_follow_up(world):
+    theirs = world["objects"]["B"]["outcomes.followup"]
+    url = reverse("admin:outcomes_followup_enter", args=[theirs.pk, "koos"])
+    data = {f"item_{c}": "1" for c in all_items("koos", 1)}
+    assert world["clients"]["coord_a"].post(url, data).status_code == 404
+    assert not Response.objects.filter(follow_up=theirs, instrument="koos").exists()
+
+
+def test_only_the_registry_administrator_sets_passwords(world, alice):
+    url = reverse("admin:auth_user_password_change", args=[alice.pk])
+    expected = {"anonymous": 302, "patient_b": 302, "researcher_a": 302, "coord_a": 403, "coord_b": 403, "admin": 200}
+    for persona, status in expected.items():
+        assert world["clients"][persona].get(url).status_code == status, persona
+
+
+def test_answer_entry_pages_by_persona(world):
+    for site, owner in (("A", "coord_a"), ("B", "coord_b")):
+        fu = world["objects"][site]["outcomes.followup"]
+        url = reverse("admin:outcomes_followup_enter", args=[fu.pk, "koos"])
+        for persona in PERSONAS:
+            status = world["clients"][persona].get(url).status_code
+            if persona in ("anonymous", "patient_b", "researcher_a"):
+                assert status == 302, (persona, url, status)
+            elif persona in (owner, "admin"):
+                assert status == 200, (persona, url, status)
+            else:
+                assert status == 404, (persona, url, status)
