@@ -211,6 +211,9 @@ class UserAdmin(BaseUserAdmin):
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return is_registry_admin(request.user)
 
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # accounts are deactivated, never deleted: their names stay in the audit trail
+
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         super().save_related(request, form, formsets, change)
         roles.membership_sync_user(user=form.instance)
@@ -280,7 +283,7 @@ class PatientAdmin(ClinicalAdmin):
         "identity__medical_record_number",
     ]
     list_select_related = ["site", "identity"]
-    readonly_fields = ["registry_id"]
+    readonly_fields = ["registry_id", "patient_rights"]
     inlines = [IdentityInline, EpisodeInline]
     fieldsets = [
         (None, {"fields": ["registry_id", "site", "sex"]}),
@@ -288,7 +291,7 @@ class PatientAdmin(ClinicalAdmin):
             "Consent",
             {"fields": ["consent_version", "consent_date", "consent_follow_up", "consent_research", "consent_email"]},
         ),
-        ("Withdrawal", {"fields": ["withdrawn_on", "withdrawal_reason"]}),
+        ("Withdrawal", {"fields": ["withdrawn_on", "withdrawal_reason", "patient_rights"]}),
         ("Audit", {"fields": ["change_reason"]}),
     ]
 
@@ -307,6 +310,77 @@ class PatientAdmin(ClinicalAdmin):
         today = timezone.localdate()
         born = identity.date_of_birth
         return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+
+    def get_urls(self) -> list:
+        from django.urls import path
+
+        return [
+            path("<path:object_id>/export/", self.admin_site.admin_view(self.export_view),
+                 name="registry_patient_export"),
+            path("<path:object_id>/anonymise/", self.admin_site.admin_view(self.anonymise_view),
+                 name="registry_patient_anonymise"),
+            *super().get_urls(),
+        ]
+
+    @admin.display(description="patient rights")
+    def patient_rights(self, obj: Patient) -> str:
+        from django.urls import reverse
+        from django.utils.html import format_html
+
+        if obj.pk is None:
+            return "—"
+        export = reverse("admin:registry_patient_export", args=[obj.pk])
+        anonymise = reverse("admin:registry_patient_anonymise", args=[obj.pk])
+        return format_html('<a href="{}">Export everything held (access request)</a> · '
+                           '<a href="{}">Anonymise (withdrawn patients)</a>', export, anonymise)
+
+    def _patient_or_404(self, request: HttpRequest, object_id: str) -> Patient:
+        patient = self.get_queryset(request).filter(pk=unquote(object_id)).first()
+        if patient is None:
+            raise Http404("No such patient.")
+        return patient
+
+    def export_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        import json
+
+        from django.core.exceptions import PermissionDenied
+        from django.core.serializers.json import DjangoJSONEncoder
+
+        from registry.services import patient_export
+
+        patient = self._patient_or_404(request, object_id)
+        if not self.has_view_permission(request, patient):
+            raise PermissionDenied
+        data = patient_export(patient=patient, by=request.user)
+        response = HttpResponse(json.dumps(data, indent=1, cls=DjangoJSONEncoder), content_type="application/json")
+        response["Content-Disposition"] = f'attachment; filename="patient-{patient.registry_id}.json"'
+        response["Cache-Control"] = "no-store"
+        return response
+
+    def anonymise_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        from django.contrib import messages
+        from django.core.exceptions import PermissionDenied
+        from django.http import HttpResponseRedirect
+        from django.template.response import TemplateResponse
+        from django.urls import reverse
+
+        from registry.services import PatientRightsError, patient_anonymise
+
+        patient = self._patient_or_404(request, object_id)
+        if not self.has_change_permission(request, patient):
+            raise PermissionDenied
+        error = None
+        if request.method == "POST":
+            try:
+                patient_anonymise(patient=patient, by=request.user, reason=request.POST.get("reason", ""))
+            except PatientRightsError as exc:
+                error = str(exc)
+            else:
+                self.message_user(request, f"{patient} was anonymised.", messages.SUCCESS)
+                return HttpResponseRedirect(reverse("admin:registry_patient_change", args=[patient.pk]))
+        context = {**self.admin_site.each_context(request), "opts": self.model._meta, "patient": patient,
+                   "error": error, "title": f"Anonymise {patient}"}
+        return TemplateResponse(request, "admin/registry/patient/anonymise.html", context)
 
     def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
         initial = super().get_changeform_initial_data(request)

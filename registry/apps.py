@@ -11,3 +11,7 @@ class RegistryConfig(AppConfig):
 
         # Role groups and their permissions are code, kept in step with the models after every migrate.
         post_migrate.connect(roles.sync_role_groups_after_migrate, dispatch_uid="registry.sync_role_groups")
+        from registry import audit
+
+        # On PostgreSQL the audit trail is append-only in the database itself.
+        post_migrate.connect(audit.enforce_append_only_history, dispatch_uid="registry.append_only_history")

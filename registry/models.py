@@ -59,6 +59,15 @@ class Site(models.Model):
     contact_email = models.EmailField(help_text="Shown to patients in emails and on questionnaire pages.")
     contact_phone = models.CharField(max_length=40, blank=True)
     active = models.BooleanField(default=True)
+    withdrawal_policy = models.CharField(
+        max_length=12,
+        choices=[
+            ("keep", "Keep the record; stop all contact"),
+            ("anonymise", "Anonymise: remove identity, keep de-identified clinical data"),
+        ],
+        default="keep",
+        help_text="What happens to a withdrawn patient's record, as the site's consent form says.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     history = HistoricalRecords()

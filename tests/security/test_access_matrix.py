@@ -69,12 +69,13 @@ NO_ADD = {
     "axes.accessfailurelog",
 }
 NO_CHANGE_FORM = {"outcomes.worklist"}  # change and history redirect to the follow-up's pages
-NO_DELETE = {
+NO_DELETE = {  # keys are revoked and staff deactivated, never deleted
     "outcomes.message",
     "registry.apikey",
     "registry.subjectpseudonym",
     "registry.episodepseudonym",
-}  # keys are revoked
+    "auth.user",
+}
 HISTORY_LESS = {
     "registry.apikey",
     "registry.subjectpseudonym",
@@ -102,7 +103,13 @@ NON_ADMIN_ROUTES = {
 }
 PERSONAS = ["anonymous", "patient_b", "coord_a", "coord_b", "researcher_a", "admin"]
 # Admin views beyond the standard five, each tested on its own below.
-EXTRA_ADMIN_VIEWS = {"outcomes_followup_enter", "registry_apikey_created", "auth_user_password_change"}
+EXTRA_ADMIN_VIEWS = {
+    "outcomes_followup_enter",
+    "registry_apikey_created",
+    "auth_user_password_change",
+    "registry_patient_export",
+    "registry_patient_anonymise",
+}
 
 
 def routes():
@@ -390,3 +397,18 @@ def test_answer_entry_pages_by_persona(world):
                 assert status == 200, (persona, url, status)
             else:
                 assert status == 404, (persona, url, status)
+
+
+def test_patient_rights_pages_by_persona(world):
+    for site, owner in (("A", "coord_a"), ("B", "coord_b")):
+        patient = world["objects"][site]["registry.patient"]
+        for name in ("admin:registry_patient_export", "admin:registry_patient_anonymise"):
+            url = reverse(name, args=[patient.pk])
+            for persona in PERSONAS:
+                status = world["clients"][persona].get(url).status_code
+                if persona in ("anonymous", "patient_b", "researcher_a"):
+                    assert status == 302, (persona, url, status)
+                elif persona in (owner, "admin"):
+                    assert status == 200, (persona, url, status)
+                else:
+                    assert status == 404, (persona, url, status)

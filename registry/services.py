@@ -1,0 +1,150 @@
+"""Patient rights: everything held about one patient (an access request), and anonymisation of a withdrawn patient
+as the site's policy says. Both are audited: Django's admin log records who did it and when; anonymisation also
+leaves a historical row with its reason.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.admin.models import CHANGE, LogEntry
+from django.db import connection, models, transaction
+from django.utils import timezone
+
+from registry.models import Patient, PatientIdentity
+
+ANONYMISED = "anonymised"
+
+
+def _row(obj: models.Model, *, exclude: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A row's own columns as JSON-able values (dates as ISO text, decimals as text, foreign keys as ids)."""
+    out: dict[str, Any] = {}
+    for field in obj._meta.concrete_fields:
+        if field.name in exclude:
+            continue
+        value = getattr(obj, field.attname)
+        if isinstance(value, date | datetime):
+            value = value.isoformat()
+        elif isinstance(value, Decimal):
+            value = str(value)
+        out[field.name] = value
+    return out
+
+
+def _audit(*, user: Any, patient: Patient, message: str) -> None:
+    LogEntry.objects.log_actions(
+        user_id=user.pk, queryset=[patient], action_flag=CHANGE, change_message=message, single_object=True
+    )
+
+
+def patient_export(*, patient: Patient, by: Any) -> dict[str, Any]:
+    """Everything the registry holds about one patient, as plain JSON-able data."""
+    from outcomes.models import AccessToken, EmailOptOut, FollowUp, Message, Response, Score
+
+    identity = getattr(patient, "identity", None)
+    episodes = []
+    for ep in patient.episodes.order_by("index_date", "pk"):
+        follow_ups = []
+        for fu in FollowUp.objects.filter(episode=ep).order_by("window_opens"):
+            follow_ups.append(
+                {
+                    **_row(fu, exclude=("episode",)),
+                    "responses": [_row(r, exclude=("follow_up",)) for r in Response.objects.filter(follow_up=fu)],
+                    "scores": [_row(s, exclude=("follow_up", "response")) for s in Score.objects.filter(follow_up=fu)],
+                }
+            )
+        episodes.append(
+            {
+                **_row(ep, exclude=("patient",)),
+                "administrations": [_row(a, exclude=("episode",)) for a in ep.administrations.all()],
+                "adverse_events": [_row(a, exclude=("episode",)) for a in ep.adverse_events.all()],
+                "surgeries": [_row(s, exclude=("episode",)) for s in ep.surgeries.all()],
+                "follow_ups": follow_ups,
+            }
+        )
+    history = [
+        {
+            "record": h.instance_type._meta.verbose_name if hasattr(h, "instance_type") else type(h).__name__,
+            "when": h.history_date.isoformat(),
+            "type": h.get_history_type_display(),
+            "by": str(h.history_user) if h.history_user_id else None,
+            "reason": h.history_change_reason,
+        }
+        for manager in (patient.history.all(), PatientIdentity.history.filter(patient_id=patient.pk))
+        for h in manager.order_by("history_date")
+    ]
+    data = {
+        "format": "registry-patient-export/1",
+        "exported_at": timezone.now().isoformat(),
+        "site": {"code": patient.site.code, "name": patient.site.name},
+        "patient": _row(patient, exclude=("site",)),
+        "identity": _row(identity, exclude=("patient",)) if identity else None,
+        "episodes": episodes,
+        "emails": [
+            {
+                "kind": m.kind,
+                "status": m.status,
+                "created_at": m.created_at.isoformat(),
+                "sent_at": m.sent_at.isoformat() if m.sent_at else None,
+                "to": m.to_email,
+            }
+            for m in Message.objects.filter(patient=patient).order_by("created_at")
+        ],
+        "email_opt_out": _row(EmailOptOut.objects.get(patient=patient), exclude=("patient",))
+        if EmailOptOut.objects.filter(patient=patient).exists()
+        else None,
+        "links_issued": AccessToken.objects.filter(patient=patient).count(),
+        "change_history": history,
+    }
+    _audit(user=by, patient=patient, message="Exported everything held about the patient (access request).")
+    return data
+
+
+class PatientRightsError(ValueError):
+    pass
+
+
+@transaction.atomic
+def patient_anonymise(*, patient: Patient, by: Any, reason: str) -> Patient:
+    """Remove a withdrawn patient's identity, everywhere it is kept, and keep the de-identified clinical record.
+
+    Only for a withdrawn patient at a site whose policy is to anonymise. The identity's history is overwritten too:
+    that is the one change to history the registry makes, as erasure requires, and it is recorded.
+    """
+    from outcomes.models import AccessToken, Draft, Message
+
+    if not reason.strip():
+        raise PatientRightsError("Give the reason (e.g. the patient's request and its date).")
+    patient = Patient.objects.select_for_update().select_related("site").get(pk=patient.pk)
+    if not patient.is_withdrawn:
+        raise PatientRightsError("Only a patient who has withdrawn consent can be anonymised.")
+    if patient.site.withdrawal_policy != "anonymise":
+        raise PatientRightsError("This site's policy keeps withdrawn records (Sites → withdrawal policy).")
+    identity = PatientIdentity.objects.filter(patient=patient).first()
+    if identity is not None:
+        kept_year = identity.date_of_birth.year  # the year alone is not identifying; ages stay computable
+        values = {
+            "given_name": "—",
+            "family_name": ANONYMISED,
+            "email": "",
+            "phone": "",
+            "medical_record_number": "",
+            "date_of_birth": date(kept_year, 7, 1),
+        }
+        if connection.vendor == "postgresql":
+            # History is append-only in the database; this transaction may rewrite identity history, nothing else.
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL registry.allow_identity_erasure = 'on'")
+        PatientIdentity.history.filter(patient_id=patient.pk).update(**values)
+        for name, value in values.items():
+            setattr(identity, name, value)
+        identity._change_reason = f"anonymised: {reason.strip()}"[:100]
+        identity._history_user = by
+        identity.save()
+    AccessToken.objects.filter(patient=patient).delete()
+    Draft.objects.filter(token__patient=patient).delete()
+    Message.objects.filter(patient=patient).update(to_email="")
+    _audit(user=by, patient=patient, message=f"Anonymised (site policy): {reason.strip()}")
+    return patient
