@@ -48,3 +48,63 @@ def enforce_append_only_history(**kwargs: Any) -> None:
                 f"CREATE TRIGGER registry_append_only BEFORE UPDATE OR DELETE ON {quoted} "
                 "FOR EACH ROW EXECUTE FUNCTION registry_history_append_only()"
             )
+
+
+def audit_rows() -> Any:
+    """Every history row of every clinical model, oldest first per model, as CSV-ready lists."""
+    import json
+
+    from django.core.serializers.json import DjangoJSONEncoder
+
+    yield ["record", "object_id", "history_id", "change", "when", "by", "reason", "values"]
+    for model in sorted(
+        (
+            m
+            for m in apps.get_models()
+            if m.__name__.startswith("Historical") and m._meta.app_label in ("registry", "outcomes")
+        ),
+        key=lambda m: m._meta.db_table,
+    ):
+        pk_name = model.instance_type._meta.pk.attname  # e.g. patient_id for an identity
+        fields = [
+            f.attname
+            for f in model._meta.concrete_fields
+            if not f.attname.startswith("history_") and f.attname != pk_name
+        ]
+        base = model._meta.object_name.removeprefix("Historical").lower()
+        queryset = model.objects.order_by("history_id").select_related("history_user")
+        for row in queryset.iterator(chunk_size=2000):
+            values = {name: getattr(row, name) for name in fields}
+            yield [
+                base,
+                getattr(row, pk_name),
+                row.history_id,
+                row.get_history_type_display(),
+                row.history_date.isoformat(),
+                row.history_user.get_username() if row.history_user_id else "(patient via link or system)",
+                row.history_change_reason or "",
+                json.dumps(values, cls=DjangoJSONEncoder, sort_keys=True),
+            ]
+
+
+def audit_export(request: Any) -> Any:
+    """Registry administrator only: the whole audit trail as CSV, streamed."""
+    import csv
+
+    from django.core.exceptions import PermissionDenied
+    from django.http import StreamingHttpResponse
+
+    from registry.access import is_registry_admin
+
+    if not is_registry_admin(request.user):
+        raise PermissionDenied
+
+    class Echo:
+        def write(self, value: str) -> str:
+            return value
+
+    writer = csv.writer(Echo())
+    response = StreamingHttpResponse((writer.writerow(r) for r in audit_rows()), content_type="text/csv")
+    response["Content-Disposition"] = 'attachment; filename="registry-audit-trail.csv"'
+    response["Cache-Control"] = "no-store"
+    return response

@@ -4,6 +4,8 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
+from registry import audit
+
 
 def health(request: HttpRequest) -> JsonResponse:
     """Liveness probe for the container healthcheck: answers without touching patient data."""
@@ -13,6 +15,7 @@ def health(request: HttpRequest) -> JsonResponse:
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
     path("healthz", health, name="health"),
+    path("admin/audit/export/", admin.site.admin_view(audit.audit_export), name="audit-export"),
     path("admin/", admin.site.urls),
     path("p/", include("outcomes.urls")),
     # Research API (registry.research.api) and its OpenAPI 3 schema with browsable docs.
