@@ -30,6 +30,10 @@ from registry.models import (
     TreatmentEpisode,
 )
 
+# Optional two-factor authentication: staff who enrolled an authenticator give its code at login (registry.otp).
+from registry.otp import OptionalOTPLoginForm  # noqa: E402
+
+admin.site.login_form = OptionalOTPLoginForm
 admin.site.site_header = "Outcome registry"
 admin.site.site_title = "Outcome registry"
 admin.site.index_title = "Registry administration"

@@ -46,6 +46,8 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",  # Swagger UI and Redoc served from here, not from a CDN
     "simple_history",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "registry.apps.RegistryConfig",
     "outcomes.apps.OutcomesConfig",
 ]
@@ -58,6 +60,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "registry.middleware.RegistryCsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Records the request's user on every historical row written during the request.
@@ -122,7 +125,7 @@ AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15, minimu
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registry/locked_out.html"
-AXES_SENSITIVE_PARAMETERS = ["password"]
+AXES_SENSITIVE_PARAMETERS = ["password", "otp_token"]
 
 # Internationalisation ------------------------------------------------------------------------------------
 LANGUAGE_CODE = "en"
@@ -293,6 +296,7 @@ else:
 
 # Registry ------------------------------------------------------------------------------------------------
 REGISTRY_NAME = env_str("REGISTRY_NAME", "Regenerative Orthopedics Outcome Registry")
+OTP_TOTP_ISSUER = REGISTRY_NAME  # the name authenticator apps show
 # Absolute base of links in emails, e.g. https://registry.example.org (no trailing slash).
 REGISTRY_BASE_URL = env_str("REGISTRY_BASE_URL", "http://127.0.0.1:8000")
 # Patient pages: requests per address per minute before 429.

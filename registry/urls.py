@@ -4,7 +4,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
-from registry import audit
+from registry import audit, otp
 
 
 def health(request: HttpRequest) -> JsonResponse:
@@ -16,6 +16,7 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
     path("healthz", health, name="health"),
     path("admin/audit/export/", admin.site.admin_view(audit.audit_export), name="audit-export"),
+    path("admin/account/two-factor/", admin.site.admin_view(otp.two_factor), name="two-factor"),
     path("admin/", admin.site.urls),
     path("p/", include("outcomes.urls")),
     # Research API (registry.research.api) and its OpenAPI 3 schema with browsable docs.

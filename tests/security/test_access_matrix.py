@@ -48,6 +48,7 @@ MODELS: dict[str, tuple[bool, set[str]]] = {
     "axes.accessattempt": (False, set()),
     "axes.accesslog": (False, set()),
     "axes.accessfailurelog": (False, set()),
+    "otp_totp.totpdevice": (False, set()),
     "outcomes.outcomeplan": (True, {"view"}),
     "outcomes.followup": (True, {"view", "change"}),
     "outcomes.worklist": (True, {"view"}),
@@ -77,6 +78,7 @@ NO_DELETE = {  # keys are revoked and staff deactivated, never deleted
     "auth.user",
 }
 HISTORY_LESS = {
+    "otp_totp.totpdevice",
     "registry.apikey",
     "registry.subjectpseudonym",
     "registry.episodepseudonym",
@@ -104,6 +106,8 @@ NON_ADMIN_ROUTES = {
 PERSONAS = ["anonymous", "patient_b", "coord_a", "coord_b", "researcher_a", "admin"]
 # Admin views beyond the standard five, each tested on its own below.
 EXTRA_ADMIN_VIEWS = {
+    "otp_totp_totpdevice_config",
+    "otp_totp_totpdevice_qrcode",
     "outcomes_followup_enter",
     "registry_apikey_created",
     "auth_user_password_change",
@@ -165,7 +169,10 @@ def world(site_a, site_b, alice, bob, charlie, patient_a, patient_b):
     from registry.research.services import api_key_create
 
     key_a, raw_a = api_key_create(name="matrix A", sites=[site_a])
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
     shared = {
+        "otp_totp.totpdevice": TOTPDevice.objects.create(user=charlie, name="phone", confirmed=False),
         "auth.user": alice,
         "auth.group": Group.objects.first(),
         "registry.apikey": key_a,
@@ -424,3 +431,9 @@ def test_only_the_registry_administrator_exports_the_audit_trail(world):
     body = b"".join(response.streaming_content).decode()
     assert body.splitlines()[0] == "record,object_id,history_id,change,when,by,reason,values"
     assert "patient," in body and "Aardvark" in body and "alice" in body
+
+
+def test_two_factor_self_service_by_persona(world):
+    expected = {"anonymous": 302, "patient_b": 302, "researcher_a": 302, "coord_a": 200, "coord_b": 200, "admin": 200}
+    for persona, status in expected.items():
+        assert world["clients"][persona].get("/admin/account/two-factor/").status_code == status, persona
