@@ -155,7 +155,7 @@ def questionnaire(request: HttpRequest) -> HttpResponse:
         return _birth_year(request, token)
     pages = _pages(token)
     if not pages and not Draft.objects.filter(token=token).exists():
-        return render(request, "outcomes/patient/done.html", {"site": site})
+        return render(request, "outcomes/patient/done.html", {"site": site, **_chart_context(token)})
     return render(
         request,
         "outcomes/patient/start.html",
@@ -299,7 +299,16 @@ def thanks(request: HttpRequest) -> HttpResponse:
     token = _session_token(request)
     if token is None:
         return _neutral(request)
-    return render(request, "outcomes/patient/thanks.html", {"site": token.patient.site})
+    return render(request, "outcomes/patient/thanks.html", {"site": token.patient.site, **_chart_context(token)})
+
+
+def _chart_context(token: AccessToken) -> dict[str, Any]:
+    """The patient's own chart (outcomes.dashboards), unless the site switched it off. Only this token's patient."""
+    from outcomes.dashboards import patient_charts
+
+    if not contact.settings_for(token.patient.site).show_patient_chart:
+        return {}
+    return {"patient_charts": patient_charts(patient=token.patient)}
 
 
 @patient_page

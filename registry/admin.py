@@ -464,6 +464,19 @@ class TreatmentEpisodeAdmin(ClinicalAdmin):
         ),
         ("Audit", {"fields": ["change_reason"]}),
     ]
+    # Scores over time, drawn by outcomes.charts (the template adds plotly.js from the registry's own static files).
+    change_form_template = "admin/registry/treatmentepisode/change_form.html"
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict | None = None
+    ) -> HttpResponse:
+        from outcomes.dashboards import episode_charts
+
+        episode = self.get_object(request, unquote(object_id))  # through get_queryset: visible_to(user)
+        extra_context = {**(extra_context or {})}
+        if episode is not None:
+            extra_context["episode_charts"] = episode_charts(episode=episode, user=request.user)
+        return super().change_view(request, object_id, form_url, extra_context)
 
 
 @admin.register(Administration)

@@ -4,6 +4,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
+from outcomes import dashboards
 from registry import audit, otp
 
 
@@ -15,6 +16,11 @@ def health(request: HttpRequest) -> JsonResponse:
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
     path("healthz", health, name="health"),
+    # Charts (outcomes.dashboards): the site dashboard in the admin; the de-identified cohort dashboard for the
+    # registry administrator (admin session) and researchers (their API key, held in the browser).
+    path("admin/dashboard/site/", admin.site.admin_view(dashboards.site_dashboard), name="site_dashboard"),
+    path("charts/cohort/", dashboards.cohort_dashboard, name="cohort_dashboard"),
+    path("charts/cohort/figures/", dashboards.cohort_figures, name="cohort_figures"),
     path("admin/audit/export/", admin.site.admin_view(audit.audit_export), name="audit-export"),
     path("admin/account/two-factor/", admin.site.admin_view(otp.two_factor), name="two-factor"),
     path("admin/", admin.site.urls),
