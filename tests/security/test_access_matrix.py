@@ -102,6 +102,12 @@ NON_ADMIN_ROUTES = {
     "api/v1/schema/": "api_doc",
     "api/v1/docs/": "api_doc",
     "api/v1/redoc/": "api_doc",
+    "admin/audit/export/": "registry_admin_only",
+    "admin/account/two-factor/": "staff_self_service",
+    # Charts (tests/charts/test_charts_pages.py checks each persona on these three, and a test below):
+    "admin/dashboard/site/": "staff_site_scoped",
+    "charts/cohort/": "cohort_page",  # data for the registry administrator; an empty key form for anyone else
+    "charts/cohort/figures/": "research_key",
 }
 PERSONAS = ["anonymous", "patient_b", "coord_a", "coord_b", "researcher_a", "admin"]
 # Admin views beyond the standard five, each tested on its own below.

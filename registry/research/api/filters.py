@@ -77,8 +77,21 @@ class EpisodeFilterSet(django_filters.FilterSet):
         help_text="Kellgren-Lawrence grade 0-4 (several allowed).",
     )
     site = Many(field_name=_c("site"), choices=[], help_text="Site code (several allowed); only the key's sites.")
-    index_year_min = IntegerFilter(field_name=_c("index_year"), lookup_expr="gte", help_text="Index year from.")
-    index_year_max = IntegerFilter(field_name=_c("index_year"), lookup_expr="lte", help_text="Index year to.")
+    # Bounded: a year outside dates' range would fail inside the database instead of as a 400.
+    index_year_min = IntegerFilter(
+        field_name=_c("index_year"),
+        lookup_expr="gte",
+        min_value=1900,
+        max_value=2200,
+        help_text="Index year from (1900-2200).",
+    )
+    index_year_max = IntegerFilter(
+        field_name=_c("index_year"),
+        lookup_expr="lte",
+        min_value=1900,
+        max_value=2200,
+        help_text="Index year to (1900-2200).",
+    )
 
     RANGES = [("dose_min", "dose_max"), ("index_year_min", "index_year_max")]
 
@@ -88,7 +101,11 @@ class EpisodeFilterSet(django_filters.FilterSet):
         # whether or not it exists.
         key = getattr(self.request, "auth", None)
         codes = list(Site.objects.filter(api_keys=key).values_list("code", flat=True)) if key is not None else []
-        self.filters["site"].extra["choices"] = [(code, code) for code in sorted(codes)]
+        site = self.filters["site"]
+        site.extra["choices"] = [(code, code) for code in sorted(codes)]
+        # django-filter caches the built form field on the filter; one built earlier (e.g. by the schema
+        # generator, from the class's filter) would carry another key's choices into this request.
+        site.__dict__.pop("_field", None)
 
     def is_valid(self) -> bool:
         valid = super().is_valid()

@@ -27,6 +27,14 @@ def add_research_responses(result: dict[str, Any], generator: Any, request: Any,
             continue
         for operation in operations.values():
             responses = operation.setdefault("responses", {})
+            if "{" in path:  # a detail endpoint: an unknown id, or one outside the key's sites
+                responses.setdefault(
+                    "404",
+                    {
+                        "description": "No such record among those the key may read.",
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ResearchError"}}},
+                    },
+                )
             for status, description in RESPONSES.items():
                 schema = (
                     {"type": "object", "additionalProperties": {}, "description": "parameter -> messages"}

@@ -17,10 +17,12 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import generics, mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotAcceptable, ValidationError
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.pagination import CursorPagination
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 
 from registry.models import Administration
 from registry.research import deid, export
@@ -67,6 +69,17 @@ class ResearchCursorPagination(CursorPagination):
     def get_ordering(self, request: Request, queryset: Any, view: Any) -> tuple[str, ...]:
         return (view.order_key,)
 
+    def decode_cursor(self, request: Request) -> Any:
+        # DRF answers a malformed cursor with 404; it is a bad parameter, like any other.
+        from rest_framework.exceptions import NotFound
+
+        try:
+            return super().decode_cursor(request)
+        except NotFound:
+            raise ValidationError(
+                {self.cursor_query_param: ["Invalid cursor: use the 'next' link of a page."]}
+            ) from None
+
     def get_page_size(self, request: Request) -> int:
         raw = request.query_params.get(self.page_size_query_param)
         if raw is None:
@@ -84,9 +97,25 @@ def wants_csv(request: Request) -> bool:
     return getattr(getattr(request, "accepted_renderer", None), "format", None) == "csv"
 
 
+class StrictNegotiation(DefaultContentNegotiation):
+    """An unknown `format` is a bad request (400 naming it), not DRF's 404."""
+
+    def select_renderer(self, request: Request, renderers: list, format_suffix: str | None = None) -> Any:
+        requested = format_suffix or request.query_params.get(api_settings.URL_FORMAT_OVERRIDE)
+        offered = sorted(
+            {r.format for r in renderers} | ({"csv"} if any(r.format == "csv" for r in renderers) else set())
+        )
+        if requested and requested not in offered:
+            raise ValidationError(
+                {"format": [f"Unknown format {requested!r}: this endpoint offers {', '.join(offered)}."]}
+            )
+        return super().select_renderer(request, renderers, format_suffix)
+
+
 class ResearchAPIMixin:
     """Key authentication, read-only permission, per-key rate limits, pseudonyms assigned before reading."""
 
+    content_negotiation_class = StrictNegotiation
     authentication_classes = [ApiKeyAuthentication]
     permission_classes = [HasResearchKey]
     throttle_classes = [ResearchKeyThrottle, ResearchCsvThrottle]
