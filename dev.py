@@ -58,6 +58,7 @@ def demo_env() -> dict[str, str]:
     env.setdefault("EMAIL_BACKEND", "file")
     env.setdefault("EMAIL_FILE_PATH", str(VAR / "mail"))
     env.setdefault("CELERY_BROKER_URL", "filesystem://")
+    env.setdefault("REGISTRY_BASE_URL", f"http://127.0.0.1:{os.environ.get('PORT', '8000')}")  # links in emails
     return env
 
 

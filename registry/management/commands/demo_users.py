@@ -57,10 +57,9 @@ class Command(BaseCommand):
         raw_key = self.research_key(sites=[sites["HRJ"], sites["SRO"]], by=User.objects.get(username="admin"))
         self.stdout.write("Researcher API key (sites HRJ and SRO, 30 days; a new one each run, the old one revoked):")
         self.stdout.write(f"  {raw_key}")
-        self.stdout.write(
-            f'  curl -H "Authorization: Token {raw_key}" "http://127.0.0.1:8000/api/v1/scores/?instrument=koos&format=csv"'
-        )
-        self.stdout.write("  API docs: http://127.0.0.1:8000/api/v1/docs/")
+        scores_csv = f"{settings.REGISTRY_BASE_URL}/api/v1/scores/?instrument=koos&format=csv"
+        self.stdout.write(f'  curl -H "Authorization: Token {raw_key}" "{scores_csv}"')
+        self.stdout.write(f"  API docs: {settings.REGISTRY_BASE_URL}/api/v1/docs/")
 
     def research_key(self, *, sites: list[Site], by: User) -> str:
         from datetime import timedelta
