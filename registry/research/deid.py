@@ -544,9 +544,10 @@ def wide_rows(
     aggregates = {}
     for column in score_columns:
         instrument, key, category = column.source
-        target = "value_text" if category else "value"
+        # An unscorable category is stored as "" beside a null value: in the wide shape it is null, like numbers.
+        target = NullIf(F("value_text"), Value("")) if category else F("value")
         aggregates[column.alias] = Max(
-            models.Case(models.When(instrument=instrument, key=key, then=F(target)), default=Value(None))
+            models.Case(models.When(instrument=instrument, key=key, then=target), default=Value(None))
         )
     fixed = [c.alias for c in WIDE_FIXED]
     grouped = queryset.order_by().values("follow_up_id", *fixed).annotate(**aggregates)

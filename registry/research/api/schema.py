@@ -21,7 +21,15 @@ RESPONSES = {
 
 
 def add_research_responses(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
-    result.setdefault("components", {}).setdefault("schemas", {})["ResearchError"] = _ERROR
+    schemas = result.setdefault("components", {}).setdefault("schemas", {})
+    schemas["ResearchError"] = _ERROR
+    # A wide row carries the columns of the chosen instruments and keys only: just the fixed ones are required.
+    from registry.research.deid import WIDE_FIXED
+
+    for name in ("WideScore", "WideScoreRow"):
+        if name in schemas and "required" in schemas[name]:
+            fixed = {c.name for c in WIDE_FIXED}
+            schemas[name]["required"] = [f for f in schemas[name]["required"] if f in fixed]
     for path, operations in result.get("paths", {}).items():
         if not path.startswith("/api/v1/") or path.startswith("/api/v1/schema"):
             continue

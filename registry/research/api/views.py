@@ -16,7 +16,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import generics, mixins, serializers, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotAcceptable, ValidationError
+from rest_framework.exceptions import ValidationError
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.pagination import CursorPagination
 from rest_framework.renderers import BaseRenderer, JSONRenderer
@@ -203,7 +203,13 @@ class TreatmentViewSet(mixins.RetrieveModelMixin, DatasetViewSet):
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         if wants_csv(request):
-            raise NotAcceptable("A single treatment is available in JSON; lists are available in CSV.")
+            raise ValidationError(
+                {
+                    "format": [
+                        "A single treatment is available in JSON; for CSV ask the list, e.g. treatments/?format=csv."
+                    ]
+                }
+            )
         queryset = self.filter_queryset(self.get_queryset())
         rows = list(self.dataset.rows(queryset.filter(**{deid.ALIAS_PREFIX + "episode_id": kwargs["episode_id"]}))[:1])
         if not rows:
