@@ -7,9 +7,11 @@ import random
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 
+from django.db import connection
+
 import scoring
 from outcomes.models import HHS_EXAM, EnteredVia, FollowUp, FollowUpStatus, Mode, Response, Score, Timepoint
-from outcomes.services import _expected_scores, follow_ups_schedule_bulk, instrument_version
+from outcomes.services import _expected_scores, follow_ups_build, instrument_version
 from registry.models import ProductType, TreatmentEpisode
 
 # Share of follow-ups answered at each timepoint (registries with active follow-up reach about these).
@@ -76,10 +78,20 @@ def _answers(rng: random.Random, instrument: str, severity: float) -> dict[str, 
 def seed_outcomes(
     *, rng: random.Random, episodes: Sequence[TreatmentEpisode], products: Mapping[int, str], as_of: date
 ) -> dict[str, int]:
-    """Schedule the episodes' follow-ups and answer those whose window has opened, as a patient would."""
-    follow_ups_schedule_bulk(episodes=episodes, today=as_of)
+    """Schedule the episodes' follow-ups and answer those whose window has opened, as a patient would.
+
+    Everything is decided in memory first, then each table is written once (follow-ups with their final status,
+    responses, scores), with history rows for the audited ones (registry.demo.bulk_insert)."""
+    from registry.demo import bulk_insert, reserve_ids
+
     by_episode = {ep.pk: ep for ep in episodes}
-    follow_ups = list(FollowUp.objects.filter(episode_id__in=list(by_episode)).order_by("episode_id", "window_opens"))
+    follow_ups = follow_ups_build(episodes=episodes, today=as_of)  # per episode, in window order
+    if connection.vendor == "postgresql":
+        # Reserve the ids now: responses and scores point at follow-ups that are inserted with their final status.
+        for fu, pk in zip(follow_ups, reserve_ids(FollowUp, len(follow_ups)), strict=True):
+            fu.pk = pk
+    else:
+        bulk_insert(follow_ups, FollowUp, reason="scheduled in bulk")
     severity = {
         ep.pk: min(0.95, max(0.1, 0.3 + 0.07 * (ep.kl_grade if ep.kl_grade is not None else 2.5) + rng.gauss(0, 0.1)))
         for ep in episodes
@@ -118,7 +130,7 @@ def seed_outcomes(
             responses.append(r)
         answered.append((fu, per_fu))
     # Staff-entered rows need a user; the demo's are all "patient via link" or tablet (also by link in the clinic).
-    Response.objects.bulk_create(responses, batch_size=2000)
+    bulk_insert(responses, Response, reason="entered by patient")
     scores: list[Score] = []
     now = datetime.now(tz=UTC)
     for fu, per_fu in answered:
@@ -142,8 +154,12 @@ def seed_outcomes(
         fu.completed_at = (
             max(r.completed_at for r in per_fu.values()) if fu.status == FollowUpStatus.COMPLETED else None
         )
-    Score.objects.bulk_create(scores, batch_size=5000)
-    FollowUp.objects.bulk_update(
-        [fu for fu, _ in answered], ["status", "days_from_index", "completed_at"], batch_size=2000
-    )
+    bulk_insert(scores, Score, history=False)  # scores keep no history: they are recomputed from the answers
+    if connection.vendor == "postgresql":
+        # One row per follow-up, in its final state, and one creation history row holding that state.
+        bulk_insert(follow_ups, FollowUp, reason="scheduled in bulk", keep_ids=True)
+    else:
+        FollowUp.objects.bulk_update(
+            [fu for fu, _ in answered], ["status", "days_from_index", "completed_at"], batch_size=2000
+        )
     return {"follow_ups": len(follow_ups), "responses": len(responses), "scores": len(scores)}

@@ -171,11 +171,9 @@ def follow_ups_schedule(*, episode: TreatmentEpisode, today: date | None = None)
     return result
 
 
-@transaction.atomic
-def follow_ups_schedule_bulk(*, episodes: Iterable[TreatmentEpisode], today: date) -> int:
-    """Bulk scheduling for new episodes (demo and scale seeding): no per-row queries, no signals."""
-    from simple_history.utils import bulk_create_with_history
-
+def follow_ups_build(*, episodes: Iterable[TreatmentEpisode], today: date) -> list[FollowUp]:
+    """The five unsaved follow-ups of each new episode, statuses set: what follow_ups_schedule_bulk inserts
+    (the scale seeder fills in answers first and inserts them once)."""
     plans = list(OutcomePlan.objects.filter(active=True).prefetch_related("items"))
 
     def owed_for(ep: TreatmentEpisode) -> dict[str, list[str]]:
@@ -205,6 +203,15 @@ def follow_ups_schedule_bulk(*, episodes: Iterable[TreatmentEpisode], today: dat
             )
             fu.status = compute_status(follow_up=fu, today=today, answered=set(), withdrawn=withdrawn)
             rows.append(fu)
+    return rows
+
+
+@transaction.atomic
+def follow_ups_schedule_bulk(*, episodes: Iterable[TreatmentEpisode], today: date) -> int:
+    """Bulk scheduling for new episodes (demo and scale seeding): no per-row queries, no signals."""
+    from simple_history.utils import bulk_create_with_history
+
+    rows = follow_ups_build(episodes=episodes, today=today)
     bulk_create_with_history(rows, FollowUp, batch_size=2000, default_change_reason="scheduled in bulk")
     return len(rows)
 
@@ -438,38 +445,137 @@ class RescoreReport:
     changes: list[str] = field(default_factory=list)
 
 
+RESCORE_CHUNK = 1000  # follow-ups per transaction: locks stay short, memory stays flat at millions of scores
+
+
 def scores_rescore(*, instrument: str | None = None, dry_run: bool = False, show: int = 20) -> RescoreReport:
     """Recompute every stored score whose scoring version differs from the engine's, and say what changed.
 
-    With `dry_run` each follow-up is recomputed inside a transaction that is rolled back.
+    The same comparison as `scores_write`, done for a chunk of follow-ups at a time: the chunk's follow-ups are
+    locked (as response_submit locks one), their responses and scores read in two queries, and the differences
+    written in bulk. With `dry_run` each chunk is recomputed inside a transaction that is rolled back.
     """
     stale = Score.objects.exclude(scoring_version=scoring.SCORING_VERSION)
     responses = Response.objects.exclude(scoring_version=scoring.SCORING_VERSION)
     if instrument:
         stale = stale.filter(instrument=instrument)
         responses = responses.filter(instrument=instrument)
-    ids = set(stale.values_list("follow_up_id", flat=True)) | set(responses.values_list("follow_up_id", flat=True))
+    ids = sorted(
+        set(stale.values_list("follow_up_id", flat=True)) | set(responses.values_list("follow_up_id", flat=True))
+    )
     report = RescoreReport()
-    for fu_id in sorted(ids):
+    for start in range(0, len(ids), RESCORE_CHUNK):
         with transaction.atomic():
-            fu = FollowUp.objects.select_for_update().get(pk=fu_id)
-            before = {(s.instrument, s.key): (s.value, s.value_text) for s in fu.scores.all()}
-            counts = scores_write(follow_up=fu, only=instrument)
-            (fu.responses.filter(instrument=instrument) if instrument else fu.responses).update(
-                scoring_version=scoring.SCORING_VERSION
-            )
-            after = {(s.instrument, s.key): (s.value, s.value_text) for s in fu.scores.all()}
+            _rescore_chunk(ids[start : start + RESCORE_CHUNK], instrument, report, show)
             if dry_run:
                 transaction.set_rollback(True)
+    return report
+
+
+def _rescore_chunk(chunk: list[int], instrument: str | None, report: RescoreReport, show: int) -> None:
+    follow_ups = list(FollowUp.objects.select_for_update().filter(pk__in=chunk).order_by("pk"))
+    answers: dict[int, dict[str, Response]] = defaultdict(dict)
+    for r in Response.objects.filter(follow_up_id__in=chunk):
+        answers[r.follow_up_id][r.instrument] = r
+    stored: dict[int, dict[tuple[str, str], Score]] = defaultdict(dict)
+    for row in Score.objects.filter(follow_up_id__in=chunk):
+        stored[row.follow_up_id][(row.instrument, row.key)] = row
+    now = timezone.now()
+    created: list[Score] = []
+    changed: list[Score] = []
+    deleted: list[int] = []
+    for fu in follow_ups:
+        rows = stored[fu.pk]
+        before = {ident: (row.value, row.value_text) for ident, row in rows.items()}
+        expected = _expected_scores(fu, answers[fu.pk])
+        if instrument:
+            expected = {k: v for k, v in expected.items() if k[0] == instrument}
+            rows = {k: v for k, v in rows.items() if k[0] == instrument}
+        after = dict(before)
+        for ident, (value, text, response) in expected.items():
+            after[ident] = (value, text)
+            row = rows.pop(ident, None)
+            if row is None:
+                created.append(
+                    Score(
+                        follow_up=fu,
+                        response=response,
+                        instrument=ident[0],
+                        key=ident[1],
+                        value=value,
+                        value_text=text,
+                        scoring_version=scoring.SCORING_VERSION,
+                        computed_at=now,
+                    )
+                )
+            elif (row.value, row.value_text, row.response_id, row.scoring_version) != (
+                value,
+                text,
+                response.pk if response else None,
+                scoring.SCORING_VERSION,
+            ):
+                row.value, row.value_text, row.response = value, text, response
+                row.scoring_version, row.computed_at = scoring.SCORING_VERSION, now
+                changed.append(row)
+        for ident, row in rows.items():
+            deleted.append(row.pk)
+            del after[ident]
         report.follow_ups += 1
-        report.rows_written += sum(counts.values())
         for ident in sorted(set(before) | set(after)):
             if before.get(ident) != after.get(ident):
                 report.values_changed += 1
                 if len(report.changes) < show:
                     old, new = _shown(before.get(ident)), _shown(after.get(ident))
-                    report.changes.append(f"follow-up {fu_id} {ident[0]}.{ident[1]}: {old} -> {new}")
-    return report
+                    report.changes.append(f"follow-up {fu.pk} {ident[0]}.{ident[1]}: {old} -> {new}")
+    Score.objects.bulk_create(created, batch_size=2000)
+    _scores_update(changed)
+    Score.objects.filter(pk__in=deleted).delete()
+    report.rows_written += len(created) + len(changed) + len(deleted)
+    answered = Response.objects.filter(follow_up_id__in=chunk)
+    (answered.filter(instrument=instrument) if instrument else answered).exclude(
+        scoring_version=scoring.SCORING_VERSION
+    ).update(scoring_version=scoring.SCORING_VERSION)
+
+
+def _scores_update(rows: list[Score]) -> None:
+    """Write recomputed scores back. On PostgreSQL: COPY into a temporary table and one UPDATE ... FROM (a
+    full rescore rewrites millions of rows; bulk_update's CASE expressions would take most of the time)."""
+    from django.db import connection
+
+    if not rows:
+        return
+    table = Score._meta.db_table  # the model's own table name, never input: safe to format into SQL
+    if connection.vendor != "postgresql":  # the SQLite demo: one prepared UPDATE per row beats bulk_update's CASE
+        with connection.cursor() as cursor:
+            cursor.executemany(
+                f"UPDATE {table} SET value = %s, value_text = %s, response_id = %s, scoring_version = %s, "  # noqa: S608
+                "computed_at = %s WHERE id = %s",
+                [
+                    (
+                        r.value,
+                        r.value_text,
+                        r.response_id,
+                        r.scoring_version,
+                        connection.ops.adapt_datetimefield_value(r.computed_at),
+                        r.pk,
+                    )
+                    for r in rows
+                ],
+            )
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TEMPORARY TABLE rescored (id bigint, value double precision, value_text varchar(20), "
+            "response_id bigint, scoring_version varchar(20), computed_at timestamptz) ON COMMIT DROP"
+        )
+        with cursor.cursor.copy("COPY rescored FROM STDIN") as copy:
+            for r in rows:
+                copy.write_row((r.pk, r.value, r.value_text, r.response_id, r.scoring_version, r.computed_at))
+        cursor.execute(
+            f"UPDATE {table} AS s SET value = r.value, value_text = r.value_text, response_id = r.response_id, "  # noqa: S608
+            "scoring_version = r.scoring_version, computed_at = r.computed_at FROM rescored AS r WHERE s.id = r.id"
+        )
+        cursor.execute("DROP TABLE rescored")
 
 
 def _shown(pair: tuple | None) -> str:

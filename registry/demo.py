@@ -1,20 +1,21 @@
 """Deterministic, plausible synthetic data for the demo, the tests and the scale benchmark.
 
 Nothing here is real: names come from short invented lists, emails use the reserved `.test` domain, phone
-numbers the 555-01xx fiction range. The same seed and as-of date give the same data. Rows are written with
-bulk inserts in chunks (history rows included, via simple-history's bulk helper), so that 100,000 patients
-fit in memory and time.
+numbers the 555-01xx fiction range. The same seed and as-of date give the same data. Rows are written in
+chunks, with their history rows, by COPY on PostgreSQL (`bulk_insert`; simple-history's bulk helper on SQLite),
+so that 100,000 patients fit in memory and in about 13 minutes on two cores.
 """
 
 from __future__ import annotations
 
+import json
 import random
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import connection, models, transaction
 from simple_history.utils import bulk_create_with_history
 
 from registry.models import (
@@ -194,6 +195,75 @@ def _chunks(total: int, size: int) -> Iterator[int]:
         start += size
 
 
+def reserve_ids(model: type[models.Model], count: int) -> list[int]:
+    """Reserve `count` primary keys from the table's sequence, so rows can be COPYed with their ids known."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+            [model._meta.db_table, count],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _copy(table: str, columns: Sequence[str], rows: Iterator[tuple] | list[tuple]) -> None:
+    quoted = ", ".join(connection.ops.quote_name(c) for c in columns)
+    with (
+        connection.cursor() as cursor,
+        cursor.cursor.copy(f"COPY {connection.ops.quote_name(table)} ({quoted}) FROM STDIN") as copy,
+    ):
+        for row in rows:
+            copy.write_row(row)
+
+
+def _value(field_: models.Field, obj: models.Model) -> object:
+    value = getattr(obj, field_.attname)
+    if isinstance(field_, models.JSONField):
+        return json.dumps(value)
+    return value
+
+
+def bulk_insert(
+    objs: list[models.Model],
+    model: type[models.Model],
+    *,
+    history: bool = True,
+    reason: str = SEED_REASON,
+    keep_ids: bool = False,
+) -> list[models.Model]:
+    """Insert new rows (and, for audited models, one "created" history row each) as fast as the database allows.
+
+    On PostgreSQL: ids reserved from the sequence, then COPY for the rows and their history rows: about ten
+    times faster than bulk_create, whose per-value preparation dominates at scale. Elsewhere (the SQLite demo):
+    bulk_create, with simple-history's bulk helper for audited models. The audit trail is the same either way.
+    """
+    if not objs:
+        return objs
+    if connection.vendor != "postgresql":
+        if history:
+            return bulk_create_with_history(objs, model, batch_size=1000, default_change_reason=reason)
+        return model.objects.bulk_create(objs, batch_size=2000)
+    now = datetime.now(tz=UTC)
+    fields = list(model._meta.concrete_fields)
+    auto = [f for f in fields if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)]
+    serial = isinstance(model._meta.pk, models.AutoField | models.BigAutoField)
+    ids = reserve_ids(model, len(objs)) if serial and not keep_ids else [o.pk for o in objs]
+    for obj, pk in zip(objs, ids, strict=True):
+        obj.pk = pk
+        for f in auto:
+            if getattr(obj, f.attname) is None or getattr(f, "auto_now", False):
+                setattr(obj, f.attname, now)
+        obj._state.adding, obj._state.db = False, "default"
+    _copy(model._meta.db_table, [f.column for f in fields], ([_value(f, o) for f in fields] for o in objs))
+    if history:
+        hist = model.history.model
+        own = {f.attname: f for f in fields}
+        copied = [f for f in hist._meta.concrete_fields if f.attname in own]
+        columns = [f.column for f in copied] + ["history_date", "history_change_reason", "history_type"]
+        tail = [now, reason, "+"]
+        _copy(hist._meta.db_table, columns, ([_value(own[f.attname], o) for f in copied] + tail for o in objs))
+    return objs
+
+
 def seed_demo(*, patients: int, seed: int, sites: int, as_of: date, chunk_size: int = 5000) -> SeedReport:
     """Create `patients` synthetic patients spread over `sites` demo sites. Idempotent: a site that already
     holds patients is left alone, so running the demo twice duplicates nothing."""
@@ -263,10 +333,10 @@ def _seed_chunk(
             )
         )
         plans.append((dob, index))
-    patients = bulk_create_with_history(patients, Patient, batch_size=1000, default_change_reason=SEED_REASON)
+    patients = bulk_insert(patients, Patient)
     for patient, identity in zip(patients, identities, strict=True):
         identity.patient = patient
-    bulk_create_with_history(identities, PatientIdentity, batch_size=1000, default_change_reason=SEED_REASON)
+    bulk_insert(identities, PatientIdentity)
     report.patients += len(patients)
 
     episodes: list[TreatmentEpisode] = []
@@ -286,7 +356,7 @@ def _seed_chunk(
             if later <= as_of:
                 second_joint = Joint.KNEE if joint != Joint.KNEE else Joint.HIP
                 episodes.append(_episode(rng, patient, protocols, second_joint, later))
-    episodes = bulk_create_with_history(episodes, TreatmentEpisode, batch_size=1000, default_change_reason=SEED_REASON)
+    episodes = bulk_insert(episodes, TreatmentEpisode)
     report.episodes += len(episodes)
 
     administrations: list[Administration] = []
@@ -324,9 +394,9 @@ def _seed_chunk(
         surgery = _surgery(rng, episode, as_of)
         if surgery:
             surgeries.append(surgery)
-    bulk_create_with_history(administrations, Administration, batch_size=1000, default_change_reason=SEED_REASON)
-    bulk_create_with_history(adverse, AdverseEvent, batch_size=1000, default_change_reason=SEED_REASON)
-    bulk_create_with_history(surgeries, SubsequentSurgery, batch_size=1000, default_change_reason=SEED_REASON)
+    bulk_insert(administrations, Administration)
+    bulk_insert(adverse, AdverseEvent)
+    bulk_insert(surgeries, SubsequentSurgery)
     report.administrations += len(administrations)
     report.adverse_events += len(adverse)
     report.surgeries += len(surgeries)
