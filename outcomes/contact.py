@@ -380,8 +380,9 @@ def _compose(message: Message, now: datetime) -> EmailMultiAlternatives:
 def _render(kind: str, context: dict, to: list[str], site: Site) -> EmailMultiAlternatives:
     """One helper renders subject, text and HTML of a message kind."""
     subject = render_to_string(f"outcomes/email/{kind}_subject.txt", context).strip()
-    text = render_to_string(f"outcomes/email/{kind}.txt", context)
-    html = render_to_string(f"outcomes/email/{kind}.html", context)
+    body = "invitation" if kind == MessageKind.REMINDER else kind  # one body; `kind` in the context words it
+    text = render_to_string(f"outcomes/email/{body}.txt", context)
+    html = render_to_string(f"outcomes/email/{body}.html", context)
     email = EmailMultiAlternatives(
         subject=subject,
         body=text,

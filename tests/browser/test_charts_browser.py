@@ -5,8 +5,6 @@ plot is not blank. Skipped where Chromium is not installed, unless REQUIRE_BROWS
 from __future__ import annotations
 
 import io
-import os
-import shutil
 from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
@@ -21,29 +19,9 @@ from outcomes.patient_views import SESSION_KEY
 from registry import clock
 from registry.research.services import api_key_create
 from tests import factories
+from tests.browser.chromium import ARGS, CHROMIUM, sync_playwright_or_skip
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-
-
-def _playwright():
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        sync_playwright = None
-    if sync_playwright is None or not os.path.exists(CHROMIUM):
-        if os.environ.get("REQUIRE_BROWSER"):
-            pytest.fail("REQUIRE_BROWSER is set but Playwright or /usr/bin/chromium is missing")
-        pytest.skip("browser tests need `pip install playwright` and Debian's chromium")
-    return sync_playwright
+_playwright = sync_playwright_or_skip
 
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

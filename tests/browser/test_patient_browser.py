@@ -3,9 +3,7 @@ answered and sent. Skipped where Chromium is not installed, unless REQUIRE_BROWS
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -14,29 +12,9 @@ from django.core import mail
 from outcomes import contact
 from outcomes.models import Score
 from tests import factories
+from tests.browser.chromium import ARGS, CHROMIUM, sync_playwright_or_skip
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-
-
-def _playwright():
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        sync_playwright = None
-    if sync_playwright is None or not os.path.exists(CHROMIUM):
-        if os.environ.get("REQUIRE_BROWSER"):
-            pytest.fail("REQUIRE_BROWSER is set but Playwright or /usr/bin/chromium is missing")
-        pytest.skip("browser tests need `pip install playwright` and Debian's chromium")
-    return sync_playwright
+_playwright = sync_playwright_or_skip
 
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
