@@ -91,19 +91,30 @@ TEMPLATES = [
 ]
 
 # Database ------------------------------------------------------------------------------------------------
+def _database(variable: str, url: str) -> dict:
+    try:
+        db = dj_database_url.parse(url, conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0))
+    except Exception as exc:  # dj-database-url raises several types for a malformed URL
+        raise ImproperlyConfigured(f"{variable} is not a valid database URL: {exc}") from None
+    if not db.get("ENGINE"):
+        raise ImproperlyConfigured(f"{variable} has an unsupported scheme: {url.split(':', 1)[0]!r}.")
+    return db
+
+
 _database_url = env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'registry.sqlite3'}")
-try:
-    _db = dj_database_url.parse(_database_url, conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0))
-except Exception as exc:  # dj-database-url raises several types for a malformed URL
-    raise ImproperlyConfigured(f"DATABASE_URL is not a valid database URL: {exc}") from None
-if not _db.get("ENGINE"):
-    raise ImproperlyConfigured(f"DATABASE_URL has an unsupported scheme: {_database_url.split(':', 1)[0]!r}.")
+_db = _database("DATABASE_URL", _database_url)
 if _db["ENGINE"] == "django.db.backends.sqlite3":
     Path(_db["NAME"]).parent.mkdir(parents=True, exist_ok=True)
     _db["CONN_MAX_AGE"] = 0
     # WAL lets the demo's web server and Celery worker use the file at the same time.
     _db["OPTIONS"] = {"init_command": "PRAGMA journal_mode=WAL;", "transaction_mode": "IMMEDIATE"}
 DATABASES = {"default": _db}
+# Optional: a PostgreSQL streaming replica of the same database, read by research API requests only
+# (registry/dbrouter.py). Tests treat it as a mirror of the default database.
+_replica_url = env_str("DATABASE_REPLICA_URL", "")
+if _replica_url:
+    DATABASES["replica"] = {**_database("DATABASE_REPLICA_URL", _replica_url), "TEST": {"MIRROR": "default"}}
+DATABASE_ROUTERS = ["registry.dbrouter.ResearchReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Auth ----------------------------------------------------------------------------------------------------

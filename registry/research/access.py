@@ -9,12 +9,16 @@
   the stricter reading (a data-protection officer's): a withdrawn patient's data is no longer released. Analyses
   must treat withdrawal as a reason for missing data, which the dictionary says.
 - nothing at all for a revoked or expired key (authentication refuses such a key first; this is the backstop).
+- with a research replica configured (registry/dbrouter.py), only rows whose pseudonyms have reached the
+  replica: pseudonyms are assigned on the primary at the start of each request, and a replica may lag by a
+  moment, so a row is released a moment later rather than without its pseudonym.
 """
 
 from __future__ import annotations
 
 from django.db import models
 
+from registry.dbrouter import replica_configured
 from registry.research.models import ApiKey
 
 
@@ -36,10 +40,22 @@ def research_queryset(model: type[models.Model], key: ApiKey | None) -> models.Q
     site_path = model.SITE_PATH  # type: ignore[attr-defined]
     patient = patient_path(model)
     prefix = f"{patient}__" if patient else ""
-    return manager.filter(
-        **{
-            f"{site_path}__in": key.sites.values("pk"),
-            f"{prefix}consent_research": True,
-            f"{prefix}withdrawn_on__isnull": True,
-        }
-    )
+    rules = {
+        f"{site_path}__in": key.sites.values("pk"),
+        f"{prefix}consent_research": True,
+        f"{prefix}withdrawn_on__isnull": True,
+    }
+    if replica_configured():
+        rules[f"{prefix}research_pseudonym__isnull"] = False
+        episode = _episode_path(model)
+        if episode is not None:
+            rules[f"{episode}research_pseudonym__isnull"] = False
+    return manager.filter(**rules)
+
+
+def _episode_path(model: type[models.Model]) -> str | None:
+    """The lookup prefix from `model` to its TreatmentEpisode ("" for the episode itself), or None."""
+    if model._meta.label == "registry.TreatmentEpisode":
+        return ""
+    head, sep, _ = model.SITE_PATH.partition("episode__")  # type: ignore[attr-defined]
+    return head + "episode__" if sep else None

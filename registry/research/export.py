@@ -99,6 +99,9 @@ def _stream_writer(queryset: models.QuerySet, columns: Sequence[Column]) -> Iter
 
 def csv_stream(queryset: models.QuerySet, columns: Sequence[Column], order_key: str) -> Iterator[bytes]:
     """The rows of a values() queryset (selecting the columns' aliases and `order_key`) as CSV with a header."""
+    # The rows are read while the response streams, after the view has returned: keep the database chosen now
+    # (the research replica, if there is one).
+    queryset = queryset.using(queryset.db)
     if connections[queryset.db].vendor == "postgresql":
         return _stream_copy(queryset, columns, order_key)
     return _stream_writer(queryset.order_by(order_key), columns)

@@ -24,6 +24,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
+from registry.dbrouter import research_reads_begin, research_reads_end
 from registry.models import Administration
 from registry.research import deid, export
 from registry.research.access import research_queryset
@@ -125,6 +126,15 @@ class ResearchAPIMixin:
         super().initial(request, *args, **kwargs)  # type: ignore[misc]
         # Rows entered a moment ago get their pseudonyms now, so no row is ever released without one.
         pseudonyms_assign()
+        # From here on, reads go to the research replica if one is configured (registry/dbrouter.py).
+        self._replica_reads = research_reads_begin()
+
+    def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any) -> Response:
+        token = getattr(self, "_replica_reads", None)
+        if token is not None:
+            research_reads_end(token)
+            self._replica_reads = None
+        return super().finalize_response(request, response, *args, **kwargs)  # type: ignore[misc]
 
     def handle_exception(self, exc: Exception) -> Response:
         if wants_csv(self.request):  # type: ignore[attr-defined]
