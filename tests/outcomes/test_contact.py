@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+import smtplib
+import threading
+from datetime import UTC, date, datetime, timedelta
+from unittest import mock
 
 import pytest
 from django.core import mail
+from django.core.mail.backends.locmem import EmailBackend as LocMem
+from django.db import connection
 from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
 
-from outcomes import contact, services
-from outcomes.models import EmailOptOut, FollowUpSettings, Message, MessageItem, MessageStatus
+from outcomes import contact, services, tasks
+from outcomes.models import AccessToken, EmailOptOut, FollowUpSettings, Message, MessageItem, MessageStatus
 from tests import factories
 from tests.outcomes import flaky_mail
 from tests.outcomes.conftest import all_items
@@ -209,3 +215,208 @@ def test_followups_run_prints_what_it_did(open_m3):
     assert "invitation emails queued: 0" in out.getvalue()
     with pytest.raises(Exception, match="ISO 8601"):
         call_command("followups_run", "--now", "next tuesday")
+
+
+# Sending in batches -----------------------------------------------------------------------------------------
+
+
+class ScriptedServer:
+    """A mail server for batch tests: counts connections; per address it refuses, drops the connection, crashes
+    the worker or runs a callback before accepting (each once)."""
+
+    def __init__(self) -> None:
+        self.connections = 0
+        self.down = False
+        self.on: dict[str, object] = {}
+
+    def connection(self) -> LocMem:
+        server = self
+
+        class Connection(LocMem):
+            def open(self) -> None:
+                if server.down:
+                    raise ConnectionRefusedError("connection refused")
+                server.connections += 1
+
+            def send_messages(self, messages):
+                for message in messages:
+                    action = server.on.pop(message.to[0], None)
+                    if action == "refuse":
+                        raise smtplib.SMTPRecipientsRefused({message.to[0]: (550, b"no such user")})
+                    if action == "drop":
+                        raise smtplib.SMTPServerDisconnected("connection lost")
+                    if action == "crash":
+                        raise RuntimeError("worker killed")
+                    if callable(action):
+                        action()
+                return super().send_messages(messages)
+
+        return Connection()
+
+
+@pytest.fixture
+def smtp(monkeypatch) -> ScriptedServer:
+    server = ScriptedServer()
+    monkeypatch.setattr(contact, "get_connection", server.connection)
+    return server
+
+
+def due_invitations(site, n: int) -> list[Message]:
+    """n patients whose 3-month window is open, each with a queued invitation (in id order)."""
+    for _ in range(n):
+        patient = factories.PatientFactory(site=site)
+        factories.EpisodeFactory(patient=patient, index_date=date.today() - timedelta(days=100))
+    contact.dispatch(now=datetime.now(tz=UTC))
+    return list(Message.objects.select_related("patient").order_by("pk"))
+
+
+def statuses(messages) -> list[str]:
+    return [Message.objects.get(pk=m.pk).status for m in messages]
+
+
+def test_a_batch_goes_over_one_connection_with_a_few_queries_per_message(site_a, smtp):
+    messages = due_invitations(site_a, 8)
+    ids = [m.pk for m in messages]
+    with CaptureQueriesContext(connection) as two:
+        assert contact.messages_send(message_ids=ids[:2]) == {"sent": 2}
+    with CaptureQueriesContext(connection) as six:
+        assert contact.messages_send(message_ids=ids[2:] + ids[:2]) == {"sent": 6, "skipped": 2}
+    assert smtp.connections == 2 and len(mail.outbox) == 8
+    assert len({e.to[0] for e in mail.outbox}) == 8
+    assert len(six) - len(two) <= 4  # the "sent" mark after each message, no N+1
+    assert AccessToken.objects.count() == 8 and all(t.follow_ups.count() == 1 for t in AccessToken.objects.all())
+    assert set(statuses(messages)) == {"sent"}
+    assert len({link_in(e) for e in mail.outbox}) == 8
+
+
+def test_an_opt_out_or_an_answer_during_a_batch_stops_the_later_messages(site_a, alice, smtp):
+    k = contact.RECHECK_EVERY  # messages re-checked together: the opt-out lands before the next group's check
+    messages = due_invitations(site_a, k + 3)
+    first, opts_out, answers = messages[0], messages[k], messages[k + 1]
+
+    def meanwhile():
+        contact.patient_opt_out(patient=opts_out.patient, source="link")
+        fu = MessageItem.objects.get(message=answers).follow_up
+        services.response_submit(follow_up=fu, instrument="koos", answers=all_items("koos", 1), by=alice, mode="phone")
+        services.response_submit(follow_up=fu, instrument="vas", answers={"vas_mm": 20}, by=alice, mode="phone")
+
+    smtp.on[first.to_email] = meanwhile  # runs while the first message is with the server
+    counts = contact.messages_send(message_ids=[m.pk for m in messages])
+    assert counts == {"sent": k + 1, "cancelled": 2}
+    assert {e.to[0] for e in mail.outbox} == {m.to_email for m in messages} - {opts_out.to_email, answers.to_email}
+    assert statuses([first, opts_out, answers, messages[-1]]) == ["sent", "cancelled", "cancelled", "sent"]
+    assert "emailed" in Message.objects.get(pk=opts_out.pk).last_error
+    assert "answered" in Message.objects.get(pk=answers.pk).last_error
+    assert AccessToken.objects.count() == k + 1  # the cancelled emails' links were never sent: none kept
+
+
+def test_a_refused_recipient_fails_only_its_own_message(site_a, smtp):
+    messages = due_invitations(site_a, 3)
+    smtp.on[messages[1].to_email] = "refuse"
+    assert contact.messages_send(message_ids=[m.pk for m in messages]) == {"sent": 2, "failed": 1}
+    assert statuses(messages) == ["sent", "failed", "sent"]
+    assert "refused by the mail server" in Message.objects.get(pk=messages[1].pk).last_error
+    assert smtp.connections == 1  # the server reset the session; the batch went on over the same connection
+
+
+def test_a_dropped_connection_reconnects_once_then_puts_the_rest_back_and_nothing_is_sent_twice(site_a, smtp):
+    messages = due_invitations(site_a, 6)
+    ids = [m.pk for m in messages]
+    start = datetime.now(tz=UTC)
+    smtp.on[messages[1].to_email] = "drop"
+    smtp.on[messages[3].to_email] = "drop"
+    counts = contact.messages_send(message_ids=ids, now=start)
+    assert counts == {"sent": 2, "retry": 2, "requeued": 2}
+    assert statuses(messages) == ["sent", "pending", "sent", "pending", "pending", "pending"]
+    rows = {m.pk: m for m in Message.objects.filter(pk__in=ids)}
+    # The dropped ones count an attempt and back off, as alone; the rest were never tried: due now, no attempt.
+    assert [rows[pk].attempts for pk in ids] == [1, 1, 1, 1, 0, 0]
+    assert rows[ids[1]].next_attempt_at == start + timedelta(minutes=1)
+    assert rows[ids[4]].next_attempt_at <= start and rows[ids[4]].last_error == ""
+    assert smtp.connections == 2
+    assert AccessToken.objects.count() == 4  # the requeued ones' links were never sent: dropped
+    assert contact.messages_send(message_ids=ids, now=start) == {"sent": 2, "skipped": 4}
+    assert contact.messages_send(message_ids=ids, now=start + timedelta(minutes=2)) == {"sent": 2, "skipped": 4}
+    recipients = [e.to[0] for e in mail.outbox]
+    assert sorted(recipients) == sorted(m.to_email for m in messages)  # each exactly once
+    assert set(statuses(messages)) == {"sent"}
+
+
+def test_a_worker_killed_mid_batch_leaves_the_message_in_flight_to_the_lease_and_puts_back_the_rest(site_a, smtp):
+    messages = due_invitations(site_a, 4)
+    start = datetime.now(tz=UTC)
+    smtp.on[messages[1].to_email] = "crash"
+    with pytest.raises(RuntimeError):
+        contact.messages_send(message_ids=[m.pk for m in messages], now=start)
+    # The server may have accepted the second one: only the lease may retry it. The others were never tried.
+    assert statuses(messages) == ["sent", "sending", "pending", "pending"]
+    assert contact.messages_send(message_ids=[m.pk for m in messages], now=start) == {"sent": 2, "skipped": 2}
+    assert contact.dispatch(now=start + contact.SENDING_LEASE + timedelta(minutes=1)).requeued == 1
+    assert contact.message_send(message_id=messages[1].pk, now=start + contact.SENDING_LEASE) == "sent"
+    assert len(mail.outbox) == 4
+
+
+def test_a_mail_server_that_cannot_be_reached_backs_off_each_message_as_alone(site_a, smtp):
+    messages = due_invitations(site_a, 3)
+    start = datetime.now(tz=UTC)
+    smtp.down = True
+    assert contact.messages_send(message_ids=[m.pk for m in messages], now=start) == {"retry": 3}
+    rows = Message.objects.filter(pk__in=[m.pk for m in messages])
+    assert {(m.status, m.attempts, m.next_attempt_at) for m in rows} == {("pending", 1, start + timedelta(minutes=1))}
+    assert "connection refused" in rows[0].last_error and AccessToken.objects.count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks need PostgreSQL; CI runs this there")
+def test_two_batches_over_the_same_messages_at_once_send_each_exactly_once(site_a):
+    messages = due_invitations(site_a, 40)
+    ids = [m.pk for m in messages]
+    barrier = threading.Barrier(2)
+    counts, errors = [], []
+
+    def sender(order):
+        try:
+            barrier.wait()
+            counts.append(contact.messages_send(message_ids=order))
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=sender, args=(o,)) for o in (ids, ids[::-1])]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors
+    assert sum(c.get("sent", 0) for c in counts) == 40 and sum(c.get("skipped", 0) for c in counts) == 40
+    assert sorted(e.to[0] for e in mail.outbox) == sorted(m.to_email for m in messages)
+    assert Message.objects.filter(status="sent", attempts=1).count() == 40
+
+
+def test_the_dispatcher_hands_due_messages_out_in_batches_and_a_staff_resend_goes_at_once(
+    site_a, django_capture_on_commit_callbacks
+):
+    for _ in range(5):
+        patient = factories.PatientFactory(site=site_a)
+        factories.EpisodeFactory(patient=patient, index_date=date.today() - timedelta(days=100))
+    with (
+        mock.patch.object(tasks, "SEND_BATCH", 2),
+        mock.patch.object(tasks.send_messages, "delay") as batches,
+        mock.patch.object(tasks.send_message, "delay") as single,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        assert tasks.dispatch_follow_ups()["due"] == 5
+    ids = sorted(Message.objects.values_list("pk", flat=True))
+    handed = [c.args[0] for c in batches.call_args_list]
+    assert [len(b) for b in handed] == [2, 2, 1] and sorted(sum(handed, [])) == ids
+    single.assert_not_called()  # no task per new message as well: each goes out once, in a batch
+    assert tasks.send_messages(ids) == {"sent": 5}
+    fu = MessageItem.objects.first().follow_up
+    with (
+        mock.patch.object(tasks.send_message, "delay") as single,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        resent = contact.message_resend(follow_up=fu)
+    single.assert_called_once_with(resent.pk)
+    assert tasks.send_message(resent.pk) == "sent" and len(mail.outbox) == 6
