@@ -34,21 +34,22 @@ from __future__ import annotations
 
 import functools
 import math
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from statistics import NormalDist
 from typing import Any
 
-from django.db import models
-from django.db.models import Max, Min
+from django.db import connections, models, transaction
+from django.db.models import F, Value
+from django.db.models.expressions import RawSQL
 from scipy import stats
 
 import scoring
-from outcomes.models import FollowUp
+from outcomes.models import FollowUp, Score
 from registry.models import Administration, AdverseEvent, Joint, SubsequentSurgery
-from registry.research.deid import ALIAS_PREFIX, TIMEPOINT_ORDER
+from registry.research.deid import ALIAS_PREFIX, TIMEPOINT_ORDER, DaysBetween
 
 Z95 = NormalDist().inv_cdf(0.975)
 GROUPS = ("product_type", "source", "kl_grade", "joint", "site")
@@ -89,6 +90,18 @@ KM_METHODS = [
 
 def _alias(name: str) -> str:
     return ALIAS_PREFIX + name
+
+
+def _fetch(using: str, sql: str, params: Sequence[Any]) -> list[tuple]:
+    """Run one summary statement. PostgreSQL would JIT-compile these (their estimated cost is above jit_above_cost
+    at a registry's size), which takes longer than running them: 0.35 s became 1.9 s at 25,000 patients. SET
+    LOCAL keeps the setting to this transaction (the enclosing one, if a caller holds one open)."""
+    connection = connections[using]
+    with transaction.atomic(using=using), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SET LOCAL jit = off")
+        cursor.execute(sql, params)
+        return cursor.fetchall()
 
 
 # Statistics -----------------------------------------------------------------------------------------------
@@ -172,11 +185,26 @@ def _sort_key(key: tuple) -> tuple:
 
 
 @dataclass
-class _Episode:
-    subject: int
-    joint: str
-    group: tuple
-    values: dict[tuple[str, str], float] = field(default_factory=dict)
+class _Tally:
+    """What the cells of one group (or of all groups) at one timepoint are computed from."""
+
+    levels: list[float] = field(default_factory=list)
+    level_subjects: set[int] = field(default_factory=set)
+    changes: list[float] = field(default_factory=list)
+    change_subjects: set[int] = field(default_factory=set)
+    reached: int = 0
+    with_threshold: int = 0
+    without_threshold: int = 0
+    mcii_subjects: set[int] = field(default_factory=set)
+    threshold_joints: set[str] = field(default_factory=set)
+    responders: int = 0
+    determinate: int = 0
+    indeterminate: int = 0
+    responder_subjects: set[int] = field(default_factory=set)
+
+
+# subject, joint, group values, and the values at the summary's (timepoint, key) slots (None: missing)
+_Row = tuple[int, str, tuple, tuple]
 
 
 def score_summary(
@@ -191,7 +219,8 @@ def score_summary(
 ) -> dict[str, Any]:
     """Per group and timepoint: level, change from baseline, MCII share and OMERACT-OARSI share of one score.
 
-    `queryset` is the research scores dataset, already scoped (registry.research.access) and filtered."""
+    `queryset` is the research treatments dataset (the episodes) or the scores dataset, already scoped
+    (registry.research.access) and filtered on the episodes' columns."""
     definition = scoring.get_instrument(instrument)
     output = definition.output(key)
     if output.kind == "category":
@@ -201,53 +230,19 @@ def score_summary(
     wanted = [tp for tp in TIMEPOINT_ORDER if timepoints is None or tp in set(timepoints)]
     # Only the timepoints shown and the baseline they are compared with: at a national registry's size the rows
     # read are most of the time of a summary.
-    rows = (
-        queryset.filter(
-            **{
-                _alias("instrument"): instrument,
-                f"{_alias('key')}__in": sorted(keys),
-                f"{_alias('timepoint')}__in": sorted({"baseline", *wanted}),
-            }
-        )
-        .order_by()
-        .values_list(
-            "follow_up__episode_id",
-            "follow_up__episode__patient_id",
-            _alias("joint"),
-            _alias("timepoint"),
-            _alias("key"),
-            _alias("value"),
-            *(_alias(g) for g in group_by),
-        )
-    )
-    episodes: dict[int, _Episode] = {}
-    for episode_id, subject, joint, timepoint, score_key, value, *group in rows.iterator(chunk_size=5000):
-        ep = episodes.get(episode_id)
-        if ep is None:
-            ep = episodes[episode_id] = _Episode(subject, joint, tuple(group))
-        if value is not None:
-            ep.values[(timepoint, score_key)] = value
-
-    by_group: dict[tuple, list[_Episode]] = defaultdict(list)
-    for ep in episodes.values():
-        by_group[ep.group].append(ep)
-    group_keys = sorted(by_group, key=_sort_key)
+    slots = [(tp, k) for tp in ["baseline", *wanted] for k in sorted(keys)]
+    rows = _episode_scores(queryset, instrument, slots, group_by)
+    group_keys = sorted({row[2] for row in rows}, key=_sort_key)
 
     thresholds = [t for t in scoring.find_thresholds(instrument, key, measure="mcii") if t.kind == mcii_kind]
-
-    def cells_for(eps: list[_Episode]) -> dict[str, dict[str, Cell | None]]:
-        out: dict[str, dict[str, Cell | None]] = {}
-        for tp in wanted:
-            out[tp] = {
-                "level": _level_cell(eps, tp, key),
-                "change": None if tp == "baseline" else _change_cell(eps, tp, key),
-                "mcii": None if tp == "baseline" else _mcii_cell(eps, tp, instrument, key, mcii_kind, bool(thresholds)),
-                "omeract_oarsi": None if tp == "baseline" or responder is None else _responder_cell(eps, tp, responder),
-            }
-        return out
-
-    group_cells = {g: cells_for(by_group[g]) for g in group_keys}
-    overall = cells_for(list(episodes.values())) if group_by else None
+    group_cells: dict[tuple, dict[str, dict[str, Cell | None]]] = {g: {} for g in group_keys}
+    overall: dict[str, dict[str, Cell | None]] | None = {} if group_by else None
+    for tp in wanted:
+        tallies, pooled = _tally(rows, slots, tp, instrument, key, mcii_kind, responder, pooled=bool(group_by))
+        for g in group_keys:
+            group_cells[g][tp] = _score_cells(tallies[g], tp, bool(thresholds), responder is not None)
+        if overall is not None:
+            overall[tp] = _score_cells(pooled, tp, bool(thresholds), responder is not None)
     for tp in wanted:
         for block in ("level", "change", "mcii", "omeract_oarsi"):
             suppress(
@@ -307,25 +302,154 @@ def score_summary(
     }
 
 
-def _level_cell(eps: list[_Episode], tp: str, key: str) -> Cell:
-    values = [ep.values[(tp, key)] for ep in eps if (tp, key) in ep.values]
-    subjects = {ep.subject for ep in eps if (tp, key) in ep.values}
-    return Cell(len(subjects), {"n": len(values), "n_subjects": len(subjects), **mean_ci(values)})
+def _episode_scores(
+    queryset: models.QuerySet, instrument: str, slots: Sequence[tuple[str, str]], group_by: Sequence[str]
+) -> list[_Row]:
+    """One row per episode with a score of `instrument` at the (timepoint, key) `slots`, with its values there.
+
+    The long rows are pivoted in the database (one row per episode, a column per slot; one follow-up per
+    episode and timepoint and one score per follow-up and key, so a slot holds at most one value): a fraction
+    of the rows the long format would send. Given the episodes (the treatments dataset, as the summary view
+    passes), the scores are read on their own, so PostgreSQL can take the few columns it needs from an index on
+    (instrument, key, follow_up_id) INCLUDE (value) instead of the table; the scores dataset's own joins (e.g.
+    to the response, for the mode) stop it from doing so. The scores dataset (the dashboards pass it) gives the
+    same rows."""
+    connection = connections[queryset.db]
+    qn = connection.ops.quote_name
+    aliases = [_alias(g) for g in group_by]
+    timepoints = sorted({tp for tp, _ in slots})
+    keys = sorted({k for _, k in slots})
+    fixed = ["sm_episode", "sm_subject", _alias("joint"), *aliases]
+    slot_params = [p for slot in slots for p in slot]
+
+    def pivot(timepoint: str, key: str, value: str) -> str:
+        return ", ".join(
+            f"MAX(CASE WHEN {timepoint} = %s AND {key} = %s THEN {value} END) AS v{i}" for i in range(len(slots))
+        )
+
+    # Only names from the models and the ORM's own SQL are formatted in; every value is a parameter.
+    if queryset.model is Score:
+        long = (
+            queryset.filter(
+                **{
+                    _alias("instrument"): instrument,
+                    f"{_alias('key')}__in": keys,
+                    f"{_alias('timepoint')}__in": timepoints,
+                }
+            )
+            .order_by()
+            .annotate(sm_episode=F("follow_up__episode_id"), sm_subject=F("follow_up__episode__patient_id"))
+            .values(*fixed, _alias("timepoint"), _alias("key"), _alias("value"))
+        )
+        long_sql, long_params = long.query.get_compiler(using=queryset.db).as_sql()
+        grouped = ", ".join(f"s.{qn(c)}" for c in fixed)
+        columns = pivot(*(f"s.{qn(_alias(c))}" for c in ("timepoint", "key", "value")))
+        sql = f"SELECT {grouped}, {columns} FROM ({long_sql}) s GROUP BY {grouped}"  # noqa: S608
+        params = [*slot_params, *long_params]
+    else:
+        # Pivoted per episode first, then joined to the episodes (one row each): the scores never meet the
+        # episodes' joins row by row.
+        episodes = queryset.order_by().annotate(sm_episode=F("pk"), sm_subject=F("patient_id")).values(*fixed)
+        episodes_sql, episodes_params = episodes.query.get_compiler(using=queryset.db).as_sql()
+        score_key = f"sc.{qn('key')}"
+        pivoted = (
+            f"SELECT f.episode_id, {pivot('f.timepoint', score_key, 'sc.value')}"  # noqa: S608
+            f" FROM {qn(Score._meta.db_table)} sc INNER JOIN {qn(FollowUp._meta.db_table)} f ON f.id = sc.follow_up_id"
+            f" WHERE sc.instrument = %s AND sc.{qn('key')} IN ({', '.join(['%s'] * len(keys))})"
+            f" AND f.timepoint IN ({', '.join(['%s'] * len(timepoints))}) GROUP BY f.episode_id"
+        )
+        values = ", ".join(f"p.v{i}" for i in range(len(slots)))
+        sql = (
+            f"SELECT {', '.join(f'e.{qn(c)}' for c in fixed)}, {values} FROM ({episodes_sql}) e"  # noqa: S608
+            f" INNER JOIN ({pivoted}) p ON p.episode_id = e.{qn('sm_episode')}"
+        )
+        params = [*episodes_params, *slot_params, instrument, *keys, *timepoints]
+    width = len(fixed)
+    return [(row[1], row[2], tuple(row[3:width]), tuple(row[width:])) for row in _fetch(queryset.db, sql, params)]
 
 
-def _pairs(eps: list[_Episode], tp: str, key: str) -> list[tuple[_Episode, float, float]]:
-    return [
-        (ep, ep.values[("baseline", key)], ep.values[(tp, key)])
-        for ep in eps
-        if ("baseline", key) in ep.values and (tp, key) in ep.values
-    ]
+def _tally(
+    rows: list[_Row],
+    slots: Sequence[tuple[str, str]],
+    tp: str,
+    instrument: str,
+    key: str,
+    kind: str,
+    responder: tuple[str, str, bool] | None,
+    *,
+    pooled: bool,
+) -> tuple[defaultdict[tuple, _Tally], _Tally]:
+    """One pass over the episodes: each group's tally at `tp` and (if `pooled`) the tally of all groups."""
+    index = {slot: i for i, slot in enumerate(slots)}
+    i_after, i_before = index[(tp, key)], index[("baseline", key)]
+    follow_up = tp != "baseline"
+    if responder is not None:
+        pain, function, invert = responder
+        i_p0, i_p1 = index[("baseline", pain)], index[(tp, pain)]
+        i_f0, i_f1 = index[("baseline", function)], index[(tp, function)]
+    tallies: defaultdict[tuple, _Tally] = defaultdict(_Tally)
+    everyone = _Tally()
+    for subject, joint, group, values in rows:
+        targets = (tallies[group], everyone) if pooled else (tallies[group],)
+        after = values[i_after]
+        if after is not None:
+            for t in targets:
+                t.levels.append(after)
+                t.level_subjects.add(subject)
+        if not follow_up:
+            continue
+        before = values[i_before]
+        if before is not None and after is not None:
+            change = after - before
+            mcii = _mcii(instrument, key, joint if joint in MCII_JOINTS else None, before, after, kind)
+            for t in targets:
+                t.changes.append(change)
+                t.change_subjects.add(subject)
+                if mcii is None:
+                    t.without_threshold += 1
+                else:
+                    t.with_threshold += 1
+                    t.reached += mcii[0]
+                    t.mcii_subjects.add(subject)
+                    t.threshold_joints.add(mcii[1])
+        if responder is None:
+            continue
+        p0, p1, f0, f1 = values[i_p0], values[i_p1], values[i_f0], values[i_f1]
+        if p0 is None or p1 is None or f0 is None or f1 is None:
+            continue
+        if invert:
+            p0, p1, f0, f1 = 100 - p0, 100 - p1, 100 - f0, 100 - f1
+        status = _omeract(p0, p1, f0, f1)
+        if isinstance(status, Exception):
+            continue
+        for t in targets:
+            if status is None:
+                t.indeterminate += 1
+            else:
+                t.determinate += 1
+                t.responders += status
+                t.responder_subjects.add(subject)
+    return tallies, everyone
 
 
-def _change_cell(eps: list[_Episode], tp: str, key: str) -> Cell:
-    pairs = _pairs(eps, tp, key)
-    subjects = {ep.subject for ep, _, _ in pairs}
-    changes = [after - before for _, before, after in pairs]
-    return Cell(len(subjects), {"n": len(changes), "n_subjects": len(subjects), **mean_ci(changes)})
+def _score_cells(t: _Tally, tp: str, any_threshold: bool, responder: bool) -> dict[str, Cell | None]:
+    follow_up = tp != "baseline"
+    return {
+        "level": _level_cell(t),
+        "change": _change_cell(t) if follow_up else None,
+        "mcii": _mcii_cell(t, any_threshold) if follow_up else None,
+        "omeract_oarsi": _responder_cell(t) if follow_up and responder else None,
+    }
+
+
+def _level_cell(t: _Tally) -> Cell:
+    subjects = len(t.level_subjects)
+    return Cell(subjects, {"n": len(t.levels), "n_subjects": subjects, **mean_ci(t.levels)})
+
+
+def _change_cell(t: _Tally) -> Cell:
+    subjects = len(t.change_subjects)
+    return Cell(subjects, {"n": len(t.changes), "n_subjects": subjects, **mean_ci(t.changes)})
 
 
 @functools.lru_cache(maxsize=1 << 16)
@@ -342,75 +466,63 @@ def _mcii(instrument: str, key: str, joint: str | None, before: float, after: fl
 
 
 @functools.lru_cache(maxsize=1 << 16)
-def _omeract(p0: float, p1: float, f0: float, f1: float) -> bool | None | Exception:
+def _omeract_one(before: float, after: float) -> tuple[bool, bool] | Exception:
+    """(high improvement, moderate improvement) of one of pain and function (0-100, higher = worse), as
+    scoring.omeract_oarsi_responder decides them, or its error. Per score rather than per (pain, function)
+    pair: a score takes few distinct values, while the four together are nearly unique to each episode."""
     try:
-        return scoring.omeract_oarsi_responder(
-            pain_baseline=p0, pain_followup=p1, function_baseline=f0, function_followup=f1
-        )["responder"]
+        result = scoring.omeract_oarsi_responder(
+            pain_baseline=before, pain_followup=after, function_baseline=before, function_followup=after
+        )
     except scoring.ScoringError as exc:
         return exc
+    return bool(result["high_pain"]), bool(result["pain_20"])
 
 
-def _mcii_cell(eps: list[_Episode], tp: str, instrument: str, key: str, kind: str, any_threshold: bool) -> Cell:
-    reached = determinate = 0
-    without = 0
-    subjects: set[int] = set()
-    joints: set[str] = set()
-    for ep, before, after in _pairs(eps, tp, key):
-        joint = ep.joint if ep.joint in MCII_JOINTS else None
-        result = _mcii(instrument, key, joint, before, after, kind)
-        if result is None:
-            without += 1
-            continue
-        determinate += 1
-        reached += result[0]
-        subjects.add(ep.subject)
-        joints.add(result[1])
+def _omeract(p0: float, p1: float, f0: float, f1: float) -> bool | None | Exception:
+    """scoring.omeract_oarsi_responder()["responder"] without a patient global (Pham 2004), from its pain and
+    function criteria (tests/research compares the two on random and boundary values)."""
+    pain, function = _omeract_one(p0, p1), _omeract_one(f0, f1)
+    if isinstance(pain, Exception):
+        return pain
+    if isinstance(function, Exception):
+        return function
+    if pain[0] or function[0]:
+        return True
+    if pain[1] and function[1]:
+        return True
+    if pain[1] or function[1]:
+        return None  # one of the two met: the global decides, and it is missing
+    return False
+
+
+def _mcii_cell(t: _Tally, any_threshold: bool) -> Cell:
+    reached, determinate = t.reached, t.with_threshold
     low, high = wilson(reached, determinate)
     return Cell(
-        len(subjects),
+        len(t.mcii_subjects),
         {
             "n": determinate,
-            "n_subjects": len(subjects),
+            "n_subjects": len(t.mcii_subjects),
             "reached": reached,
             "share": reached / determinate if determinate else None,
             "ci_low": low,
             "ci_high": high,
-            "n_without_threshold": without if any_threshold else None,
+            "n_without_threshold": t.without_threshold if any_threshold else None,
         },
-        extra={"threshold_joints": sorted(joints)},
+        extra={"threshold_joints": sorted(t.threshold_joints)},
     )
 
 
-def _responder_cell(eps: list[_Episode], tp: str, inputs: tuple[str, str, bool]) -> Cell:
-    pain_key, function_key, invert = inputs
-    responders = determinate = indeterminate = 0
-    subjects: set[int] = set()
-
-    def worse_is_higher(value: float) -> float:
-        return 100 - value if invert else value
-
-    for ep in eps:
-        needed = [("baseline", pain_key), (tp, pain_key), ("baseline", function_key), (tp, function_key)]
-        if not all(k in ep.values for k in needed):
-            continue
-        p0, p1, f0, f1 = (worse_is_higher(ep.values[k]) for k in needed)
-        responder = _omeract(p0, p1, f0, f1)
-        if isinstance(responder, Exception):
-            continue
-        if responder is None:
-            indeterminate += 1
-            continue
-        subjects.add(ep.subject)
-        determinate += 1
-        responders += bool(responder)
+def _responder_cell(t: _Tally) -> Cell:
+    responders, determinate, indeterminate = t.responders, t.determinate, t.indeterminate
     low, high = wilson(responders, determinate)
     complete = determinate + indeterminate
     return Cell(
-        len(subjects),
+        len(t.responder_subjects),
         {
             "n": determinate,
-            "n_subjects": len(subjects),
+            "n_subjects": len(t.responder_subjects),
             "responders": responders,
             "share": responders / determinate if determinate else None,
             "ci_low": low,
@@ -440,19 +552,19 @@ class KaplanMeier:
 def kaplan_meier(durations: Sequence[int], observed: Sequence[bool]) -> KaplanMeier:
     """Product-limit estimate at each distinct event time, Greenwood variance, log(-log) 95% CI. At a tied
     time events come before censorings (the usual convention)."""
-    pairs = sorted(zip(durations, observed, strict=True))
-    n = len(pairs)
+    return kaplan_meier_counted(Counter(zip(durations, (bool(o) for o in observed), strict=True)))
+
+
+def kaplan_meier_counted(table: Mapping[tuple[int, bool], int]) -> KaplanMeier:
+    """`kaplan_meier` from a counted table: (duration, event) -> number of episodes. A cohort's durations take
+    few distinct values, so the database sends this table instead of one row per episode."""
+    n = sum(table.values())
     out = KaplanMeier([], [], [], [], [], [])
     s, greenwood = 1.0, 0.0
-    i = 0
-    while i < n:
-        t = pairs[i][0]
-        j = i
-        d = 0
-        while j < n and pairs[j][0] == t:
-            d += pairs[j][1]
-            j += 1
-        at_risk = n - i
+    left = 0  # had the event or were censored before the current time
+    for t in sorted({t for t, _ in table}):
+        d = table.get((t, True), 0)
+        at_risk = n - left
         if d:
             s *= 1 - d / at_risk
             greenwood = greenwood + d / (at_risk * (at_risk - d)) if at_risk > d else math.inf
@@ -463,7 +575,7 @@ def kaplan_meier(durations: Sequence[int], observed: Sequence[bool]) -> KaplanMe
             out.ci_high.append(high)
             out.at_risk.append(at_risk)
             out.events.append(d)
-        i = j
+        left += d + table.get((t, False), 0)
     return out
 
 
@@ -487,69 +599,105 @@ def _km_at(km: KaplanMeier, day: int) -> tuple[float, float, float]:
 
 
 @dataclass
-class _Followed:
-    subject: int
-    group: tuple
-    duration: int
-    event: bool
+class Followed:
+    """The episodes of one group: how many ended (duration in days, event) each way, and their subjects."""
+
+    table: Counter[tuple[int, bool]] = field(default_factory=Counter)
+    subjects: int = 0
 
 
-def followed_episodes(
+def followed_counts(
     queryset: models.QuerySet, *, group_by: Sequence[str], censoring: str, today: date
-) -> list[_Followed]:
-    """Duration and event of every non-spine episode of a scoped, filtered treatments queryset. Dates are read
-    here and turned into days; none leaves this function."""
-    episodes = list(
-        queryset.exclude(**{_alias("joint"): Joint.SPINE})
-        .order_by()
-        .values_list("pk", "patient_id", "index_date", *(_alias(g) for g in group_by))
+) -> tuple[dict[tuple, Followed], Followed]:
+    """Duration and event of every non-spine episode of a scoped, filtered treatments queryset, counted by group
+    in the database: per group, and over all groups.
+
+    One statement joins each released episode to its first arthroplasty and its last contact (each source
+    aggregated per episode first, so PostgreSQL hashes them instead of looking up each episode), turns dates
+    into days and groups by (group, duration, event): the rows sent are a few per group and day, not one per
+    episode, and no date leaves the database. The same statement counts the distinct subjects."""
+    connection = connections[queryset.db]
+    qn = connection.ops.quote_name
+    aliases = [_alias(g) for g in group_by]
+    released = queryset.exclude(**{_alias("joint"): Joint.SPINE}).order_by()
+    episodes = released.annotate(
+        km_episode=F("pk"),
+        km_subject=F("patient_id"),
+        km_index=F("index_date"),
+        km_horizon=DaysBetween(Value(today, output_field=models.DateField()), F("index_date")),
+    ).values("km_episode", "km_subject", "km_index", "km_horizon", *aliases)
+    compiler = episodes.query.get_compiler(using=queryset.db)
+    episodes_sql, params = compiler.as_sql()
+    params = list(params)
+
+    def days(column: str) -> str:
+        # Whole days from the index date, as the released datasets count them (registry.research.deid).
+        # Column names only (no value): RawSQL here names a column of this statement.
+        index = RawSQL(f"e.{qn('km_index')}", ())  # noqa: S611
+        sql, _ = compiler.compile(DaysBetween(RawSQL(column, ()), index, output_field=models.IntegerField()))  # noqa: S611
+        return sql
+
+    greatest, least = ("MAX", "MIN") if connection.vendor == "sqlite" else ("GREATEST", "LEAST")
+    surgery = SubsequentSurgery._meta.db_table
+    arthroplasty = ", ".join(["%s"] * len(SubsequentSurgery.ARTHROPLASTY))
+    joins = [
+        f"LEFT JOIN (SELECT episode_id, MIN(CASE WHEN surgery_type IN ({arthroplasty}) THEN surgery_date END) AS"  # noqa: S608
+        f" first_arthroplasty, MAX(surgery_date) AS last_date FROM {qn(surgery)} GROUP BY episode_id) s"
+        f" ON s.episode_id = e.{qn('km_episode')}"
+    ]
+    join_params: list[Any] = list(SubsequentSurgery.ARTHROPLASTY)
+    if censoring == "administrative":
+        censored = f"{greatest}(0, e.{qn('km_horizon')})"
+    else:
+        joins += [
+            f"LEFT JOIN (SELECT episode_id, MAX(days_from_index) AS last_day FROM {qn(FollowUp._meta.db_table)}"  # noqa: S608
+            f" WHERE days_from_index IS NOT NULL GROUP BY episode_id) f ON f.episode_id = e.{qn('km_episode')}",
+            f"LEFT JOIN (SELECT episode_id, MAX(administered_on) AS last_date FROM"  # noqa: S608
+            f" {qn(Administration._meta.db_table)} GROUP BY episode_id) a ON a.episode_id = e.{qn('km_episode')}",
+            f"LEFT JOIN (SELECT episode_id, MAX(onset_date) AS last_onset, MAX(resolution_date) AS last_resolution"  # noqa: S608
+            f" FROM {qn(AdverseEvent._meta.db_table)} GROUP BY episode_id) v ON v.episode_id = e.{qn('km_episode')}",
+        ]
+        # The last day the registry knows of the episode, never before the index date, and never after today.
+        known = ", ".join(
+            f"COALESCE({c}, 0)"
+            for c in (
+                "f.last_day",
+                days("a.last_date"),
+                days("v.last_onset"),
+                days("v.last_resolution"),
+                days("s.last_date"),
+            )
+        )
+        censored = f"{greatest}(0, {least}(e.{qn('km_horizon')}, {greatest}(0, {known})))"
+    groups = "".join(f"e.{qn(a)}, " for a in aliases)
+    nulls = "NULL, " * len(aliases)
+    # The released episodes are read once (a CTE used three times is materialised): the counted durations, then
+    # the distinct subjects of each group and of all groups.
+    sql = (
+        f"WITH e AS ({episodes_sql}) "  # noqa: S608
+        f"SELECT 0, {groups}"
+        f"CASE WHEN s.first_arthroplasty IS NULL THEN {censored}"
+        f" ELSE {greatest}(0, {days('s.first_arthroplasty')}) END AS duration,"
+        f" CASE WHEN s.first_arthroplasty IS NULL THEN 0 ELSE 1 END AS event, COUNT(*)"
+        f" FROM e {' '.join(joins)} GROUP BY {groups}duration, event"
+        f" UNION ALL SELECT 1, {groups}NULL, NULL, COUNT(DISTINCT e.{qn('km_subject')}) FROM e"  # noqa: S608
+        + (f" GROUP BY {groups[:-2]}" if aliases else "")
+        + f" UNION ALL SELECT 2, {nulls}NULL, NULL, COUNT(DISTINCT e.{qn('km_subject')}) FROM e"  # noqa: S608
     )
-    ids = queryset.exclude(**{_alias("joint"): Joint.SPINE}).order_by().values("pk")
-    first_arthroplasty = dict(
-        SubsequentSurgery.objects.filter(episode__in=ids, surgery_type__in=SubsequentSurgery.ARTHROPLASTY)
-        .order_by()
-        .values("episode_id")
-        .annotate(day=Min("surgery_date"))
-        .values_list("episode_id", "day")
-    )
-    last_day: dict[int, int] = defaultdict(int)  # days from index
-    last_date: dict[int, list[date]] = defaultdict(list)
-    if censoring == "last_contact":
-        for episode_id, day in (
-            FollowUp.objects.filter(episode__in=ids, days_from_index__isnull=False)
-            .order_by()
-            .values("episode_id")
-            .annotate(day=Max("days_from_index"))
-            .values_list("episode_id", "day")
-        ):
-            last_day[episode_id] = max(last_day[episode_id], day)
-        for model, fields in (
-            (Administration, ["administered_on"]),
-            (AdverseEvent, ["onset_date", "resolution_date"]),
-            (SubsequentSurgery, ["surgery_date"]),
-        ):
-            for episode_id, *dates in (
-                model.objects.filter(episode__in=ids)
-                .order_by()
-                .values("episode_id")
-                .annotate(**{f"last_{f}": Max(f) for f in fields})
-                .values_list("episode_id", *(f"last_{f}" for f in fields))
-            ):
-                last_date[episode_id].extend(d for d in dates if d is not None)
-    out = []
-    for episode_id, subject, index_date, *group in episodes:
-        horizon = (today - index_date).days
-        surgery = first_arthroplasty.get(episode_id)
-        if surgery is not None:
-            out.append(_Followed(subject, tuple(group), max(0, (surgery - index_date).days), True))
-            continue
-        if censoring == "administrative":
-            duration = horizon
+    by_group: dict[tuple, Followed] = defaultdict(Followed)
+    overall = Followed()
+    subjects: dict[tuple, int] = {}
+    for part, *group, duration, event, count in _fetch(queryset.db, sql, [*params, *join_params]):
+        if part == 0:
+            by_group[tuple(group)].table[(duration, bool(event))] += count
+            overall.table[(duration, bool(event))] += count
+        elif part == 1:
+            subjects[tuple(group)] = count
         else:
-            known = [last_day[episode_id], *((d - index_date).days for d in last_date[episode_id])]
-            duration = min(horizon, max(known))
-        out.append(_Followed(subject, tuple(group), max(0, duration), False))
-    return out
+            overall.subjects = count
+    for group, followed in by_group.items():
+        followed.subjects = subjects[group]
+    return dict(by_group), overall
 
 
 def arthroplasty_summary(
@@ -562,13 +710,10 @@ def arthroplasty_summary(
     today: date,
 ) -> dict[str, Any]:
     """Kaplan-Meier time to arthroplasty by group, with a table at `days` and the curve's steps."""
-    followed = followed_episodes(queryset, group_by=group_by, censoring=censoring, today=today)
-    by_group: dict[tuple, list[_Followed]] = defaultdict(list)
-    for f in followed:
-        by_group[f.group].append(f)
+    by_group, overall_followed = followed_counts(queryset, group_by=group_by, censoring=censoring, today=today)
     group_keys = sorted(by_group, key=_sort_key)
     cells = {g: _km_cell(by_group[g], days, min_cell) for g in group_keys}
-    overall = _km_cell(followed, days, min_cell) if group_by else None
+    overall = _km_cell(overall_followed, days, min_cell) if group_by else None
     suppress(list(cells.values()), overall, min_cell)
     return {
         "event": "first total or partial arthroplasty of the treated joint",
@@ -584,21 +729,21 @@ def arthroplasty_summary(
     }
 
 
-def _km_cell(followed: list[_Followed], days: Sequence[int], min_cell: int) -> Cell:
-    km = kaplan_meier([f.duration for f in followed], [f.event for f in followed])
-    durations = sorted(f.duration for f in followed)
-    subjects = {f.subject for f in followed}
+def _km_cell(followed: Followed, days: Sequence[int], min_cell: int) -> Cell:
+    table = followed.table
+    km = kaplan_meier_counted(table)
+    n_total = sum(table.values())
 
     def at_risk(day: int) -> int:
-        return sum(1 for d in durations if d >= day)
+        return sum(n for (t, _), n in table.items() if t >= day)
 
-    table = []
+    rows = []
     for day in days:
         n = at_risk(day)
-        events = sum(1 for f in followed if f.event and f.duration <= day)
+        events = sum(n for (t, event), n in table.items() if event and t <= day)
         shown = n >= min_cell
         s, low, high = _km_at(km, day) if shown else (None, None, None)
-        table.append(
+        rows.append(
             {
                 "day": day,
                 "n_at_risk": n if shown else None,
@@ -609,7 +754,7 @@ def _km_cell(followed: list[_Followed], days: Sequence[int], min_cell: int) -> C
                 "suppressed": not shown,
             }
         )
-    curve = [{"day": 0, "survival": 1.0, "ci_low": 1.0, "ci_high": 1.0, "n_at_risk": len(followed)}]
+    curve = [{"day": 0, "survival": 1.0, "ci_low": 1.0, "ci_high": 1.0, "n_at_risk": n_total}]
     truncated_after = None
     for t, s, low, high, n in zip(km.times, km.survival, km.ci_low, km.ci_high, km.at_risk, strict=True):
         if n < min_cell:
@@ -620,13 +765,13 @@ def _km_cell(followed: list[_Followed], days: Sequence[int], min_cell: int) -> C
     if median is not None and truncated_after is not None and median > truncated_after:
         median = None
     return Cell(
-        len(subjects),
+        followed.subjects,
         {
-            "n": len(followed),
-            "n_subjects": len(subjects),
-            "n_events": sum(f.event for f in followed),
+            "n": n_total,
+            "n_subjects": followed.subjects,
+            "n_events": sum(n for (_, event), n in table.items() if event),
             "median_days": median,
-            "table": table,
+            "table": rows,
             "curve": curve,
             "curve_truncated_after_day": truncated_after,
         },

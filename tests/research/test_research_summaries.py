@@ -12,6 +12,10 @@ from django.test import override_settings
 from lifelines import KaplanMeierFitter
 from scipy import stats
 
+import scoring
+from outcomes.models import Score
+from registry.models import TreatmentEpisode
+from registry.research import summaries
 from tests import factories
 from tests.research.conftest import TODAY, add_scores, make_episode, make_patient
 
@@ -254,3 +258,195 @@ def test_the_threshold_is_configurable(api_a, site_a):
     body = api_a.json(SCORES, instrument="vas", key="vas_mm")
     assert body["min_cell_size"] == 3 and not body["groups"][0]["timepoints"][0]["level"]["suppressed"]
     assert TODAY  # the cohort is dated from today
+
+
+# The database's counting against a per-episode computation ------------------------------------------------
+
+
+@pytest.fixture
+def mixed_cohort(site_a, site_b):
+    """Random knee, hip and spine episodes, some bilateral, at two sites, with repeat administrations (some
+    after today), adverse events with and without resolution, arthroplasties and other surgeries (some dated
+    before the index), scores at several timepoints with gaps and unscorable values; plus excluded patients."""
+    rng = random.Random(7)
+    for n in range(40):
+        patient = make_patient(site_a if n % 5 else site_b)
+        joint = rng.choice(["knee", "knee", "hip", "spine"])
+        sides = (
+            ("left", "right")
+            if joint != "spine" and rng.random() < 0.4
+            else ("midline" if joint == "spine" else "right",)
+        )
+        for side in sides:
+            episode = make_episode(
+                patient,
+                joint=joint,
+                side=side,
+                kl_grade=None if joint == "spine" else rng.choice([None, 1, 2, 3, 4]),
+                product=rng.choice(["bmac", "prp", "ha"]),
+                dose=None,
+                index_days_ago=rng.choice([-3, 30, 100, 400, 700, 1000]),
+                administrations=rng.choice([1, 1, 2]),
+            )
+            for _ in range(rng.choice([0, 0, 1, 2])):
+                onset = episode.index_date + timedelta(days=rng.randint(-10, 900))
+                resolved = onset + timedelta(days=rng.randint(1, 200)) if rng.random() < 0.5 else None
+                factories.AdverseEventFactory(episode=episode, onset_date=onset, resolution_date=resolved)
+            for _ in range(rng.choice([0, 0, 0, 1, 2])):
+                factories.SurgeryFactory(
+                    episode=episode,
+                    surgery_date=episode.index_date + timedelta(days=rng.randint(-20, 900)),
+                    surgery_type=rng.choice(["total_arthroplasty", "partial_arthroplasty", "arthroscopy"]),
+                )
+            instrument = {"knee": "koos", "hip": "hoos", "spine": "vas"}[joint]
+            for timepoint in ("baseline", "m3", "m12", "m24"):
+                if rng.random() < 0.25:
+                    continue
+                if instrument == "vas":
+                    add_scores(episode, timepoint, "vas", {"vas_mm": float(rng.randint(0, 100))})
+                    continue
+                pain = None if rng.random() < 0.1 else koos_step(rng)
+                add_scores(episode, timepoint, instrument, {"pain": pain, "adl": rng.randint(0, 68) * 100 / 68})
+    for flags in ({"consent_research": False}, {"withdrawn_on": TODAY - timedelta(days=3)}):
+        episode = make_episode(make_patient(site_a, **flags), kl_grade=2)
+        factories.SurgeryFactory(episode=episode, surgery_type="total_arthroplasty")
+        add_scores(episode, "baseline", "koos", {"pain": 50.0, "adl": 50.0})
+
+
+def reference_durations(censoring: str, sites) -> list[tuple[TreatmentEpisode, int, bool]]:
+    """(episode, duration, event) of each released non-spine episode, one episode at a time from the models."""
+    out = []
+    episodes = TreatmentEpisode.objects.filter(
+        patient__site__in=sites, patient__consent_research=True, patient__withdrawn_on__isnull=True
+    ).exclude(joint="spine")
+    for episode in episodes:
+        horizon = (TODAY - episode.index_date).days
+        arthroplasties = [s.surgery_date for s in episode.surgeries.all() if s.surgery_type.endswith("arthroplasty")]
+        if arthroplasties:
+            out.append((episode, max(0, (min(arthroplasties) - episode.index_date).days), True))
+            continue
+        if censoring == "administrative":
+            out.append((episode, max(0, horizon), False))
+            continue
+        known = [0]
+        known += [f.days_from_index for f in episode.follow_ups.all() if f.days_from_index is not None]
+        dates = [a.administered_on for a in episode.administrations.all()]
+        dates += [d for e in episode.adverse_events.all() for d in (e.onset_date, e.resolution_date) if d]
+        dates += [s.surgery_date for s in episode.surgeries.all()]
+        known += [(d - episode.index_date).days for d in dates]
+        out.append((episode, max(0, min(horizon, max(known))), False))
+    return out
+
+
+@pytest.mark.parametrize("censoring", ["last_contact", "administrative"])
+@override_settings(RESEARCH_MIN_CELL_SIZE=1)
+def test_kaplan_meier_counted_in_the_database_agrees_per_episode(api_ab, site_a, site_b, mixed_cohort, censoring):
+    followed = reference_durations(censoring, [site_a, site_b])
+    assert any(event for _, _, event in followed) and any(not event for _, _, event in followed)
+    body = api_ab.json(KM, group_by="kl_grade", censoring=censoring, days="0,30,100,365,1000")
+    groups = {g["group"]["kl_grade"]: g for g in body["groups"]}
+    expected: dict = {}
+    for episode, duration, event in followed:
+        expected.setdefault(episode.kl_grade, []).append((episode.patient_id, duration, event))
+    assert set(groups) == set(expected)
+    everyone = [(e.patient_id, d, ev) for e, d, ev in followed]
+    for cell, rows in [*((groups[g], rows) for g, rows in expected.items()), (body["overall"], everyone)]:
+        durations, events = [d for _, d, _ in rows], [ev for _, _, ev in rows]
+        assert (cell["n"], cell["n_subjects"]) == (len(rows), len({p for p, _, _ in rows}))
+        assert cell["n_events"] == sum(events)
+        for row in cell["table"]:
+            if row["suppressed"]:  # none left at risk
+                assert not any(d >= row["day"] for d in durations)
+                continue
+            assert row["n_at_risk"] == sum(d >= row["day"] for d in durations)
+            assert row["cumulative_events"] == sum(
+                ev and d <= row["day"] for d, ev in zip(durations, events, strict=True)
+            )
+        if any(events):
+            kmf = KaplanMeierFitter(alpha=0.05).fit(durations, events)
+            for step in cell["curve"][1:]:
+                assert step["survival"] == pytest.approx(kmf.survival_function_.loc[step["day"]].iloc[0])
+                assert step["n_at_risk"] == kmf.event_table.loc[step["day"], "at_risk"]
+        else:
+            assert cell["curve"] == [{"day": 0, "survival": 1.0, "ci_low": 1.0, "ci_high": 1.0, "n_at_risk": len(rows)}]
+
+
+def shown(cell: dict, subjects: int) -> bool:
+    """Whether the cell's numbers are shown; a withheld cell must be so for a reason (min cell size 1 here)."""
+    if cell["suppressed"]:
+        assert subjects == 0 or cell["suppression"].startswith("secondary"), cell
+    return not cell["suppressed"]
+
+
+@pytest.mark.parametrize("instrument", ["koos", "hoos"])
+@override_settings(RESEARCH_MIN_CELL_SIZE=1)
+def test_score_cells_agree_per_episode_with_bilateral_subjects(api_ab, site_a, site_b, mixed_cohort, instrument):
+    body = api_ab.json(SCORES, instrument=instrument, key="pain", group_by="site")
+    episodes = TreatmentEpisode.objects.filter(
+        patient__consent_research=True, patient__withdrawn_on__isnull=True, follow_ups__scores__instrument=instrument
+    ).distinct()
+    values: dict = {}  # site -> [(subject, joint, {(timepoint, key): value})]
+    for episode in episodes:
+        scores = Score.objects.filter(follow_up__episode=episode, instrument=instrument, value__isnull=False)
+        by_slot = {(s.follow_up.timepoint, s.key): s.value for s in scores}
+        values.setdefault(episode.patient.site.code, []).append((episode.patient_id, episode.joint, by_slot))
+    groups = {g["group"]["site"]: {c["timepoint"]: c for c in g["timepoints"]} for g in body["groups"]}
+    assert set(groups) == set(values)
+    overall = {c["timepoint"]: c for c in body["overall"]["timepoints"]}
+    thresholds = {t["joint"]: t["signed_value"] for t in body["mcii"]["thresholds"]}
+    assert all(t > 0 for t in thresholds.values())  # higher is better: reached when the change is at least t
+    bilateral = 0
+    for cells, eps in [*((groups[site], eps) for site, eps in values.items()), (overall, sum(values.values(), []))]:
+        for timepoint in ("baseline", "m3", "m12", "m24"):
+            cell = cells[timepoint]
+            present = [(p, v[(timepoint, "pain")]) for p, _, v in eps if (timepoint, "pain") in v]
+            bilateral += len(present) - len({p for p, _ in present})
+            if shown(cell["level"], len({p for p, _ in present})):
+                assert cell["level"]["n"] == len(present) and cell["level"]["n_subjects"] == len(
+                    {p for p, _ in present}
+                )
+                assert cell["level"]["mean"] == pytest.approx(np.mean([v for _, v in present]))
+            if timepoint == "baseline":
+                continue
+            pairs = [(p, j, v) for p, j, v in eps if {("baseline", "pain"), (timepoint, "pain")} <= set(v)]
+            change = cell["change"]
+            if shown(change, len({p for p, _, _ in pairs})):
+                assert (change["n"], change["n_subjects"]) == (len(pairs), len({p for p, _, _ in pairs}))
+                diffs = [v[(timepoint, "pain")] - v[("baseline", "pain")] for _, _, v in pairs]
+                assert change["mean"] == pytest.approx(np.mean(diffs))
+            with_threshold = [(p, v, thresholds[j]) for p, j, v in pairs if j in thresholds]
+            mcii = cell["mcii"]
+            if shown(mcii, len({p for p, _, _ in with_threshold})):
+                assert (mcii["n"], mcii["n_subjects"]) == (len(with_threshold), len({p for p, _, _ in with_threshold}))
+                assert mcii["n_without_threshold"] == (len(pairs) - len(with_threshold) if thresholds else None)
+                assert mcii["reached"] == sum(
+                    v[(timepoint, "pain")] - v[("baseline", "pain")] >= t - 1e-9 for _, v, t in with_threshold
+                )
+            keys = [("baseline", "pain"), (timepoint, "pain"), ("baseline", "adl"), (timepoint, "adl")]
+            status = [(p, oarsi(*(100 - v[k] for k in keys))) for p, _, v in eps if set(keys) <= set(v)]
+            determinate = [(p, s) for p, s in status if s is not None]
+            responder = cell["omeract_oarsi"]
+            if shown(responder, len({p for p, _ in determinate})):
+                assert (responder["n"], responder["n_subjects"]) == (len(determinate), len({p for p, _ in determinate}))
+                assert responder["n_indeterminate"] == len(status) - len(determinate)
+                assert responder["responders"] == sum(s for _, s in determinate)
+    assert bilateral  # the cohort does test n_subjects < n
+
+
+@pytest.mark.django_db(False)
+def test_the_responder_from_its_two_criteria_is_the_scoring_engines():
+    rng = random.Random(3)
+    edges = [0.0, 9.9, 10.0, 12.5, 20.0, 30.3, 40.3, 50.0, 60.0, 100.0, -1.0, 100.5]
+    for _ in range(20000):
+        values = [rng.choice(edges) if rng.random() < 0.5 else rng.randint(0, 72) * 100 / 72 for _ in range(4)]
+        try:
+            expected = scoring.omeract_oarsi_responder(
+                pain_baseline=values[0],
+                pain_followup=values[1],
+                function_baseline=values[2],
+                function_followup=values[3],
+            )["responder"]
+        except scoring.ScoringError:
+            expected = "error"
+        got = summaries._omeract(*values)
+        assert (got if not isinstance(got, Exception) else "error") == expected, values

@@ -339,7 +339,8 @@ class ScoreSummaryView(_SummaryView):
     share. Cells from fewer than RESEARCH_MIN_CELL_SIZE subjects are suppressed and marked."""
 
     query_serializer = s.ScoreSummaryQuerySerializer
-    dataset = deid.SCORES
+    # The episodes, filtered on their columns; the summary joins their scores (registry.research.summaries).
+    dataset = deid.TREATMENTS
 
     @extend_schema(
         summary="Score summaries by group and timepoint",
