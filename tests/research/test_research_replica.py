@@ -120,4 +120,3 @@ def test_without_a_replica_the_router_routes_nothing(monkeypatch):
     assert router.db_for_write(Patient) is None
     assert router.allow_migrate(REPLICA, "registry") is False
     assert router.allow_migrate("default", "registry") is None
-

@@ -39,6 +39,8 @@ def test_the_tiny_benchmark_writes_every_line(tmp_path):
         "40",
         "--workers",
         "2",
+        "--claim-rows",
+        "3000",
         "--output",
         str(output),
         stdout=StringIO(),
@@ -48,3 +50,28 @@ def test_the_tiny_benchmark_writes_every_line(tmp_path):
     for expected in LINES:
         assert any(expected in row for row in rows), f"no line for {expected!r} in:\n{table}"
     assert "AMD" in table or "cores" in table  # the machine is described
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_claim_is_measured_on_a_padded_table_that_is_rolled_back(tmp_path):
+    from django.db import connection
+
+    from outcomes.models import FollowUp
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the dispatcher claim is measured on PostgreSQL only")
+    output = tmp_path / "benchmarks.md"
+    call_command("seed_demo", "--patients", "60", "--seed", "3", stdout=StringIO())
+    before = FollowUp.objects.count()
+    from registry.management.commands.bench_all import Command
+
+    command = Command(stdout=StringIO())
+    command.opts = {"claim_rows": 3 * before + 17, "rounds": 1, "output": str(output)}
+    command.pg, command.lines, command.notes = True, [], []
+    command.bench_claim()
+    (line,) = [line for line in command.lines if line.what.startswith("dispatcher claim")]
+    assert f"{3 * before + 17:,} follow-ups in the table" in line.what
+    assert f"{2 * before + 17:,} of them copies" in line.what
+    assert "follow_up_to_invite" in command.plan  # the claim reads the partial index
+    assert FollowUp.objects.count() == before  # the padding is gone
+    assert not FollowUp.objects.filter(timepoint__contains="~").exists()

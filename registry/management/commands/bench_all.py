@@ -18,9 +18,10 @@ What it measures, each over `--rounds` runs (median, and the spread min-max):
 - research JSON pages of 500 rows (following the cursor), in-process through the whole middleware stack:
   latency and SQL queries per page;
 - the 12-month KOOS pain summary by product type and the Kaplan-Meier endpoint: latency;
-- the dispatcher's claim of a batch of 500 follow-ups (SELECT ... FOR UPDATE SKIP LOCKED), with its plan;
+- the dispatcher's claim of a batch of 500 follow-ups (SELECT ... FOR UPDATE SKIP LOCKED), with its plan, on a
+  follow-up table padded to `--claim-rows` (1 million) inside a transaction that is rolled back;
 - sending due invitations (up to `--invitations`) to an aiosmtpd sink on a localhost port with `--workers`
-  processes calling message_send, as Celery workers would;
+  processes calling messages_send on batches, as the Celery workers' send_messages tasks do;
 - the admin patient list, follow-up worklist and a patient page as a logged-in coordinator;
 - a full rescore of every stored score (all marked as an older scoring version first; run once).
 """
@@ -85,16 +86,16 @@ def _met(ok: bool) -> str:
     return "yes" if ok else "**no**"
 
 
-def _send_slice(ids: list[int], host: str, port: int) -> None:
-    """A sending process: what a Celery worker's send_message task does, for a share of the due messages."""
-    from outcomes.contact import message_send
+def _send_slice(batches: list[list[int]], host: str, port: int) -> None:
+    """A sending process: what a Celery worker's send_messages task does, for its share of the batches."""
+    from outcomes.contact import messages_send
 
     connections.close_all()  # never share the parent's socket
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_USE_TLS = host, port, False
     settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
-    for pk in ids:
-        message_send(message_id=pk)
+    for batch in batches:
+        messages_send(message_ids=batch)
     connections.close_all()
 
 
@@ -108,6 +109,12 @@ class Command(BaseCommand):
         parser.add_argument("--rounds", type=int, default=5, help="runs of each measurement (default 5)")
         parser.add_argument("--invitations", type=int, default=10_000, help="due invitations to send (10000)")
         parser.add_argument("--workers", type=int, default=4, help="sending processes (default 4)")
+        parser.add_argument(
+            "--claim-rows",
+            type=int,
+            default=1_000_000,
+            help="follow-ups in the table while the claim is measured; padded and rolled back (default 1000000)",
+        )
         parser.add_argument("--output", default=MD_PATH, help=f"Markdown file to write (default {MD_PATH})")
 
     # Orchestration ---------------------------------------------------------------------------------------
@@ -384,13 +391,49 @@ class Command(BaseCommand):
     # Dispatcher ---------------------------------------------------------------------------------------------
 
     def bench_claim(self) -> None:
+        if not self.pg:
+            self.row("dispatcher claim of 500 follow-ups", "n/a", "", "< 10 ms", "n/a", note="needs PostgreSQL")
+            return
+        with transaction.atomic():  # the padding below is rolled back at the end
+            padded = self.pad_follow_ups(self.opts["claim_rows"])
+            self.measure_claim(padded)
+            transaction.set_rollback(True)
+
+    def pad_follow_ups(self, rows: int) -> int:
+        """Fill the follow-up table up to `rows` with copies of its own rows (inside the caller's transaction,
+        which is rolled back), so the claim is measured on a table of national size even when fewer patients
+        were seeded. Copies keep every column (status, windows, invitation state) and so the mix of past,
+        open and future follow-ups; their timepoint is suffixed, which keeps them out of the unique
+        (episode, timepoint) constraint (the timepoint check is dropped for the transaction, and comes back
+        with the rollback). Returns how many rows were added."""
+        from outcomes.models import FollowUp
+
+        table = FollowUp._meta.db_table
+        have = FollowUp.objects.count()
+        if have >= rows or have == 0:
+            return 0
+        columns = [f.column for f in FollowUp._meta.concrete_fields if f.column not in ("id", "timepoint")]
+        listed = ", ".join(connection.ops.quote_name(c) for c in columns)
+        added, copy = 0, 0
+        with connection.cursor() as cursor:
+            cursor.execute(f"ALTER TABLE {table} DROP CONSTRAINT follow_up_timepoint_valid")
+            while have + added < rows:
+                copy += 1
+                cursor.execute(  # names from the model's own metadata, values as parameters
+                    f"INSERT INTO {table} (timepoint, {listed}) "  # noqa: S608
+                    f"SELECT left(timepoint, 6) || '~' || %s, {listed} FROM {table} "
+                    f"WHERE timepoint NOT LIKE '%%~%%' ORDER BY id LIMIT %s",
+                    [str(copy), rows - have - added],
+                )
+                added += cursor.rowcount
+            cursor.execute(f"ANALYZE {table}")  # the planner sees the padded table, as autovacuum would
+        return added
+
+    def measure_claim(self, padded: int) -> None:
         from outcomes import contact
         from outcomes.models import FollowUp
 
         total = FollowUp.objects.count()
-        if not self.pg:
-            self.row("dispatcher claim of 500 follow-ups", "n/a", "", "< 10 ms", "n/a", note="needs PostgreSQL")
-            return
         claim = (
             contact._locked(FollowUp.objects.filter(status__in=contact.LIVE, invited_at__isnull=True))
             .select_related("episode__patient__site", "episode__patient__identity")
@@ -421,7 +464,9 @@ class Command(BaseCommand):
         median = statistics.median(executed)
         self.row(
             f"dispatcher claim of a batch of up to 500 (FOR UPDATE SKIP LOCKED; {claimed} due), "
-            f"{total:,} follow-ups in the table: execution in PostgreSQL (EXPLAIN ANALYZE)",
+            f"{total:,} follow-ups in the table"
+            + (f" ({padded:,} of them copies, rolled back after)" if padded else "")
+            + ": execution in PostgreSQL (EXPLAIN ANALYZE)",
             _ms(median),
             _spread(executed, _ms),
             "< 10 ms",
@@ -450,6 +495,7 @@ class Command(BaseCommand):
 
         from outcomes import contact
         from outcomes.models import Message, MessageKind, MessageStatus
+        from outcomes.tasks import SEND_BATCH
 
         target = self.opts["invitations"]
         now = datetime.now(tz=UTC)
@@ -463,6 +509,8 @@ class Command(BaseCommand):
             .order_by("pk")
             .values_list("pk", flat=True)[:target]
         )
+        # As dispatch_follow_ups hands them to the workers: batches of SEND_BATCH, taken in turn.
+        batches = [ids[i : i + SEND_BATCH] for i in range(0, len(ids), SEND_BATCH)]
         received = []
 
         class Sink:
@@ -484,7 +532,8 @@ class Command(BaseCommand):
                 connections.close_all()
                 ctx = multiprocessing.get_context("fork")
                 procs = [
-                    ctx.Process(target=_send_slice, args=(ids[i::workers], "127.0.0.1", port)) for i in range(workers)
+                    ctx.Process(target=_send_slice, args=(batches[i::workers], "127.0.0.1", port))
+                    for i in range(workers)
                 ]
                 for p in procs:
                     p.start()
@@ -499,8 +548,8 @@ class Command(BaseCommand):
                     EMAIL_HOST_USER="",
                     EMAIL_HOST_PASSWORD="",
                 ):
-                    for pk in ids:
-                        contact.message_send(message_id=pk)
+                    for batch in batches:
+                        contact.messages_send(message_ids=batch)
             seconds = time.perf_counter() - started
         finally:
             deadline = time.time() + 5
@@ -512,7 +561,8 @@ class Command(BaseCommand):
             self.notes.append(f"Sending: {len(ids)} due, {sent} marked sent, {len(received)} received by the sink.")
         scaled = seconds * target / max(1, len(ids))
         self.row(
-            f"send {len(ids):,} due invitations to a localhost SMTP sink, {workers} process(es) calling message_send",
+            f"send {len(ids):,} due invitations to a localhost SMTP sink, {workers} process(es) calling "
+            f"messages_send on batches of {SEND_BATCH}",
             f"{seconds:.1f} s ({len(ids) / max(seconds, 1e-9):,.0f}/s)",
             "one run",
             f"{target:,} < 60 s",
