@@ -75,6 +75,18 @@ def _answers(rng: random.Random, instrument: str, severity: float) -> dict[str, 
     return out
 
 
+SCORE_COLUMNS = (
+    "follow_up_id",
+    "response_id",
+    "instrument",
+    "key",
+    "value",
+    "value_text",
+    "scoring_version",
+    "computed_at",
+)
+
+
 def seed_outcomes(
     *, rng: random.Random, episodes: Sequence[TreatmentEpisode], products: Mapping[int, str], as_of: date
 ) -> dict[str, int]:
@@ -82,7 +94,7 @@ def seed_outcomes(
 
     Everything is decided in memory first, then each table is written once (follow-ups with their final status,
     responses, scores), with history rows for the audited ones (registry.demo.bulk_insert)."""
-    from registry.demo import bulk_insert, reserve_ids
+    from registry.demo import bulk_insert, insert_rows, reserve_ids
 
     by_episode = {ep.pk: ep for ep in episodes}
     follow_ups = follow_ups_build(episodes=episodes, today=as_of)  # per episode, in window order
@@ -131,22 +143,13 @@ def seed_outcomes(
         answered.append((fu, per_fu))
     # Staff-entered rows need a user; the demo's are all "patient via link" or tablet (also by link in the clinic).
     bulk_insert(responses, Response, reason="entered by patient")
-    scores: list[Score] = []
+    # Scores are the bulk of the rows (about 90 per patient): plain tuples, not model instances (see insert_rows).
+    scores: list[tuple] = []
     now = datetime.now(tz=UTC)
+    version = scoring.SCORING_VERSION
     for fu, per_fu in answered:
         for (instrument, key), (value, text, response) in _expected_scores(fu, per_fu).items():
-            scores.append(
-                Score(
-                    follow_up=fu,
-                    response=response,
-                    instrument=instrument,
-                    key=key,
-                    value=value,
-                    value_text=text,
-                    scoring_version=scoring.SCORING_VERSION,
-                    computed_at=now,
-                )
-            )
+            scores.append((fu.pk, response.pk if response else None, instrument, key, value, text, version, now))
         owed = set(fu.instruments)
         fu.status = FollowUpStatus.COMPLETED if owed <= set(per_fu) else FollowUpStatus.PARTIAL
         first = min(r.completed_at for r in per_fu.values())
@@ -154,7 +157,8 @@ def seed_outcomes(
         fu.completed_at = (
             max(r.completed_at for r in per_fu.values()) if fu.status == FollowUpStatus.COMPLETED else None
         )
-    bulk_insert(scores, Score, history=False)  # scores keep no history: they are recomputed from the answers
+    # Scores keep no history: they are recomputed from the answers.
+    insert_rows(Score, SCORE_COLUMNS, scores)
     if connection.vendor == "postgresql":
         # One row per follow-up, in its final state, and one creation history row holding that state.
         bulk_insert(follow_ups, FollowUp, reason="scheduled in bulk", keep_ids=True)

@@ -249,3 +249,74 @@ def test_from_the_command_line_a_refusal_exits_non_zero(tmp_path, args, code, me
     )
     assert result.returncode == code
     assert message in result.stderr
+
+
+# Indexes built once (PostgreSQL, large seeds) ------------------------------------------------------------
+
+
+def _schema(tables) -> list[tuple]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint "
+            "WHERE conrelid::regclass::text = ANY(%s) ORDER BY 1, 2",
+            [list(tables)],
+        )
+        constraints = cursor.fetchall()
+        cursor.execute(
+            "SELECT tablename, indexname, indexdef FROM pg_indexes WHERE tablename = ANY(%s) ORDER BY 1, 2",
+            [list(tables)],
+        )
+        return constraints + cursor.fetchall()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_large_seed_builds_the_indexes_once_and_leaves_the_schema_as_it_was():
+    from django.db import IntegrityError, connection
+
+    from outcomes.models import Score
+    from registry.demo import BULK_TABLES, seed_demo
+
+    if connection.vendor != "postgresql":
+        pytest.skip("indexes are deferred on PostgreSQL only")
+    before = _schema(BULK_TABLES)
+    assert len(before) > 25  # the tables' constraints and indexes are all there to compare
+    report = seed_demo(patients=40, seed=5, sites=2, as_of=AS_OF_DATE, defer_indexes=True)
+    assert _schema(BULK_TABLES) == before
+    assert Score.objects.count() == report.scores > 0
+    score = Score.objects.first()
+    with pytest.raises(IntegrityError), transaction.atomic():  # the unique constraint is enforced again
+        Score.objects.create(
+            follow_up=score.follow_up, response=score.response, instrument=score.instrument, key=score.key, value=1
+        )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_large_seed_that_fails_leaves_no_rows_and_the_schema_whole(monkeypatch):
+    from django.db import connection
+
+    from outcomes import demo as outcomes_demo
+    from outcomes.models import FollowUp, Score
+    from registry import demo
+    from registry.demo import BULK_TABLES, seed_demo
+
+    if connection.vendor != "postgresql":
+        pytest.skip("indexes are deferred on PostgreSQL only")
+    before = _schema(BULK_TABLES)
+    calls = []
+    real = outcomes_demo.seed_outcomes
+
+    def fails_on_the_second_chunk(**kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("disk full")
+        return real(**kwargs)
+
+    monkeypatch.setattr(outcomes_demo, "seed_outcomes", fails_on_the_second_chunk)
+    with pytest.raises(RuntimeError, match="disk full"):
+        seed_demo(patients=40, seed=5, sites=2, as_of=AS_OF_DATE, defer_indexes=True)
+    assert len(calls) == 2
+    assert _schema(BULK_TABLES) == before
+    assert not Patient.objects.exists() and not FollowUp.objects.exists() and not Score.objects.exists()
+    assert demo.DEFER_INDEXES_FROM > 40  # small seeds (the demo, CI) keep the row-by-row path by default
