@@ -139,6 +139,11 @@ class Command(BaseCommand):
                 SECURE_SSL_REDIRECT=False,
                 RESEARCH_RATE_LIMIT="1000000/minute",
                 RESEARCH_CSV_RATE_LIMIT="1000000/hour",
+                # In-process admin pages without collectstatic's manifest (the benchmark needs no static files).
+                STORAGES={
+                    **settings.STORAGES,
+                    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+                },
             ):
                 self.bench_export()
                 self.bench_json_pages()
