@@ -35,6 +35,7 @@ from registry.models import (
     SubsequentSurgery,
     TreatmentEpisode,
 )
+from registry.research.services import pseudonyms_assign
 
 SEED_REASON = "seed_demo (synthetic data)"
 
@@ -461,9 +462,6 @@ def _seed_chunk(
             if later <= as_of:
                 second_joint = Joint.KNEE if joint != Joint.KNEE else Joint.HIP
                 episodes.append(_episode(rng, patient, protocols, second_joint, later))
-    episodes = bulk_insert(episodes, TreatmentEpisode)
-    report.episodes += len(episodes)
-
     administrations: list[Administration] = []
     adverse: list[AdverseEvent] = []
     surgeries: list[SubsequentSurgery] = []
@@ -499,6 +497,18 @@ def _seed_chunk(
         surgery = _surgery(rng, episode, as_of)
         if surgery:
             surgeries.append(surgery)
+    # The episodes carry a copy of their first administration (registry.services keeps it after seeding); the
+    # administrations are listed in date order within each episode, so the first listed is the first given.
+    for a in reversed(administrations):
+        a.episode.first_product_type = a.product_type
+        a.episode.first_source = a.source
+        a.episode.first_cell_dose_millions = a.cell_dose_millions
+    inserted = bulk_insert(episodes, TreatmentEpisode)
+    for episode, saved in zip(episodes, inserted, strict=True):
+        episode.pk = saved.pk
+    report.episodes += len(episodes)
+    for row in (*administrations, *adverse, *surgeries):
+        row.episode = row.episode  # the episode has its id now
     bulk_insert(administrations, Administration)
     bulk_insert(adverse, AdverseEvent)
     bulk_insert(surgeries, SubsequentSurgery)
@@ -512,6 +522,9 @@ def _seed_chunk(
     for a in administrations:
         first_product.setdefault(a.episode_id, a.product_type)
     outcome_counts = seed_outcomes(rng=rng, episodes=episodes, products=first_product, as_of=as_of)
+    # Rows inserted in bulk get no pseudonym from the creating receivers (registry.research.signals); these are
+    # the newest rows, so the check above the newest pseudonym finds them.
+    pseudonyms_assign(full=False)
     report.follow_ups += outcome_counts["follow_ups"]
     report.responses += outcome_counts["responses"]
     report.scores += outcome_counts["scores"]

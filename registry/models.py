@@ -286,6 +286,26 @@ class Diagnosis(models.TextChoices):
     OTHER = "other", "Other"
 
 
+class ProductType(models.TextChoices):
+    BMAC = "bmac", "Bone-marrow aspirate concentrate (BMAC)"
+    SVF = "svf", "Stromal vascular fraction (SVF)"
+    CULTURED_MSC = "cultured_msc", "Culture-expanded autologous MSCs"
+    ALLOGENEIC_MSC = "allogeneic_msc", "Allogeneic MSCs (e.g. umbilical cord)"
+    PRP = "prp", "Platelet-rich plasma (PRP)"
+    HA = "ha", "Hyaluronic acid"
+    STEROID = "steroid", "Corticosteroid"
+    OTHER = "other", "Other"
+
+
+CELL_PRODUCTS = {ProductType.BMAC, ProductType.SVF, ProductType.CULTURED_MSC, ProductType.ALLOGENEIC_MSC}
+
+
+class CellSource(models.TextChoices):
+    AUTOLOGOUS = "autologous", "Autologous"
+    ALLOGENEIC = "allogeneic", "Allogeneic"
+    NOT_APPLICABLE = "na", "Not applicable (acellular)"
+
+
 class TreatmentEpisode(models.Model):
     """One treated joint (or spinal level) of one patient, from the index date on. A bilateral treatment is
     two episodes, one per side, each with its own follow-up."""
@@ -320,6 +340,22 @@ class TreatmentEpisode(models.Model):
     prior_ha_injection = models.BooleanField("prior hyaluronic acid injection", default=False)
     prior_prp_injection = models.BooleanField("prior PRP injection", default=False)
     prior_surgery = models.BooleanField("prior surgery on this joint", default=False)
+    # The first administration (earliest date, then earliest entry), kept by registry.services whenever an
+    # administration or the episode is saved or deleted: research data and summaries group by it, and reading
+    # it here spares them a join to the administrations for every row.
+    first_product_type = models.CharField(
+        "product of the first administration", max_length=20, choices=ProductType.choices, null=True, editable=False
+    )
+    first_source = models.CharField(
+        "source of the first administration", max_length=12, choices=CellSource.choices, null=True, editable=False
+    )
+    first_cell_dose_millions = models.DecimalField(
+        "cell dose of the first administration (million cells)",
+        max_digits=8,
+        decimal_places=2,
+        null=True,
+        editable=False,
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     history = HistoricalRecords()
@@ -367,26 +403,6 @@ class TreatmentEpisode(models.Model):
                 errors["index_date"] = "The index date is before the patient's date of birth."
         if errors:
             raise ValidationError(errors)
-
-
-class ProductType(models.TextChoices):
-    BMAC = "bmac", "Bone-marrow aspirate concentrate (BMAC)"
-    SVF = "svf", "Stromal vascular fraction (SVF)"
-    CULTURED_MSC = "cultured_msc", "Culture-expanded autologous MSCs"
-    ALLOGENEIC_MSC = "allogeneic_msc", "Allogeneic MSCs (e.g. umbilical cord)"
-    PRP = "prp", "Platelet-rich plasma (PRP)"
-    HA = "ha", "Hyaluronic acid"
-    STEROID = "steroid", "Corticosteroid"
-    OTHER = "other", "Other"
-
-
-CELL_PRODUCTS = {ProductType.BMAC, ProductType.SVF, ProductType.CULTURED_MSC, ProductType.ALLOGENEIC_MSC}
-
-
-class CellSource(models.TextChoices):
-    AUTOLOGOUS = "autologous", "Autologous"
-    ALLOGENEIC = "allogeneic", "Allogeneic"
-    NOT_APPLICABLE = "na", "Not applicable (acellular)"
 
 
 class Administration(models.Model):

@@ -1,21 +1,48 @@
 """Patient rights: everything held about one patient (an access request), and anonymisation of a withdrawn patient
 as the site's policy says. Both are audited: Django's admin log records who did it and when; anonymisation also
 leaves a historical row with its reason.
+
+Also the episode's copy of its first administration (`episodes_first_administration_refresh`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.db import connection, models, transaction
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
-from registry.models import Patient, PatientIdentity
+from registry.models import Administration, Patient, PatientIdentity, TreatmentEpisode
 
 ANONYMISED = "anonymised"
+
+FIRST_ADMINISTRATION = {
+    "first_product_type": "product_type",
+    "first_source": "source",
+    "first_cell_dose_millions": "cell_dose_millions",
+}
+
+
+def first_administration_values(episodes: models.QuerySet) -> int:
+    """Set the first-administration columns of `episodes` from their administrations (earliest date, then
+    earliest entry; empty without one), in one UPDATE. Derived data, not an edit: no history row."""
+    first = Administration.objects.filter(episode=OuterRef("pk")).order_by("administered_on", "pk")
+    return episodes.update(
+        **{column: Subquery(first.values(source)[:1]) for column, source in FIRST_ADMINISTRATION.items()}
+    )
+
+
+def episodes_first_administration_refresh(*, episode_ids: Iterable[int | None]) -> None:
+    """Keep the episodes' copy of their first administration (registry.signals calls this on every save and
+    delete of an administration and every save of an episode, inside the saving transaction)."""
+    ids = sorted({pk for pk in episode_ids if pk is not None})
+    if ids:
+        first_administration_values(TreatmentEpisode.objects.filter(pk__in=ids))
 
 
 def _row(obj: models.Model, *, exclude: tuple[str, ...] = ()) -> dict[str, Any]:

@@ -212,12 +212,14 @@ CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 300, minimum=1)
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 240, minimum=1)
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# One beat entry: the follow-up dispatcher claims due work from indexed queries (outcomes.contact).
+# The follow-up dispatcher claims due work from indexed queries (outcomes.contact); the pseudonym sweep is the
+# backstop for rows that did not get theirs at creation (registry.research.services.pseudonyms_assign).
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "follow-up-dispatcher": {
         "task": "outcomes.tasks.dispatch_follow_ups",
         "schedule": env_int("FOLLOW_UP_DISPATCH_SECONDS", 120, minimum=10),
     },
+    "pseudonym-sweep": {"task": "registry.tasks.assign_pseudonyms", "schedule": 3600},
 }
 
 # REST framework ------------------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from django.db import models
-from django.db.models import Count, Exists, F, Max, OuterRef, Q, Subquery, Sum, Value
+from django.db.models import Count, F, Max, OuterRef, Subquery, Sum, Value
 from django.db.models.functions import Coalesce, ExtractYear, Least, NullIf
 
 import scoring
@@ -117,18 +117,6 @@ def days_from_index(date_path: str, episode_prefix: str) -> models.Expression:
     return DaysBetween(F(date_path), F(f"{episode_prefix}index_date"))
 
 
-def with_first_administration(queryset: models.QuerySet, episode_prefix: str) -> models.QuerySet:
-    """Join each row to its episode's first administration (LEFT JOIN, so an episode without one stays, with
-    empty product columns). Annotations that follow reuse this join: `F(f"{episode_prefix}administrations__x")`.
-    """
-    adm = f"{episode_prefix}administrations"
-    earlier = Administration.objects.filter(episode_id=OuterRef(f"{adm}__episode_id")).filter(
-        Q(administered_on__lt=OuterRef(f"{adm}__administered_on"))
-        | Q(administered_on=OuterRef(f"{adm}__administered_on"), id__lt=OuterRef(f"{adm}__id"))
-    )
-    return queryset.filter(~Exists(earlier))
-
-
 # Columns and datasets -------------------------------------------------------------------------------------
 
 
@@ -171,7 +159,6 @@ def episode_columns(ep: str, *, first_administration: bool = True) -> list[Colum
     """The covariates every row carries: who (pseudonyms, sex, age), where (site), what joint, and (with
     `first_administration`) what was injected. `ep` is the lookup prefix from the base model to the episode."""
     pat = f"{ep}patient__"
-    adm = f"{ep}administrations__"
     columns = [
         Column(
             "subject_id",
@@ -217,21 +204,21 @@ def episode_columns(ep: str, *, first_administration: bool = True) -> list[Colum
                 "product_type",
                 "string",
                 "Product of the episode's first administration (earliest date, then earliest entry).",
-                f"{adm}product_type",
+                f"{ep}first_product_type",
                 _values(ProductType),
             ),
             Column(
                 "source",
                 "string",
                 "Autologous or allogeneic (na: acellular), of the first administration.",
-                f"{adm}source",
+                f"{ep}first_source",
                 _values(CellSource),
             ),
             Column(
                 "cell_dose_millions",
                 "number",
                 "Cell dose of the first administration, in million cells (empty for acellular products).",
-                f"{adm}cell_dose_millions",
+                f"{ep}first_cell_dose_millions",
                 unit="10^6 cells",
             ),
         ]
@@ -246,7 +233,6 @@ class Dataset:
     row: str
     model: type[models.Model]
     columns: tuple[Column, ...]
-    episode_prefix: str | None = None  # set: join the episode's first administration
     order_by: str = "id"
     notes: tuple[str, ...] = field(default=())
 
@@ -267,8 +253,6 @@ class Dataset:
     def annotate(self, queryset: models.QuerySet) -> models.QuerySet:
         """`queryset` (already scoped by registry.research.access) with every column available under its name,
         for filtering and output."""
-        if self.episode_prefix is not None:
-            queryset = with_first_administration(queryset, self.episode_prefix)
         return queryset.annotate(**{c.alias: c.expression() for c in self.columns})
 
     def rows(self, queryset: models.QuerySet, *, with_order_key: bool = True) -> models.QuerySet:
@@ -298,7 +282,6 @@ TREATMENTS = Dataset(
     name="treatments",
     row="one treatment episode (a treated joint or spinal level of one subject)",
     model=TreatmentEpisode,
-    episode_prefix="",
     columns=(
         *episode_columns(""),
         Column("diagnosis", "string", "Diagnosis.", "diagnosis", _values(Diagnosis)),
@@ -393,7 +376,6 @@ SCORES = Dataset(
     name="scores",
     row="one score: subject, episode, timepoint, instrument and score key (long format)",
     model=Score,
-    episode_prefix="follow_up__episode__",
     columns=(
         *episode_columns("follow_up__episode__")[:2],
         Column(
@@ -443,7 +425,6 @@ ADVERSE_EVENTS = Dataset(
     name="adverse_events",
     row="one adverse event",
     model=AdverseEvent,
-    episode_prefix="episode__",
     columns=(
         *episode_columns("episode__"),
         Column(
@@ -468,7 +449,6 @@ SURGERIES = Dataset(
     name="surgeries",
     row="one subsequent surgery on the treated joint",
     model=SubsequentSurgery,
-    episode_prefix="episode__",
     columns=(
         *episode_columns("episode__"),
         Column(

@@ -124,6 +124,19 @@ class TestPlausibleData:
         assert set(grades) <= {0, 1, 2, 3, 4}
         assert (grades[2] + grades[3]) / sum(grades.values()) > 0.6
 
+    def test_every_episode_carries_its_first_administration_and_everyone_a_pseudonym(self):
+        from registry.research.models import EpisodePseudonym, SubjectPseudonym
+
+        administrations = Administration.objects.order_by("-administered_on", "-pk")
+        first = {a.episode_id: (a.product_type, a.source, a.cell_dose_millions) for a in administrations}
+        carried = {
+            e.pk: (e.first_product_type, e.first_source, e.first_cell_dose_millions)
+            for e in TreatmentEpisode.objects.all()
+        }
+        assert carried == first and len(first) > 100
+        assert SubjectPseudonym.objects.count() == Patient.objects.count()
+        assert EpisodePseudonym.objects.count() == TreatmentEpisode.objects.count()
+
     def test_spine_episodes_have_a_level_and_no_kl_grade_or_side(self):
         spine = TreatmentEpisode.objects.filter(joint=Joint.SPINE)
         assert spine.exists()

@@ -28,6 +28,7 @@ What it measures, each over `--rounds` runs (median, and the spread min-max):
 
 from __future__ import annotations
 
+import argparse
 import json
 import multiprocessing
 import os
@@ -99,6 +100,18 @@ def _send_slice(batches: list[list[int]], host: str, port: int) -> None:
     connections.close_all()
 
 
+PARTS = ("export", "json_pages", "summaries", "admin", "claim", "send", "rescore")
+
+
+def _parts(value: str) -> list[str]:
+    parts = [p.strip() for p in value.split(",") if p.strip()]
+    unknown = sorted(set(parts) - set(PARTS))
+    if not parts or unknown:
+        named = ", ".join(unknown) or "(none)"
+        raise argparse.ArgumentTypeError(f"unknown part(s) {named}; choose from {', '.join(PARTS)}")
+    return [p for p in PARTS if p in parts]
+
+
 class Command(BaseCommand):
     help = "Run every scale benchmark (export, API pages, summaries, dispatcher, admin, rescore) and write a table."
 
@@ -116,6 +129,14 @@ class Command(BaseCommand):
             help="follow-ups in the table while the claim is measured; padded and rolled back (default 1000000)",
         )
         parser.add_argument("--output", default=MD_PATH, help=f"Markdown file to write (default {MD_PATH})")
+        parser.add_argument(
+            "--only",
+            type=_parts,
+            default=None,
+            metavar="PART,...",
+            help=f"run only these measurements ({', '.join(PARTS)}), e.g. while profiling; seeds if needed, "
+            "prints the lines and writes no file",
+        )
 
     # Orchestration ---------------------------------------------------------------------------------------
 
@@ -145,17 +166,13 @@ class Command(BaseCommand):
                     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
                 },
             ):
-                self.bench_export()
-                self.bench_json_pages()
-                self.bench_summaries()
-                self.bench_admin()
-                self.bench_claim()
-                self.bench_send()
-                self.bench_rescore()
+                for part in opts["only"] or PARTS:
+                    getattr(self, f"bench_{part}")()
         finally:
             api_key_revoke(key=self.key)
         total = time.perf_counter() - started
-        self.write(total)
+        if opts["only"] is None:
+            self.write(total)
 
     def row(self, *args: Any, **kw: Any) -> None:
         line = Line(*args, **kw)

@@ -124,8 +124,9 @@ class ResearchAPIMixin:
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)  # type: ignore[misc]
-        # Rows entered a moment ago get their pseudonyms now, so no row is ever released without one.
-        pseudonyms_assign()
+        # Rows get their pseudonyms when they are created; rows that came in another way a moment ago (above
+        # the newest pseudonym) get theirs now, so no row is released without one.
+        pseudonyms_assign(full=False)
         # From here on, reads go to the research replica if one is configured (registry/dbrouter.py).
         self._replica_reads = research_reads_begin()
 
