@@ -77,6 +77,8 @@ def _answers(rng: random.Random, instrument: str, severity: float) -> dict[str, 
 
 SCORE_COLUMNS = (
     "follow_up_id",
+    "episode_id",
+    "timepoint",
     "response_id",
     "instrument",
     "key",
@@ -149,7 +151,20 @@ def seed_outcomes(
     version = scoring.SCORING_VERSION
     for fu, per_fu in answered:
         for (instrument, key), (value, text, response) in _expected_scores(fu, per_fu).items():
-            scores.append((fu.pk, response.pk if response else None, instrument, key, value, text, version, now))
+            scores.append(
+                (
+                    fu.pk,
+                    fu.episode_id,
+                    fu.timepoint,
+                    response.pk if response else None,
+                    instrument,
+                    key,
+                    value,
+                    text,
+                    version,
+                    now,
+                )
+            )
         owed = set(fu.instruments)
         fu.status = FollowUpStatus.COMPLETED if owed <= set(per_fu) else FollowUpStatus.PARTIAL
         first = min(r.completed_at for r in per_fu.values())

@@ -8,6 +8,8 @@ the same transaction, in long form (one row per score key) with the scoring vers
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -262,6 +264,18 @@ class Score(models.Model):
     full HHS from mHHS + examination) are written by the same service as their source answers."""
 
     follow_up = models.ForeignKey(FollowUp, on_delete=models.CASCADE, related_name="scores")
+    # The follow-up's episode and timepoint, copied when the score is written (Score.build): summaries read a
+    # score's episode and timepoint from one index instead of joining every score to its follow-up. Neither ever
+    # changes on a follow-up (on PostgreSQL a trigger refuses such an update; outcomes/migrations/0006).
+    episode = models.ForeignKey(
+        TreatmentEpisode,
+        on_delete=models.DO_NOTHING,  # the follow-up's CASCADE deletes the score
+        db_constraint=False,
+        db_index=False,
+        editable=False,
+        related_name="+",
+    )
+    timepoint = models.CharField(max_length=10, choices=Timepoint.choices, editable=False)
     response = models.ForeignKey(
         Response,
         on_delete=models.CASCADE,
@@ -286,11 +300,13 @@ class Score(models.Model):
             models.UniqueConstraint(fields=["follow_up", "instrument", "key"], name="score_one_per_key"),
         ]
         indexes = [
-            # Research exports filter by instrument and key; summaries read (follow-up, value) of one score key
-            # from the index alone on PostgreSQL (545 -> 115 ms for KOOS pain and ADL at 9 million scores; see
+            # Research exports filter by instrument and key; summaries read (episode, value) of one score key at
+            # the timepoints they show from the index alone on PostgreSQL, without the follow-ups (see
             # docs/benchmarks.md). Rescore finds rows of an old scoring version.
             models.Index(
-                fields=["instrument", "key", "follow_up"], include=["value"], name="score_instrument_key_value"
+                fields=["instrument", "key", "timepoint"],
+                include=["episode", "value"],
+                name="score_instrument_key_tp",
             ),
             models.Index(fields=["scoring_version"], name="score_version"),
         ]
@@ -304,6 +320,11 @@ class Score(models.Model):
         if self.value_text:
             return self.value_text
         return "not scorable" if self.value is None else f"{self.value:.1f}"
+
+    @classmethod
+    def build(cls, follow_up: FollowUp, **values: Any) -> Score:
+        """An unsaved score of `follow_up`, carrying its episode and timepoint (every writer goes through here)."""
+        return cls(follow_up=follow_up, episode_id=follow_up.episode_id, timepoint=follow_up.timepoint, **values)
 
 
 class Worklist(FollowUp):

@@ -337,8 +337,8 @@ def scores_write(*, follow_up: FollowUp, only: str | None = None) -> dict[str, i
     for ident, (value, text, response) in expected.items():
         row = stored.pop(ident, None)
         if row is None:
-            Score.objects.create(
-                follow_up=follow_up,
+            Score.build(
+                follow_up,
                 response=response,
                 instrument=ident[0],
                 key=ident[1],
@@ -346,7 +346,7 @@ def scores_write(*, follow_up: FollowUp, only: str | None = None) -> dict[str, i
                 value_text=text,
                 scoring_version=scoring.SCORING_VERSION,
                 computed_at=now,
-            )
+            ).save(force_insert=True)
             created += 1
         elif (row.value, row.value_text, row.response_id, row.scoring_version) != (
             value,
@@ -497,8 +497,8 @@ def _rescore_chunk(chunk: list[int], instrument: str | None, report: RescoreRepo
             row = rows.pop(ident, None)
             if row is None:
                 created.append(
-                    Score(
-                        follow_up=fu,
+                    Score.build(
+                        fu,
                         response=response,
                         instrument=ident[0],
                         key=ident[1],

@@ -36,7 +36,7 @@ import functools
 import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date
 from statistics import NormalDist
 from typing import Any
@@ -202,8 +202,19 @@ class _Tally:
     responder_subjects: set[int] = field(default_factory=set)
 
 
-# subject, joint, group values, and the values at the summary's (timepoint, key) slots (None: missing)
-_Row = tuple[int, str, tuple, tuple]
+@dataclass
+class _Rows:
+    """The pivoted episodes as fetched: each row is (episode, subject, joint, *group values, *slot values), the
+    group values in columns 3 to `width` and then the values at the summary's (timepoint, key) slots (None:
+    missing). Kept as the database's tuples: at a national registry's size (about 90,000 episodes) building a
+    row object each costs more than the arithmetic."""
+
+    rows: list[tuple]
+    width: int
+
+    def groups(self) -> set[tuple]:
+        width = self.width
+        return {row[3:width] for row in self.rows}
 
 
 def score_summary(
@@ -231,17 +242,17 @@ def score_summary(
     # read are most of the time of a summary.
     slots = [(tp, k) for tp in ["baseline", *wanted] for k in sorted(keys)]
     rows = _episode_scores(queryset, instrument, slots, group_by)
-    group_keys = sorted({row[2] for row in rows}, key=_sort_key)
+    group_keys = sorted(rows.groups(), key=_sort_key)
 
     thresholds = [t for t in scoring.find_thresholds(instrument, key, measure="mcii") if t.kind == mcii_kind]
     group_cells: dict[tuple, dict[str, dict[str, Cell | None]]] = {g: {} for g in group_keys}
     overall: dict[str, dict[str, Cell | None]] | None = {} if group_by else None
     for tp in wanted:
-        tallies, pooled = _tally(rows, slots, tp, instrument, key, mcii_kind, responder, pooled=bool(group_by))
+        tallies = _tally(rows, slots, tp, instrument, key, mcii_kind, responder)
         for g in group_keys:
-            group_cells[g][tp] = _score_cells(tallies[g], tp, bool(thresholds), responder is not None)
+            group_cells[g][tp] = _score_cells(tallies.get(g, _Tally()), tp, bool(thresholds), responder is not None)
         if overall is not None:
-            overall[tp] = _score_cells(pooled, tp, bool(thresholds), responder is not None)
+            overall[tp] = _score_cells(_pooled(tallies.values()), tp, bool(thresholds), responder is not None)
     for tp in wanted:
         for block in ("level", "change", "mcii", "omeract_oarsi"):
             suppress(
@@ -303,16 +314,16 @@ def score_summary(
 
 def _episode_scores(
     queryset: models.QuerySet, instrument: str, slots: Sequence[tuple[str, str]], group_by: Sequence[str]
-) -> list[_Row]:
+) -> _Rows:
     """One row per episode with a score of `instrument` at the (timepoint, key) `slots`, with its values there.
 
     The long rows are pivoted in the database (one row per episode, a column per slot; one follow-up per
     episode and timepoint and one score per follow-up and key, so a slot holds at most one value): a fraction
     of the rows the long format would send. Given the episodes (the treatments dataset, as the summary view
-    passes), the scores are read on their own, so PostgreSQL can take the few columns it needs from an index on
-    (instrument, key, follow_up_id) INCLUDE (value) instead of the table; the scores dataset's own joins (e.g.
-    to the response, for the mode) stop it from doing so. The scores dataset (the dashboards pass it) gives the
-    same rows."""
+    passes), the scores are read on their own: each score carries its episode and timepoint, so PostgreSQL takes
+    the few columns it needs from the index on (instrument, key, timepoint) INCLUDE (episode_id, value), without
+    the table or the follow-ups; the scores dataset's own joins (e.g. to the response, for the mode) stop it from
+    doing so. The scores dataset (the dashboards pass it) gives the same rows."""
     connection = connections[queryset.db]
     qn = connection.ops.quote_name
     aliases = [_alias(g) for g in group_by]
@@ -352,10 +363,10 @@ def _episode_scores(
         episodes_sql, episodes_params = episodes.query.get_compiler(using=queryset.db).as_sql()
         score_key = f"sc.{qn('key')}"
         pivoted = (
-            f"SELECT f.episode_id, {pivot('f.timepoint', score_key, 'sc.value')}"  # noqa: S608
-            f" FROM {qn(Score._meta.db_table)} sc INNER JOIN {qn(FollowUp._meta.db_table)} f ON f.id = sc.follow_up_id"
-            f" WHERE sc.instrument = %s AND sc.{qn('key')} IN ({', '.join(['%s'] * len(keys))})"
-            f" AND f.timepoint IN ({', '.join(['%s'] * len(timepoints))}) GROUP BY f.episode_id"
+            f"SELECT sc.episode_id, {pivot('sc.timepoint', score_key, 'sc.value')}"  # noqa: S608
+            f" FROM {qn(Score._meta.db_table)} sc"
+            f" WHERE sc.instrument = %s AND {score_key} IN ({', '.join(['%s'] * len(keys))})"
+            f" AND sc.timepoint IN ({', '.join(['%s'] * len(timepoints))}) GROUP BY sc.episode_id"
         )
         values = ", ".join(f"p.v{i}" for i in range(len(slots)))
         sql = (
@@ -363,57 +374,56 @@ def _episode_scores(
             f" INNER JOIN ({pivoted}) p ON p.episode_id = e.{qn('sm_episode')}"
         )
         params = [*episodes_params, *slot_params, instrument, *keys, *timepoints]
-    width = len(fixed)
-    return [(row[1], row[2], tuple(row[3:width]), tuple(row[width:])) for row in _fetch(queryset.db, sql, params)]
+    return _Rows(_fetch(queryset.db, sql, params), len(fixed))
 
 
 def _tally(
-    rows: list[_Row],
+    rows: _Rows,
     slots: Sequence[tuple[str, str]],
     tp: str,
     instrument: str,
     key: str,
     kind: str,
     responder: tuple[str, str, bool] | None,
-    *,
-    pooled: bool,
-) -> tuple[defaultdict[tuple, _Tally], _Tally]:
-    """One pass over the episodes: each group's tally at `tp` and (if `pooled`) the tally of all groups."""
-    index = {slot: i for i, slot in enumerate(slots)}
+) -> dict[tuple, _Tally]:
+    """One pass over the episodes: each group's tally at `tp` (the pooled tally is merged from these)."""
+    width = rows.width
+    index = {slot: width + i for i, slot in enumerate(slots)}
     i_after, i_before = index[(tp, key)], index[("baseline", key)]
     follow_up = tp != "baseline"
     if responder is not None:
         pain, function, invert = responder
         i_p0, i_p1 = index[("baseline", pain)], index[(tp, pain)]
         i_f0, i_f1 = index[("baseline", function)], index[(tp, function)]
-    tallies: defaultdict[tuple, _Tally] = defaultdict(_Tally)
-    everyone = _Tally()
-    for subject, joint, group, values in rows:
-        targets = (tallies[group], everyone) if pooled else (tallies[group],)
-        after = values[i_after]
+    tallies: dict[tuple, _Tally] = {}
+    for row in rows.rows:
+        group = row[3:width]
+        t = tallies.get(group)
+        if t is None:
+            t = tallies[group] = _Tally()
+        subject = row[1]
+        after = row[i_after]
         if after is not None:
-            for t in targets:
-                t.levels.append(after)
-                t.level_subjects.add(subject)
+            t.levels.append(after)
+            t.level_subjects.add(subject)
         if not follow_up:
             continue
-        before = values[i_before]
+        before = row[i_before]
         if before is not None and after is not None:
-            change = after - before
+            joint = row[2]
+            t.changes.append(after - before)
+            t.change_subjects.add(subject)
             mcii = _mcii(instrument, key, joint if joint in MCII_JOINTS else None, before, after, kind)
-            for t in targets:
-                t.changes.append(change)
-                t.change_subjects.add(subject)
-                if mcii is None:
-                    t.without_threshold += 1
-                else:
-                    t.with_threshold += 1
-                    t.reached += mcii[0]
-                    t.mcii_subjects.add(subject)
-                    t.threshold_joints.add(mcii[1])
+            if mcii is None:
+                t.without_threshold += 1
+            else:
+                t.with_threshold += 1
+                t.reached += mcii[0]
+                t.mcii_subjects.add(subject)
+                t.threshold_joints.add(mcii[1])
         if responder is None:
             continue
-        p0, p1, f0, f1 = values[i_p0], values[i_p1], values[i_f0], values[i_f1]
+        p0, p1, f0, f1 = row[i_p0], row[i_p1], row[i_f0], row[i_f1]
         if p0 is None or p1 is None or f0 is None or f1 is None:
             continue
         if invert:
@@ -421,14 +431,29 @@ def _tally(
         status = _omeract(p0, p1, f0, f1)
         if isinstance(status, Exception):
             continue
-        for t in targets:
-            if status is None:
-                t.indeterminate += 1
+        if status is None:
+            t.indeterminate += 1
+        else:
+            t.determinate += 1
+            t.responders += status
+            t.responder_subjects.add(subject)
+    return tallies
+
+
+def _pooled(tallies: Iterable[_Tally]) -> _Tally:
+    """The tally of all groups together: lists joined, counts added, subject sets united (a subject in two groups,
+    e.g. with two products, counts once)."""
+    everyone = _Tally()
+    for t in tallies:
+        for f in fields(_Tally):
+            mine, theirs = getattr(everyone, f.name), getattr(t, f.name)
+            if isinstance(mine, list):
+                mine.extend(theirs)
+            elif isinstance(mine, set):
+                mine.update(theirs)
             else:
-                t.determinate += 1
-                t.responders += status
-                t.responder_subjects.add(subject)
-    return tallies, everyone
+                setattr(everyone, f.name, mine + theirs)
+    return everyone
 
 
 def _score_cells(t: _Tally, tp: str, any_threshold: bool, responder: bool) -> dict[str, Cell | None]:

@@ -137,6 +137,15 @@ class TestPlausibleData:
         assert SubjectPseudonym.objects.count() == Patient.objects.count()
         assert EpisodePseudonym.objects.count() == TreatmentEpisode.objects.count()
 
+    def test_every_score_carries_its_follow_ups_episode_and_timepoint(self):
+        from django.db.models import F, Q
+
+        from outcomes.models import Score
+
+        assert Score.objects.count() > 1000
+        mismatched = Score.objects.filter(~Q(episode=F("follow_up__episode")) | ~Q(timepoint=F("follow_up__timepoint")))
+        assert not mismatched.exists()
+
     def test_spine_episodes_have_a_level_and_no_kl_grade_or_side(self):
         spine = TreatmentEpisode.objects.filter(joint=Joint.SPINE)
         assert spine.exists()
@@ -300,9 +309,9 @@ def test_a_large_seed_builds_the_indexes_once_and_leaves_the_schema_as_it_was():
     assert Score.objects.count() == report.scores > 0
     score = Score.objects.first()
     with pytest.raises(IntegrityError), transaction.atomic():  # the unique constraint is enforced again
-        Score.objects.create(
-            follow_up=score.follow_up, response=score.response, instrument=score.instrument, key=score.key, value=1
-        )
+        Score.build(
+            score.follow_up, response=score.response, instrument=score.instrument, key=score.key, value=1
+        ).save()
 
 
 @pytest.mark.django_db(transaction=True)

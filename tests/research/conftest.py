@@ -148,8 +148,8 @@ def add_scores(
     )
     FollowUp.objects.filter(pk=follow_up.pk).update(days_from_index=day)
     Score.objects.bulk_create(
-        Score(
-            follow_up=follow_up,
+        Score.build(
+            follow_up,
             response=response,
             instrument=instrument,
             key=key,
