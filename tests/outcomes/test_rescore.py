@@ -6,6 +6,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
 
 import scoring
 from outcomes import services
@@ -64,3 +65,32 @@ def test_it_limits_itself_to_one_instrument(scored):
 def test_an_unknown_instrument_is_an_error():
     with pytest.raises(CommandError, match="Unknown instrument 'kooz'"):
         call_command("rescore", "--instrument", "kooz")
+
+
+def _all_visible() -> tuple[int, int]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT relpages, relallvisible FROM pg_class WHERE relname = %s", [Score._meta.db_table])
+        return cursor.fetchone()
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="VACUUM is PostgreSQL's")
+@pytest.mark.django_db(transaction=True)
+def test_after_rewriting_scores_it_vacuums_the_table_so_summaries_read_the_index_alone(scored):
+    _age(scored, "koos", "pain", 70.0)
+    assert "Vacuumed" not in run("--no-vacuum")
+    pages, visible = _all_visible()
+    assert visible < max(pages, 1)  # rewritten rows: not all visible until a vacuum
+    _age(scored, "koos", "pain", 70.0)
+    assert "Vacuumed and analysed the score table" in run()
+    pages, visible = _all_visible()
+    assert pages >= 1 and visible == pages
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="VACUUM is PostgreSQL's")
+def test_inside_a_transaction_or_on_a_dry_run_it_leaves_vacuum_to_autovacuum(scored):
+    _age(scored, "koos", "pain", 70.0)
+    assert "Vacuumed" not in run("--dry-run")
+    assert "Vacuumed" not in run()  # the test's transaction is open: VACUUM cannot run in it
+    assert Score.objects.get(follow_up=scored, instrument="koos", key="pain").value == 75.0

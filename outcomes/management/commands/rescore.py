@@ -6,8 +6,10 @@ import time
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import connection
 
 import scoring
+from outcomes.models import Score
 from outcomes.services import scores_rescore
 
 
@@ -17,6 +19,11 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--instrument", help="only this instrument's scores (e.g. koos, womac_from_koos)")
         parser.add_argument("--dry-run", action="store_true", help="compute and report, change nothing")
+        parser.add_argument(
+            "--no-vacuum",
+            action="store_true",
+            help="on PostgreSQL, leave the score table to autovacuum after rewriting it (default: VACUUM ANALYZE it)",
+        )
 
     def handle(self, *args: Any, **opts: Any) -> None:
         instrument = opts["instrument"]
@@ -35,3 +42,17 @@ class Command(BaseCommand):
             self.stdout.write(f"  {line}")
         if report.values_changed > len(report.changes):
             self.stdout.write(f"  ... and {report.values_changed - len(report.changes)} more")
+        if report.rows_written and not opts["dry_run"] and not opts["no_vacuum"]:
+            self.vacuum()
+
+    def vacuum(self) -> None:
+        """A full rescore rewrites every score row: until the table is vacuumed, summaries cannot read scores from
+        their covering index alone (at 9 million scores the 12-month summary took 1.7 s instead of 0.55 s, and
+        the first one after the rescore 26 s), and the planner's statistics are stale. VACUUM cannot run inside
+        a transaction, so a caller holding one (or another database) leaves it to autovacuum."""
+        if connection.vendor != "postgresql" or connection.in_atomic_block:
+            return
+        started = time.perf_counter()
+        with connection.cursor() as cursor:
+            cursor.execute(f"VACUUM (ANALYZE) {connection.ops.quote_name(Score._meta.db_table)}")
+        self.stdout.write(f"Vacuumed and analysed the score table in {time.perf_counter() - started:.1f} s.")
