@@ -10,6 +10,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
+from django.contrib.auth import logout
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
@@ -20,7 +21,7 @@ from django.utils.html import format_html, format_html_join
 from simple_history.admin import SimpleHistoryAdmin
 
 import scoring
-from outcomes import contact, services
+from outcomes import asking, contact, patient_views, services
 from outcomes.forms import InstrumentForm, unscorable_outputs
 from outcomes.models import (
     EmailOptOut,
@@ -36,6 +37,7 @@ from outcomes.models import (
     Response,
     Worklist,
 )
+from registry import clock
 from registry.access import is_registry_admin, sites_visible_to
 from registry.admin import SiteScopedAdminMixin
 
@@ -49,6 +51,10 @@ INSTRUMENT_NAMES = {
     "vas": "Pain VAS",
     "nrs": "Pain NRS",
 }
+
+
+def _names(instruments: list[str]) -> list[str]:
+    return [INSTRUMENT_NAMES.get(i, i) for i in instruments]
 
 
 # Plans -----------------------------------------------------------------------------------------------------
@@ -134,6 +140,7 @@ class FollowUpBaseAdmin(SiteScopedAdminMixin, admin.ModelAdmin):
         "window_closes",
         "status",
         "owed",
+        "asked_how",
         "days_from_index",
         "completed_at",
         "enter_answers",
@@ -210,6 +217,38 @@ class FollowUpBaseAdmin(SiteScopedAdminMixin, admin.ModelAdmin):
         done = {r.instrument for r in obj.responses.all()} if obj.pk else set()
         return ", ".join(f"{INSTRUMENT_NAMES.get(i, i)}{' ✓' if i in done else ''}" for i in obj.instruments) or "—"
 
+    @admin.display(description="who answers how")
+    def asked_how(self, obj: FollowUp) -> str:
+        """By link (or tablet), collected by staff for want of wording, or the clinician's: what is left."""
+        if obj.status not in asking.LIVE:
+            return "—"
+        fu = FollowUp.objects.select_related("episode__patient__site", "episode__patient__identity").get(pk=obj.pk)
+        a = asking.asked([fu], now=clock.now())[fu.pk]
+        done = {r.instrument for r in obj.responses.all()}
+        exam = [i for i in obj.instruments if i == "hhs_exam" and i not in done]
+        parts = []
+        if a.by_link:
+            parts.append(format_html("Patient, by link or clinic tablet: {}", ", ".join(_names(a.by_link))))
+            url = reverse("admin:outcomes_followup_tablet", args=[obj.pk])
+            parts.append(format_html('<a class="button" href="{}">Hand the clinic tablet to the patient…</a>', url))
+        if a.unworded:
+            parts.append(
+                format_html(
+                    "Patient, collected by staff (no patient wording loaded in {}): {}",
+                    asking.patient_language(fu),
+                    ", ".join(_names(a.unworded)),
+                )
+            )
+        if exam:
+            parts.append(format_html("Clinician, at the visit: {}", ", ".join(_names(exam))))
+        if not parts:
+            return (
+                "Window not open today."
+                if not asking.window_open(fu, services.site_today(fu.episode.patient.site))
+                else "Nothing left."
+            )
+        return format_html_join("", "<div>{}</div>", ((p,) for p in parts))
+
     @admin.display(description="enter answers")
     def enter_answers(self, obj: FollowUp) -> str:
         if obj.status == FollowUpStatus.WITHDRAWN:
@@ -250,8 +289,66 @@ class FollowUpAdmin(FollowUpBaseAdmin, SimpleHistoryAdmin):
                 self.admin_site.admin_view(self.enter_view),
                 name="outcomes_followup_enter",
             ),
+            path(
+                "<path:object_id>/tablet/",
+                self.admin_site.admin_view(self.tablet_view),
+                name="outcomes_followup_tablet",
+            ),
             *super().get_urls(),
         ]
+
+    def tablet_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Hand the clinic tablet to the patient: confirm, then the staff session on this device ends and the
+        questionnaire opens for this patient only (outcomes.patient_views)."""
+        if not str(object_id).isdigit():
+            raise Http404("No such follow-up.")
+        follow_up = (
+            self.get_queryset(request)
+            .select_related("episode__patient__identity", "episode__patient__site")
+            .filter(pk=int(object_id))
+            .first()
+        )
+        if follow_up is None:
+            raise Http404("No such follow-up.")
+        if not request.user.has_perm("outcomes.add_response"):
+            raise PermissionDenied
+        error, other_open = None, False
+        if request.method == "POST":
+            try:
+                token = services.tablet_session_start(
+                    follow_up=follow_up, by=request.user, end_other=request.POST.get("end_other") == "1"
+                )
+            except ValidationError as exc:
+                error = " ".join(exc.messages)
+                other_open = getattr(exc, "code", None) == "tablet_open"
+            else:
+                logout(request)  # staff log in again for the next patient
+                request.session[patient_views.SESSION_KEY] = token.pk
+                request.session[patient_views.TABLET_KEY] = True
+                request.session[patient_views.BIRTH_KEY] = True
+                return HttpResponseRedirect(reverse("outcomes:patient_questionnaire"), status=303)
+        fu = FollowUp.objects.select_related("episode__patient__site", "episode__patient__identity").get(
+            pk=follow_up.pk
+        )
+        candidates = FollowUp.objects.filter(
+            episode__patient=fu.episode.patient, status__in=asking.LIVE
+        ).select_related("episode__patient__site", "episode__patient__identity")
+        asks = sorted(
+            (a for a in asking.asked(candidates, now=clock.now()).values() if a.by_link), key=asking.order_key
+        )
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Hand the clinic tablet to the patient",
+            "follow_up": fu,
+            "identity": getattr(fu.episode.patient, "identity", None),
+            "asks": [(asking.about(a.follow_up), ", ".join(_names(a.by_link))) for a in asks],
+            "minutes": asking.minutes_for(asking.pages_for(asks)),
+            "idle_minutes": int(services.TABLET_IDLE.total_seconds() // 60),
+            "error": error,
+            "other_open": other_open,
+        }
+        return TemplateResponse(request, "admin/outcomes/followup/tablet.html", context)
 
     def enter_view(self, request: HttpRequest, object_id: str, instrument: str) -> HttpResponse:
         follow_up = self.get_queryset(request).filter(pk=unquote(object_id)).first()
@@ -364,6 +461,7 @@ class WorklistAdmin(FollowUpBaseAdmin):
         "window_closes",
         "status",
         "owed",
+        "tablet",
     ]
     list_display_links = ["patient"]
     ordering = ["window_closes", "id"]
@@ -428,6 +526,12 @@ class WorklistAdmin(FollowUpBaseAdmin):
     def name(self, obj: FollowUp) -> str:
         identity = getattr(obj.episode.patient, "identity", None)
         return str(identity) if identity else "—"
+
+    @admin.display(description="in the clinic")
+    def tablet(self, obj: FollowUp) -> str:
+        if obj.status not in asking.LIVE:
+            return ""
+        return format_html('<a href="{}">Tablet…</a>', reverse("admin:outcomes_followup_tablet", args=[obj.pk]))
 
     @admin.display(description="phone")
     def phone(self, obj: FollowUp) -> str:
@@ -544,6 +648,23 @@ class InstrumentWordingAdmin(SiteScopedAdminMixin, SimpleHistoryAdmin):
     list_display = ["instrument", "language", "site", "source", "uploaded_at"]
     list_filter = ["instrument", "language"]
     list_select_related = ["site"]
+
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
+        """Say which questionnaires of the sites' plans have no patient wording: those are never sent by link."""
+        from outcomes.checks import missing_wording
+
+        visible = set(sites_visible_to(request.user).values_list("pk", flat=True))
+        if request.method == "GET":
+            for site, names in missing_wording().items():
+                if site.pk in visible:
+                    self.message_user(
+                        request,
+                        f"{site.code} has no patient wording in {site.language!r} for {', '.join(_names(names))}: "
+                        "these are never sent by link or asked on the tablet; staff collect them by phone, on paper "
+                        "or in the clinic until the validated wording is loaded here.",
+                        messages.WARNING,
+                    )
+        return super().changelist_view(request, extra_context)
 
 
 # Patient contact -------------------------------------------------------------------------------------------

@@ -6,4 +6,4 @@ class OutcomesConfig(AppConfig):
     verbose_name = "Outcomes"
 
     def ready(self) -> None:
-        from outcomes import signals  # noqa: F401 - connects the receivers
+        from outcomes import checks, signals  # noqa: F401 - registers the check, connects the receivers

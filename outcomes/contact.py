@@ -32,7 +32,7 @@ import zoneinfo
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from time import sleep
 
 from django.conf import settings
@@ -42,8 +42,11 @@ from django.db.models import Count, Exists, F, OuterRef, QuerySet
 from django.template.loader import render_to_string
 from django.urls import reverse
 
+from outcomes import asking
+from outcomes.asking import patient_instruments  # noqa: F401  (the definition lives in outcomes.asking)
 from outcomes.models import (
     AccessToken,
+    Draft,
     EmailOptOut,
     FollowUp,
     FollowUpSettings,
@@ -53,7 +56,7 @@ from outcomes.models import (
     MessageKind,
     MessageStatus,
 )
-from outcomes.services import follow_ups_refresh_statuses
+from outcomes.services import drafts_settle, follow_ups_refresh_statuses
 from registry import clock
 from registry.models import Membership, Patient, Site
 
@@ -63,12 +66,7 @@ MAX_ATTEMPTS = 8
 RECHECK_EVERY = 10  # messages of a batch re-checked in one query right before they are sent
 SENDING_LEASE = timedelta(minutes=15)
 MARK_SENT_PATIENCE = timedelta(seconds=90)  # within the task's soft time limit (240 s by default)
-LIVE = (FollowUpStatus.OPEN, FollowUpStatus.PARTIAL)
-
-
-def patient_instruments(fu: FollowUp) -> list[str]:
-    """What the patient answers at this follow-up (the HHS examination is the clinician's)."""
-    return [i for i in fu.instruments if i != "hhs_exam"]
+LIVE = asking.LIVE
 
 
 def token_hash(raw: str) -> str:
@@ -116,6 +114,7 @@ class DispatchReport:
     digests: int = 0
     cancelled: int = 0
     requeued: int = 0
+    kept_unsent: int = 0
     due: list[int] = field(default_factory=list)
 
     def lines(self) -> list[str]:
@@ -127,6 +126,7 @@ class DispatchReport:
             f"call-list digests queued: {self.digests}",
             f"messages cancelled (answered, withdrawn or closed): {self.cancelled}",
             f"stalled sends put back: {self.requeued}",
+            f"follow-ups given the answers a patient saved but could not send: {self.kept_unsent}",
             f"messages due to send now: {len(self.due)}",
         ]
 
@@ -138,6 +138,7 @@ def dispatch(*, now: datetime | None = None, batch: int = 500, due_limit: int = 
     senders in batches. Up to `due_limit` ids, more than one pass creates, so nothing waits for the next pass."""
     now = now or clock.now()
     report = DispatchReport()
+    report.kept_unsent = drafts_settle(now=now)  # before the statuses move: a kept answer makes it partial
     counts = follow_ups_refresh_statuses(now=now)
     report.opened, report.missed = counts["opened"], counts["missed"]
     report.invitations, listed_a = _queue_invitations(now, batch)
@@ -195,26 +196,42 @@ def _enqueue(message_id: int) -> None:
 
 
 def _queue_invitations(now: datetime, batch: int) -> tuple[int, int]:
+    """Invite for follow-ups whose window is open today at their site, one email per patient for all of them.
+    A follow-up with nothing the patient can answer by link gets no email: nothing at all when only the
+    clinician's examination is owed, the call list when the patient's questionnaires have no wording in their
+    language (staff collect them by phone, on paper or in the clinic)."""
     sent = listed = 0
     with transaction.atomic():
         due = list(
-            _locked(FollowUp.objects.filter(status__in=LIVE, invited_at__isnull=True))
+            _locked(
+                FollowUp.objects.filter(
+                    status__in=LIVE, invited_at__isnull=True, window_closes__gte=asking.earliest_local_date(now)
+                )
+            )
             .select_related("episode__patient__site", "episode__patient__identity")
             .order_by("window_closes", "pk")[:batch]
         )
+        asks = asking.asked(due, now=now)
         by_patient: dict[int, list[FollowUp]] = defaultdict(list)
+        touched: list[FollowUp] = []
         for fu in due:
-            if not patient_instruments(fu):
-                # Nothing for the patient to answer (e.g. only the clinician's examination): no email.
-                FollowUp.objects.filter(pk=fu.pk).update(invited_at=now)
-                continue
-            by_patient[fu.episode.patient_id].append(fu)
+            today = asking.local_date(fu.episode.patient.site, now)
+            if today < fu.window_opens:
+                continue  # open in the database, not yet at the site (time zones): a later pass
+            a = asks[fu.pk]
+            fu.invited_at = now
+            touched.append(fu)
+            if a.by_link:
+                by_patient[fu.episode.patient_id].append(fu)
+            elif a.staff_only:
+                fu.call_list_since, fu.next_reminder_at = now, None  # no wording to send: staff collect it
+                listed += 1
+            # else: closed at the site, or only the clinician's examination is owed: no email
         for fus in by_patient.values():
             patient = fus[0].episode.patient
             policy = settings_for(patient.site)
             days = policy.reminder_day_list()
             for fu in fus:
-                fu.invited_at = now
                 fu.next_reminder_at = now + timedelta(days=days[0] if days else policy.call_after_days)
             if contactable(patient):
                 if _new_patient_message(MessageKind.INVITATION, patient, fus, 0, now):
@@ -224,11 +241,13 @@ def _queue_invitations(now: datetime, batch: int) -> tuple[int, int]:
                 for fu in fus:
                     fu.call_list_since, fu.next_reminder_at = now, None
                 listed += len(fus)
-            FollowUp.objects.bulk_update(fus, ["invited_at", "next_reminder_at", "call_list_since"])
+        FollowUp.objects.bulk_update(touched, ["invited_at", "next_reminder_at", "call_list_since"])
     return sent, listed
 
 
 def _queue_reminders(now: datetime, batch: int) -> tuple[int, int]:
+    """Reminders for follow-ups that still ask the patient something by link and whose window is open today.
+    Nothing left for the patient (only the clinician's examination, say) or a closed window: reminders stop."""
     sent = listed = 0
     with transaction.atomic():
         due = list(
@@ -236,8 +255,16 @@ def _queue_reminders(now: datetime, batch: int) -> tuple[int, int]:
             .select_related("episode__patient__site", "episode__patient__identity")
             .order_by("next_reminder_at", "pk")[:batch]
         )
+        asks = asking.asked(due, now=now)
         groups: dict[tuple[int, int], list[FollowUp]] = defaultdict(list)
         for fu in due:
+            a = asks[fu.pk]
+            if not a.by_link:
+                fu.next_reminder_at = None
+                if a.staff_only and fu.call_list_since is None:
+                    fu.call_list_since = now
+                    listed += 1
+                continue
             policy = settings_for(fu.episode.patient.site)
             days = policy.reminder_day_list()
             number = fu.reminders_sent + 1
@@ -314,6 +341,7 @@ class _Ready:
     follow_ups: list[FollowUp] = field(default_factory=list)  # what a patient email covers, still live
     raw_token: str = ""
     token: AccessToken | None = None
+    asks: list[asking.Asked] = field(default_factory=list)  # what the patient email asks, follow-up by follow-up
 
 
 def _send_batch(message_ids: Iterable[int], now: datetime) -> dict[int, str]:
@@ -358,28 +386,47 @@ def _live_items() -> QuerySet[MessageItem]:
 def _unwanted(*, live: bool, reachable: bool) -> str:
     """Why a patient email is no longer wanted, or ""."""
     if not live:
-        return "every follow-up it covered is answered, withdrawn or closed"
+        return (
+            "nothing it covered is left for the patient to answer by link "
+            "(answered, closed, withdrawn, cancelled, or only staff work remains)"
+        )
     if not reachable:
         return "the patient can no longer be emailed (opted out, withdrawn or no address)"
     return ""
 
 
-def _recheck(messages: list[Message]) -> dict[int, str]:
-    """Right before patient emails go to the server, from the database as it is now (one query): why each one
-    is no longer wanted, or ""."""
+def _still_asking(message_ids: list[int], now: datetime) -> dict[int, list[asking.Asked]]:
+    """The follow-ups of each patient email that still ask the patient something by link, window open today at
+    the site (outcomes.asking): a closed or finished follow-up is dropped from its bundle, never blocking the
+    others."""
+    items = list(
+        _live_items()
+        .filter(message__in=message_ids)
+        .select_related("follow_up__episode__patient__site", "follow_up__episode__patient__identity")
+        .order_by("pk")
+    )
+    asks = asking.asked({i.follow_up.pk: i.follow_up for i in items}.values(), now=now)
+    out: dict[int, list[asking.Asked]] = defaultdict(list)
+    for item in items:
+        if asks[item.follow_up_id].by_link:
+            out[item.message_id].append(asks[item.follow_up_id])
+    return out
+
+
+def _recheck(messages: list[Message], now: datetime) -> dict[int, str]:
+    """Right before patient emails go to the server, from the database as it is now: why each one is no longer
+    wanted, or ""."""
     ids = [m.pk for m in messages if m.kind != MessageKind.DIGEST]
     if not ids:
         return {}
+    asking_now = _still_asking(ids, now)
     rows = (
         Message.objects.filter(pk__in=ids)
-        .annotate(
-            live=Exists(_live_items().filter(message=OuterRef("pk"))),
-            reachable=Exists(contactable_patients().filter(pk=OuterRef("patient_id"))),
-        )
+        .annotate(reachable=Exists(contactable_patients().filter(pk=OuterRef("patient_id"))))
         .order_by()
-        .values_list("pk", "live", "reachable")
+        .values_list("pk", "reachable")
     )
-    return {pk: _unwanted(live=live, reachable=reachable) for pk, live, reachable in rows}
+    return {pk: _unwanted(live=bool(asking_now.get(pk)), reachable=reachable) for pk, reachable in rows}
 
 
 def _prepare(claimed: list[int], now: datetime, results: dict[int, str]) -> list[_Ready]:
@@ -391,9 +438,7 @@ def _prepare(claimed: list[int], now: datetime, results: dict[int, str]) -> list
         .annotate(reachable=Exists(contactable_patients().filter(pk=OuterRef("patient_id"))))
         .order_by("pk")
     )
-    live: dict[int, list[FollowUp]] = defaultdict(list)
-    for item in _live_items().filter(message__in=claimed).select_related("follow_up").order_by("pk"):
-        live[item.message_id].append(item.follow_up)
+    live = _still_asking(claimed, now)
     coordinators: dict[int, list[str]] = {}
     ready: list[_Ready] = []
     for message in messages:
@@ -405,11 +450,16 @@ def _prepare(claimed: list[int], now: datetime, results: dict[int, str]) -> list
                 continue
             ready.append(_Ready(message, recipients=coordinators[message.site_id]))
             continue
-        why = _unwanted(live=bool(live[message.pk]), reachable=message.reachable)
+        why = _unwanted(live=bool(live.get(message.pk)), reachable=message.reachable)
         if why:
             _cancel(message, why, results)
             continue
-        ready.append(_Ready(message, follow_ups=live[message.pk], raw_token=secrets.token_urlsafe(32)))
+        asks = live[message.pk]
+        ready.append(
+            _Ready(
+                message, follow_ups=[a.follow_up for a in asks], asks=asks, raw_token=secrets.token_urlsafe(32)
+            )
+        )
     patient_emails = [r for r in ready if r.raw_token]
     try:
         _tokens_create(patient_emails, now)
@@ -425,12 +475,11 @@ def _prepare(claimed: list[int], now: datetime, results: dict[int, str]) -> list
 def _tokens_create(ready: list[_Ready], now: datetime) -> None:
     """One personal link per patient email, in two INSERTs. The raw token (256 bits) exists only in the email."""
     for r in ready:
-        tz = zoneinfo.ZoneInfo(r.message.site.time_zone)
         last_day = max(fu.window_closes for fu in r.follow_ups)
         r.token = AccessToken(
             token_hash=token_hash(r.raw_token),
             patient=r.message.patient,
-            expires_at=datetime.combine(last_day + timedelta(days=1), time(0, 0), tzinfo=tz),
+            expires_at=asking.link_expiry(r.message.site, last_day),
         )
     through = AccessToken.follow_ups.through
     with transaction.atomic():
@@ -455,7 +504,7 @@ def _deliver(ready: list[_Ready], now: datetime, results: dict[int, str]) -> Non
         for i, r in enumerate(ready):
             message = r.message
             if i % RECHECK_EVERY == 0:
-                unwanted = _recheck([x.message for x in ready[i : i + RECHECK_EVERY]])
+                unwanted = _recheck([x.message for x in ready[i : i + RECHECK_EVERY]], now)
             if why := unwanted.get(message.pk):
                 _cancel(message, why, results, token=r.token)
                 started += 1
@@ -598,7 +647,8 @@ def _compose(r: _Ready) -> EmailMultiAlternatives:
         "kind": message.kind,
         "link": _base_url() + reverse("outcomes:patient_start", args=[r.raw_token]),
         "optout_link": _base_url() + reverse("outcomes:patient_optout", args=[r.raw_token]),
-        "questionnaires": sum(len(patient_instruments(fu)) for fu in r.follow_ups),
+        "questionnaires": sum(len(a.by_link) for a in r.asks),
+        "minutes": asking.minutes_for(asking.pages_for(r.asks)),
         "closes": max(fu.window_closes for fu in r.follow_ups),
     }
     email = _render(message.kind, context, [message.to_email], site)
@@ -671,6 +721,35 @@ def contact_reset_for_moved(*, follow_up: FollowUp) -> None:
     follow_up.contact_round += 1
     follow_up.invited_at = follow_up.next_reminder_at = follow_up.last_reminded_at = follow_up.call_list_since = None
     follow_up.reminders_sent = 0
+
+
+def contact_after_schedule(*, follow_ups: list[FollowUp]) -> None:
+    """After an episode's follow-ups were (re)scheduled: emails waiting for follow-ups that no longer ask
+    anything are cancelled (a cancelled treatment stops every message), drafts of cancelled follow-ups go, and
+    personal links follow the windows they cover when a planned date moves."""
+    dead = [fu.pk for fu in follow_ups if fu.status not in LIVE and fu.status != FollowUpStatus.SCHEDULED]
+    if dead:
+        waiting = Message.objects.filter(status=MessageStatus.PENDING, items__follow_up__in=dead).exclude(
+            Exists(_live_items().filter(message=OuterRef("pk")))
+        )
+        Message.objects.filter(pk__in=list(waiting.values_list("pk", flat=True))).update(
+            status=MessageStatus.CANCELLED, last_error="the follow-ups it covered were cancelled or closed"
+        )
+        cancelled = [fu.pk for fu in follow_ups if fu.status == FollowUpStatus.CANCELLED]
+        Draft.objects.filter(follow_up__in=cancelled).delete()
+    now = clock.now()
+    tokens = (
+        AccessToken.objects.filter(follow_ups__in=[fu.pk for fu in follow_ups], expires_at__gt=now, channel="email")
+        .select_related("patient__site")
+        .distinct()
+    )
+    for token in tokens:
+        last_day = max((fu.window_closes for fu in token.follow_ups.all()), default=None)
+        if last_day is None:
+            continue
+        expires = asking.link_expiry(token.patient.site, last_day)
+        if expires != token.expires_at:
+            AccessToken.objects.filter(pk=token.pk).update(expires_at=expires)
 
 
 def on_call_list(qs: QuerySet) -> QuerySet:

@@ -199,9 +199,15 @@ class CohortQuery(serializers.Serializer):
 def registry_research_queryset(model: Any) -> Any:
     """The registry administrator's release: every site, otherwise `research_queryset`'s rule (consent to research
     use, not withdrawn). Kept beside it in spirit: a change there must be mirrored here (a test compares)."""
+    from registry.research.access import _episode_path
+
     patient = patient_path(model)
     prefix = f"{patient}__" if patient else ""
-    return model._default_manager.filter(**{f"{prefix}consent_research": True, f"{prefix}withdrawn_on__isnull": True})
+    rules = {f"{prefix}consent_research": True, f"{prefix}withdrawn_on__isnull": True}
+    episode = _episode_path(model)
+    if episode is not None:
+        rules[f"{episode}status"] = "done"  # only treatments that happened, as research_queryset
+    return model._default_manager.filter(**rules)
 
 
 def cohort_charts(*, scores_qs: Any, treatments_qs: Any, score: str, group_by: str) -> list[charts.Chart]:

@@ -3,9 +3,12 @@ follow a plausible course (better at 3-6 months, fading by 24), scored by the re
 
 from __future__ import annotations
 
+import json
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
 
 from django.db import connection
 
@@ -182,3 +185,33 @@ def seed_outcomes(
             [fu for fu, _ in answered], ["status", "days_from_index", "completed_at"], batch_size=2000
         )
     return {"follow_ups": len(follow_ups), "responses": len(responses), "scores": len(scores)}
+
+
+# Demo wording ----------------------------------------------------------------------------------------------
+
+DEMO_WORDING_DIR = Path(__file__).resolve().parent / "demo_wording"
+
+
+def demo_wording_files() -> list[Path]:
+    return sorted(DEMO_WORDING_DIR.glob("*.json"))
+
+
+def demo_wording_load(*, sites: Iterable[Any]) -> int:
+    """Load the project's demo wording (outcomes/demo_wording/, each marked as demo wording, not the validated
+    text) at each site that has none for that instrument and language, so every demo questionnaire can be
+    answered by link. A site's own wording is never replaced. Returns how many rows were created."""
+    from outcomes.models import InstrumentWording
+
+    created = 0
+    for path in demo_wording_files():
+        content = json.loads(path.read_text(encoding="utf-8"))
+        wording = scoring.load_wording(content)
+        for site in sites:
+            _, made = InstrumentWording.objects.get_or_create(
+                site=site,
+                instrument=wording.instrument,
+                language=wording.language,
+                defaults={"content": content, "source": wording.source[:200]},
+            )
+            created += made
+    return created

@@ -14,21 +14,12 @@ from typing import Any
 from django import forms
 
 import scoring
+from outcomes.asking import items_asked  # noqa: F401  (one definition, shared with the patient pages)
 from outcomes.models import HHS_EXAM
 
 
 def definition_for(instrument: str) -> scoring.Instrument:
     return scoring.get_instrument("hhs" if instrument == HHS_EXAM else instrument)
-
-
-def items_asked(instrument: str) -> list[scoring.Item]:
-    """The items a respondent fills in: the patient part of the HHS for mHHS, the clinician part for hhs_exam."""
-    definition = definition_for(instrument)
-    if instrument == HHS_EXAM:
-        return [i for i in definition.items if i.respondent == "clinician"]
-    if instrument == "mhhs":
-        return [i for i in definition.items if i.respondent == "patient"]
-    return list(definition.items)
 
 
 def _coerce_choice(item: scoring.Item):
@@ -46,8 +37,11 @@ class InstrumentForm(forms.Form):
         instrument: str,
         wording: scoring.Wording | None = None,
         require_all: bool = False,
+        only: tuple[str, ...] | None = None,
+        for_patient: bool = False,
         **kwargs: Any,
     ) -> None:
+        """`only`: the item codes asked on this page (a long instrument is asked a section a page)."""
         super().__init__(*args, **kwargs)
         self.instrument = instrument
         self.definition = definition_for(instrument)
@@ -56,6 +50,8 @@ class InstrumentForm(forms.Form):
         self.item_fields: dict[str, str] = {}
         scored_as = self.definition.id
         for item in items_asked(instrument):
+            if only is not None and item.code not in only:
+                continue
             text, _source = scoring.item_text(scored_as, item.code, wording)
             name = f"item_{item.code}"
             if item.kind == "choice":
@@ -89,6 +85,12 @@ class InstrumentForm(forms.Form):
             if require_all:
                 field.error_messages["required"] = "Please answer this question."
             field.item_code = item.code  # type: ignore[attr-defined]
+            anchors = dict(wording.items[item.code].anchors) if wording else {}
+            field.anchors = anchors  # type: ignore[attr-defined]
+            if for_patient and item.kind != "choice":
+                # Patients type the number; the slider the page adds starts with no value chosen.
+                field.help_text = ""
+                field.widget.attrs.update({"inputmode": "decimal", "autocomplete": "off"})
             self.fields[name] = field
             self.item_fields[item.code] = name
 

@@ -36,6 +36,7 @@ class FollowUpStatus(models.TextChoices):
     PARTIAL = "partial", "Partially completed"
     MISSED = "missed", "Missed"
     WITHDRAWN = "withdrawn", "Withdrawn"
+    CANCELLED = "cancelled", "Cancelled (treatment cancelled)"
 
 
 class Mode(models.TextChoices):
@@ -46,7 +47,7 @@ class Mode(models.TextChoices):
 
 
 class EnteredVia(models.TextChoices):
-    PATIENT_LINK = "patient_link", "Patient, by link"
+    PATIENT_LINK = "patient_link", "Patient (personal link or clinic tablet)"
     STAFF = "staff", "Staff"
 
 
@@ -206,7 +207,7 @@ class FollowUp(models.Model):
 
     @property
     def is_finished(self) -> bool:
-        return self.status in (FollowUpStatus.COMPLETED, FollowUpStatus.WITHDRAWN)
+        return self.status in (FollowUpStatus.COMPLETED, FollowUpStatus.WITHDRAWN, FollowUpStatus.CANCELLED)
 
     def days_left(self, today=None) -> int:
         today = today or timezone.localdate()
@@ -230,6 +231,14 @@ class Response(models.Model):
     entered_via = models.CharField(max_length=20, choices=EnteredVia.choices)
     entered_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    handed_over_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Clinic tablet: the staff member who started the patient's session.",
     )
     mode = models.CharField(max_length=10, choices=Mode.choices)
     language = models.CharField(max_length=10, default="en")
@@ -409,11 +418,31 @@ class FollowUpSettings(models.Model):
         return [int(part) for part in self.reminder_days.split(",") if part.strip()]
 
 
+class TokenChannel(models.TextChoices):
+    EMAIL = "email", "Emailed link"
+    TABLET = "tablet", "Clinic tablet session"
+
+
 class AccessToken(models.Model):
     """A patient's personal link. Only the SHA-256 of the 256-bit token is stored; the token itself exists only in
-    the email. It opens the questionnaires of the follow-ups it covers until the last of their windows closes."""
+    the email. It opens the questionnaires of the follow-ups it covers until the last of their windows closes.
+
+    A clinic tablet session is a token too, never written anywhere: staff start it on the clinic's device, it
+    lives in that device's session only, and it ends when the patient sends, after a few idle minutes, or when
+    staff end it (`ended_at`)."""
 
     token_hash = models.CharField(max_length=64, unique=True)
+    channel = models.CharField(max_length=10, choices=TokenChannel.choices, default=TokenChannel.EMAIL)
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Clinic tablet: who handed the tablet to the patient.",
+    )
+    last_seen_at = models.DateTimeField(null=True, blank=True, help_text="Clinic tablet: the last request.")
+    ended_at = models.DateTimeField(null=True, blank=True, help_text="Clinic tablet: when the session ended.")
     patient = models.ForeignKey("registry.Patient", on_delete=models.CASCADE, related_name="access_tokens")
     follow_ups = models.ManyToManyField(FollowUp, related_name="access_tokens")
     expires_at = models.DateTimeField()
@@ -424,7 +453,17 @@ class AccessToken(models.Model):
     objects = SiteScopedQuerySet.as_manager()
     SITE_PATH = "patient__site"
 
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(channel__in=TokenChannel.values), name="token_channel_valid"),
+            models.CheckConstraint(
+                condition=Q(channel="email") | Q(started_by__isnull=False), name="token_tablet_has_starter"
+            ),
+        ]
+
     def __str__(self) -> str:
+        if self.channel == TokenChannel.TABLET:
+            return f"clinic tablet session for {self.patient} ({self.created_at:%Y-%m-%d %H:%M})"
         return f"link for {self.patient} (expires {self.expires_at:%Y-%m-%d})"
 
 
@@ -524,6 +563,9 @@ class Draft(models.Model):
     follow_up = models.ForeignKey(FollowUp, on_delete=models.CASCADE, related_name="drafts")
     instrument = models.CharField(max_length=20)
     answers = models.JSONField()
+    pages_done = models.JSONField(
+        default=list, help_text="The parts of the instrument answered so far (1-based; a long one is asked in parts)."
+    )
     started_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -1,17 +1,21 @@
-"""The patient questionnaire, opened from the emailed link. No account: the link's token is the key.
+"""The patient questionnaire, opened from the emailed link or handed over on the clinic tablet. No account: the
+link's token (or the tablet session staff started) is the key.
 
 The first request exchanges the token for a session and redirects, so the token appears in one URL only and
 never in the pages' own links, forms or Referer headers. Every failure to open a link (unknown, expired,
 tampered, another follow-up's) gets the same neutral page with the same status, saying nothing about anyone.
-One instrument per page, answers saved per page (stop and come back), a summary, then the answers are
-submitted through the same service as staff entry.
+
+What is asked comes from outcomes.asking (the same list the email counted): every page names the joint and the
+timepoint it is about, long instruments come one section a page, answers are saved page by page (stop and come
+back), a summary lists them, then they are submitted through the same service as staff entry. A window that
+closes while the patient is halfway keeps what was answered and says so. A tablet session ends when the patient
+sends, after a few idle minutes, or when staff end it, and then shows a screen that names nobody.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import timedelta
 from functools import wraps
 from typing import Any
@@ -27,13 +31,14 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from outcomes import contact, services
+from outcomes import asking, contact, services
 from outcomes.forms import InstrumentForm
-from outcomes.models import HHS_EXAM, AccessToken, Draft, FollowUp, FollowUpStatus, Mode
+from outcomes.models import AccessToken, Draft, FollowUp, Mode, TokenChannel
 from registry import clock
 
 SESSION_KEY = "patient_token"
 BIRTH_KEY = "patient_birth_ok"
+TABLET_KEY = "patient_tablet"
 BIRTH_ATTEMPTS = 5
 INSTRUMENT_TITLES = {
     "koos": _("Knee questionnaire"),
@@ -41,8 +46,8 @@ INSTRUMENT_TITLES = {
     "womac": _("Joint questionnaire"),
     "mhhs": _("Pain and walking"),
     "odi": _("Back pain and daily life"),
-    "vas": _("Pain today"),
-    "nrs": _("Pain today"),
+    "vas": _("Pain in the last week"),
+    "nrs": _("Pain in the last week"),
 }
 
 
@@ -81,91 +86,158 @@ def _neutral(request: HttpRequest) -> HttpResponse:
 
 
 def _live_token(token: AccessToken | None) -> AccessToken | None:
-    if token is None or token.expires_at <= clock.now():
+    if token is None or token.expires_at <= clock.now() or token.ended_at is not None:
         return None
     return token
 
 
-def _session_token(request: HttpRequest) -> AccessToken | None:
-    pk = request.session.get(SESSION_KEY)
-    token = (
-        AccessToken.objects.select_related("patient__site", "patient__identity").filter(pk=pk).first() if pk else None
-    )
-    return _live_token(token)
+class _Session:
+    """The session's token, and what became of it."""
 
-
-@dataclass
-class Page:
-    follow_up: FollowUp
-    instrument: str
+    def __init__(self, request: HttpRequest) -> None:
+        pk = request.session.get(SESSION_KEY)
+        self.tablet = bool(request.session.get(TABLET_KEY))
+        self.stored = (
+            AccessToken.objects.select_related("patient__site", "patient__identity", "started_by")
+            .filter(pk=pk)
+            .first()
+            if pk
+            else None
+        )
+        now = clock.now()
+        if self.stored is not None and self.stored.channel == TokenChannel.TABLET:
+            if self.stored.ended_at is None and services.tablet_idle(self.stored, now):
+                _tablet_end(self.stored, now)
+            elif self.stored.ended_at is None:
+                AccessToken.objects.filter(pk=self.stored.pk).update(last_seen_at=now)
+        self.token = _live_token(self.stored)
 
     @property
-    def title(self) -> str:
-        return str(INSTRUMENT_TITLES.get(self.instrument, self.instrument))
+    def tablet_ended(self) -> bool:
+        return self.tablet and self.token is None
+
+    @property
+    def link_expired(self) -> bool:
+        """The patient opened a link that has since expired (its last window closed)."""
+        return not self.tablet and self.stored is not None and self.token is None
 
 
-def _pages(token: AccessToken) -> list[Page]:
-    """What the patient still owes through this link, in a stable order."""
-    pages = []
-    follow_ups = (
-        token.follow_ups.filter(status__in=contact.LIVE)
-        .select_related("episode")
-        .order_by("episode__index_date", "episode_id", "window_opens")
-    )
-    for fu in follow_ups:
-        answered = set(fu.responses.values_list("instrument", flat=True))
-        for instrument in fu.instruments:
-            if instrument != HHS_EXAM and instrument not in answered:
-                pages.append(Page(fu, instrument))
-    return pages
+def _no_session(request: HttpRequest, session: _Session) -> HttpResponse:
+    if session.tablet_ended:
+        request.session.flush()
+        return render(request, "outcomes/patient/tablet_ended.html", status=410)
+    if session.link_expired:
+        kept = _settle(session.stored) if session.stored else []
+        return render(
+            request,
+            "outcomes/patient/closed.html",
+            {"site": session.stored.patient.site, "closed": kept, "more": False},
+            status=410,
+        )
+    return _neutral(request)
 
 
-def _where(fu: FollowUp) -> str:
-    ep = fu.episode
-    if ep.joint == "spine":
-        return _("your back")
-    return _("your %(side)s %(joint)s") % {
-        "side": ep.get_side_display().lower(),
-        "joint": ep.get_joint_display().lower(),
-    }
+def _tablet_end(token: AccessToken, now: Any) -> None:
+    """End a clinic tablet session: what the patient answered but did not send is kept."""
+    AccessToken.objects.filter(pk=token.pk, ended_at__isnull=True).update(ended_at=now)
+    token.ended_at = now
+    services.drafts_flush(drafts=list(Draft.objects.filter(token=token)), why="the tablet session ended")
+
+
+def _asks(token: AccessToken) -> list[asking.Asked]:
+    """What the patient still owes through this link now, in a stable order (by treatment, then timepoint)."""
+    follow_ups = token.follow_ups.select_related(
+        "episode__patient__site", "episode__patient__identity"
+    ).order_by("episode__index_date", "episode_id", "window_opens")
+    return sorted((a for a in asking.asked(follow_ups, now=clock.now()).values() if a.by_link), key=asking.order_key)
+
+
+def _pages(token: AccessToken) -> list[asking.Page]:
+    return asking.pages_for(_asks(token))
+
+
+def _settle(token: AccessToken) -> list[str]:
+    """Drafts of follow-ups that no longer ask anything by link (the window closed at the site) are kept as
+    answers. Returns what each was about, for the page that says so."""
+    asking_now = {a.follow_up.pk for a in _asks(token)} if _live_token(token) else set()
+    drafts = Draft.objects.filter(token=token).select_related("follow_up__episode", "token__patient__identity")
+    stale = [d for d in drafts if d.follow_up_id not in asking_now]
+    if not stale:
+        return []
+    kept = services.drafts_flush(drafts=stale, why="the window closed before they were sent")
+    return sorted({asking.about(fu) for fu in kept})
+
+
+def _title(page: asking.Page) -> str:
+    return str(INSTRUMENT_TITLES.get(page.instrument, page.instrument))
 
 
 @patient_page
 @require_http_methods(["GET"])
 def start(request: HttpRequest, token: str) -> HttpResponse:
-    found = AccessToken.objects.filter(token_hash=contact.token_hash(token)).first()
+    found = AccessToken.objects.filter(token_hash=contact.token_hash(token), channel=TokenChannel.EMAIL).first()
     found = _live_token(found)
     if found is None:
         return _neutral(request)
     request.session.cycle_key()
     request.session[SESSION_KEY] = found.pk
     request.session[BIRTH_KEY] = False
+    request.session[TABLET_KEY] = False
     return HttpResponseRedirect(reverse("outcomes:patient_questionnaire"), status=303)
+
+
+def _context(session: _Session, **extra: Any) -> dict[str, Any]:
+    token = session.token
+    return {
+        "site": token.patient.site if token else None,
+        "tablet": session.tablet,
+        "idle_seconds": int(services.TABLET_IDLE.total_seconds()),
+        **extra,
+    }
+
+
+def _birth_ok(request: HttpRequest, session: _Session) -> bool:
+    token = session.token
+    if session.tablet or token is None:
+        return True  # staff identified the patient in the clinic
+    return not contact.settings_for(token.patient.site).confirm_birth_year or bool(request.session.get(BIRTH_KEY))
 
 
 @patient_page
 @require_http_methods(["GET", "POST"])
 def questionnaire(request: HttpRequest) -> HttpResponse:
-    token = _session_token(request)
+    session = _Session(request)
+    token = session.token
     if token is None:
-        return _neutral(request)
+        return _no_session(request, session)
     site = token.patient.site
-    policy = contact.settings_for(site)
-    if policy.confirm_birth_year and not request.session.get(BIRTH_KEY):
+    if not _birth_ok(request, session):
         return _birth_year(request, token)
-    pages = _pages(token)
+    closed = _settle(token)
+    asks = _asks(token)
+    pages = asking.pages_for(asks)
+    if closed:
+        return render(
+            request,
+            "outcomes/patient/closed.html",
+            _context(session, closed=closed, more=bool(pages), first=reverse("outcomes:patient_questionnaire")),
+        )
     if not pages and not Draft.objects.filter(token=token).exists():
+        if session.tablet:
+            return _tablet_finish(request, token)
         return render(request, "outcomes/patient/done.html", {"site": site, **_chart_context(token)})
+    questionnaires = [(str(INSTRUMENT_TITLES.get(i, i)), asking.about(a.follow_up)) for a in asks for i in a.by_link]
     return render(
         request,
         "outcomes/patient/start.html",
-        {
-            "site": site,
-            "pages": pages,
-            "count": len(pages),
-            "where": ", ".join(sorted({_where(p.follow_up) for p in pages})),
-            "first": reverse("outcomes:patient_page", args=[1]),
-        },
+        _context(
+            session,
+            questionnaires=questionnaires,
+            count=len(questionnaires),
+            pages_count=len(pages),
+            minutes=asking.minutes_for(pages),
+            first=reverse("outcomes:patient_page", args=[1]),
+        ),
     )
 
 
@@ -192,14 +264,21 @@ def _birth_year(request: HttpRequest, token: AccessToken) -> HttpResponse:
     return render(request, "outcomes/patient/birth_year.html", {"site": site, "error": error})
 
 
+def _draft_done(draft: Draft | None, page: asking.Page) -> bool:
+    return draft is not None and page.part in (draft.pages_done or [])
+
+
 @patient_page
 @require_http_methods(["GET", "POST"])
 def page(request: HttpRequest, number: int) -> HttpResponse:
-    token = _session_token(request)
+    session = _Session(request)
+    token = session.token
     if token is None:
-        return _neutral(request)
-    if contact.settings_for(token.patient.site).confirm_birth_year and not request.session.get(BIRTH_KEY):
+        return _no_session(request, session)
+    if not _birth_ok(request, session):
         return HttpResponseRedirect(reverse("outcomes:patient_questionnaire"), status=303)
+    if Draft.objects.filter(token=token).exclude(follow_up__in=[a.follow_up.pk for a in _asks(token)]).exists():
+        return HttpResponseRedirect(reverse("outcomes:patient_questionnaire"), status=303)  # a window closed
     pages = _pages(token)
     if not 1 <= number <= len(pages):
         return HttpResponseRedirect(reverse("outcomes:patient_summary"), status=303)
@@ -207,47 +286,77 @@ def page(request: HttpRequest, number: int) -> HttpResponse:
     language = getattr(token.patient.identity, "preferred_language", "en")
     wording = services.wording_for(site=token.patient.site, instrument=current.instrument, language=language)
     draft = Draft.objects.filter(token=token, follow_up=current.follow_up, instrument=current.instrument).first()
-    form = InstrumentForm(request.POST or None, instrument=current.instrument, wording=wording, require_all=True)
+    form = InstrumentForm(
+        request.POST or None,
+        instrument=current.instrument,
+        wording=wording,
+        require_all=True,
+        only=current.item_codes,
+        for_patient=True,
+    )
     if request.method == "GET" and draft:
         form.initial_from(draft.answers)
     if request.method == "POST" and form.is_valid():
+        merged = {**(draft.answers if draft else {}), **form.answers()}
         try:
-            answers = services.validate_response_answers(current.instrument, form.answers())
+            answers = services.validate_response_answers(current.instrument, merged)
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
+            done = sorted({*(draft.pages_done if draft else []), current.part})
             Draft.objects.update_or_create(
-                token=token, follow_up=current.follow_up, instrument=current.instrument, defaults={"answers": answers}
+                token=token,
+                follow_up=current.follow_up,
+                instrument=current.instrument,
+                defaults={"answers": answers, "pages_done": done},
             )
             following = "outcomes:patient_page" if number < len(pages) else "outcomes:patient_summary"
             args = [number + 1] if number < len(pages) else []
             return HttpResponseRedirect(reverse(following, args=args), status=303)
+    section = None
+    if current.section:
+        section = next(s for s in form.definition.sections if s.code == current.section)
+    section_wording = wording.sections.get(current.section) if (wording and current.section) else None
     return render(
         request,
         "outcomes/patient/page.html",
-        {
-            "site": token.patient.site,
-            "form": form,
-            "page": current,
-            "number": number,
-            "total": len(pages),
-            "where": _where(current.follow_up),
-            "instrument": form.definition,
-            "back": reverse("outcomes:patient_page", args=[number - 1]) if number > 1 else None,
-        },
+        _context(
+            session,
+            form=form,
+            page=current,
+            title=_title(current),
+            about=asking.about(current.follow_up),
+            number=number,
+            total=len(pages),
+            instructions=wording.instructions if (wording and current.part == 1) else "",
+            section_title=(section_wording.title if section_wording else (section.label if section else "")),
+            section_instructions=section_wording.instructions if section_wording else "",
+            back=reverse("outcomes:patient_page", args=[number - 1]) if number > 1 else None,
+        ),
     )
 
 
 @patient_page
 @require_http_methods(["GET", "POST"])
 def summary(request: HttpRequest) -> HttpResponse:
-    token = _session_token(request)
+    session = _Session(request)
+    token = session.token
     if token is None:
-        return _neutral(request)
+        return _no_session(request, session)
+    if not _birth_ok(request, session):
+        return HttpResponseRedirect(reverse("outcomes:patient_questionnaire"), status=303)
+    if _settle(token):
+        return HttpResponseRedirect(reverse("outcomes:patient_questionnaire"), status=303)  # says what closed
     pages = _pages(token)
     drafts = {(d.follow_up_id, d.instrument): d for d in Draft.objects.filter(token=token)}
-    rows = [(i + 1, p, (p.follow_up.pk, p.instrument) in drafts, _where(p.follow_up)) for i, p in enumerate(pages)]
-    missing = [n for n, _p, done, _w in rows if not done]
+    rows: list[dict[str, Any]] = []  # one per questionnaire: its first page, and the first page still to answer
+    for n, p in enumerate(pages, start=1):
+        done = _draft_done(drafts.get((p.follow_up.pk, p.instrument)), p)
+        if p.part == 1:
+            rows.append({"first": n, "title": _title(p), "about": asking.about(p.follow_up), "done": True, "todo": n})
+        if not done and rows[-1]["done"]:
+            rows[-1]["done"], rows[-1]["todo"] = False, n
+    missing = [r for r in rows if not r["done"]]
     error = None
     if request.method == "POST":
         if missing:
@@ -258,47 +367,70 @@ def summary(request: HttpRequest) -> HttpResponse:
             except ValidationError as exc:
                 error = " ".join(exc.messages)
             else:
+                if session.tablet:
+                    return _tablet_finish(request, token)
                 return HttpResponseRedirect(reverse("outcomes:patient_thanks"), status=303)
     if not rows and not drafts:
+        if session.tablet:
+            return _tablet_finish(request, token)
         return HttpResponseRedirect(reverse("outcomes:patient_thanks"), status=303)
-    return render(
-        request,
-        "outcomes/patient/summary.html",
-        {
-            "site": token.patient.site,
-            "rows": rows,
-            "missing": missing,
-            "error": error,
-        },
-    )
+    return render(request, "outcomes/patient/summary.html", _context(session, rows=rows, missing=missing, error=error))
 
 
 @transaction.atomic
 def _submit(token: AccessToken, drafts: dict) -> None:
     """All pages in one transaction: a double submit finds the responses stored and changes nothing."""
     language = getattr(token.patient.identity, "preferred_language", "en")
+    tablet = token.channel == TokenChannel.TABLET
+    asking_now = {a.follow_up.pk for a in _asks(token)}
     for (fu_id, instrument), draft in drafts.items():
-        fu = FollowUp.objects.get(pk=fu_id)
-        if fu.status not in (FollowUpStatus.OPEN, FollowUpStatus.PARTIAL, FollowUpStatus.COMPLETED):
-            continue
+        if fu_id not in asking_now:
+            continue  # closed meanwhile: _settle keeps it
         services.response_submit(
-            follow_up=fu,
+            follow_up=FollowUp(pk=fu_id),
             instrument=instrument,
             answers=draft.answers,
             by=None,
-            mode=Mode.WEB,
+            mode=Mode.TABLET if tablet else Mode.WEB,
             language=language,
             started_at=draft.started_at,
+            handed_over_by=token.started_by if tablet else None,
         )
-    Draft.objects.filter(token=token).delete()
+    Draft.objects.filter(token=token, follow_up__in=asking_now).delete()
+
+
+def _tablet_finish(request: HttpRequest, token: AccessToken) -> HttpResponse:
+    """The patient sent their answers on the clinic tablet: the session ends, the tablet shows nobody."""
+    _tablet_end(token, clock.now())
+    request.session.flush()
+    return HttpResponseRedirect(reverse("outcomes:patient_tablet_done"), status=303)
+
+
+@patient_page
+@require_http_methods(["GET"])
+def tablet_done(request: HttpRequest) -> HttpResponse:
+    return render(request, "outcomes/patient/tablet_done.html")
+
+
+@patient_page
+@require_http_methods(["GET", "POST"])
+def tablet_end(request: HttpRequest) -> HttpResponse:
+    """The tablet's idle timer (outcomes/static/outcomes/tablet.js) or a 'hand back' button lands here."""
+    session = _Session(request)
+    if session.tablet and session.stored is not None and session.stored.ended_at is None:
+        _tablet_end(session.stored, clock.now())
+    if session.tablet:
+        request.session.flush()
+    return render(request, "outcomes/patient/tablet_ended.html", status=200 if session.tablet else 410)
 
 
 @patient_page
 @require_http_methods(["GET"])
 def thanks(request: HttpRequest) -> HttpResponse:
-    token = _session_token(request)
+    session = _Session(request)
+    token = session.token
     if token is None:
-        return _neutral(request)
+        return _no_session(request, session)
     return render(request, "outcomes/patient/thanks.html", {"site": token.patient.site, **_chart_context(token)})
 
 
@@ -315,7 +447,11 @@ def _chart_context(token: AccessToken) -> dict[str, Any]:
 @csrf_exempt  # RFC 8058 one-click unsubscribe posts without a form; the token itself authorizes
 @require_http_methods(["GET", "POST"])
 def optout(request: HttpRequest, token: str) -> HttpResponse:
-    found = AccessToken.objects.select_related("patient__site").filter(token_hash=contact.token_hash(token)).first()
+    found = (
+        AccessToken.objects.select_related("patient__site")
+        .filter(token_hash=contact.token_hash(token), channel=TokenChannel.EMAIL)
+        .first()
+    )
     if found is None:
         return _neutral(request)
     if request.method == "POST":

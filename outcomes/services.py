@@ -29,10 +29,12 @@ from outcomes.models import (
     OutcomePlan,
     Response,
     Score,
+    Timepoint,
+    TokenChannel,
 )
 from outcomes.schedule import WINDOWS
 from registry import clock
-from registry.models import Patient, Site, TreatmentEpisode
+from registry.models import EpisodeStatus, Patient, Site, TreatmentEpisode
 
 # Scores derived from one response's answers: the patient answers KOOS/HOOS once, WOMAC comes from them.
 DERIVED_FROM = {"koos": ["womac_from_koos"], "hoos": ["womac_from_hoos"]}
@@ -94,14 +96,23 @@ def wording_for(*, site: Site, instrument: str, language: str) -> scoring.Wordin
 # Status ----------------------------------------------------------------------------------------------------
 
 
-def compute_status(*, follow_up: FollowUp, today: date, answered: set[str], withdrawn: bool) -> str:
+def compute_status(
+    *, follow_up: FollowUp, today: date, answered: set[str], withdrawn: bool, episode_status: str = "done"
+) -> str:
+    """The follow-up's status on `today` (the site's date). A planned treatment's baseline runs on the calendar;
+    its later follow-ups wait, never opening or missed, until the treatment is done. A cancelled treatment
+    cancels what is not complete (answers given are kept)."""
     owed = set(follow_up.instruments)
     if owed and owed <= answered:
         return FollowUpStatus.COMPLETED
     if withdrawn:
         return FollowUpStatus.WITHDRAWN
+    if episode_status == EpisodeStatus.CANCELLED:
+        return FollowUpStatus.CANCELLED
     if answered:
         return FollowUpStatus.PARTIAL
+    if episode_status == EpisodeStatus.PLANNED and follow_up.timepoint != Timepoint.BASELINE:
+        return FollowUpStatus.SCHEDULED
     if today < follow_up.window_opens:
         return FollowUpStatus.SCHEDULED
     if today > follow_up.window_closes:
@@ -122,7 +133,11 @@ def _refresh_one(follow_up: FollowUp, *, today: date | None = None) -> None:
     times = sorted(follow_up.responses.values_list("completed_at", flat=True)) if follow_up.pk else []
     answered = _answered(follow_up)
     follow_up.status = compute_status(
-        follow_up=follow_up, today=today, answered=answered, withdrawn=episode.patient.is_withdrawn
+        follow_up=follow_up,
+        today=today,
+        answered=answered,
+        withdrawn=episode.patient.is_withdrawn,
+        episode_status=episode.status,
     )
     if times:
         local_day = times[0].astimezone(zoneinfo.ZoneInfo(episode.patient.site.time_zone)).date()
@@ -168,6 +183,9 @@ def follow_ups_schedule(*, episode: TreatmentEpisode, today: date | None = None)
             contact_reset_for_moved(follow_up=fu)
         fu.save()
         result.append(fu)
+    from outcomes.contact import contact_after_schedule
+
+    contact_after_schedule(follow_ups=result)
     return result
 
 
@@ -201,7 +219,9 @@ def follow_ups_build(*, episodes: Iterable[TreatmentEpisode], today: date) -> li
                 window_closes=closes,
                 instruments=owed.get(window.timepoint, []),
             )
-            fu.status = compute_status(follow_up=fu, today=today, answered=set(), withdrawn=withdrawn)
+            fu.status = compute_status(
+                follow_up=fu, today=today, answered=set(), withdrawn=withdrawn, episode_status=ep.status
+            )
             rows.append(fu)
     return rows
 
@@ -248,7 +268,10 @@ def follow_ups_refresh_statuses(*, now: datetime | None = None) -> dict[str, int
     for tz in Site.objects.values_list("time_zone", flat=True).distinct():
         site = Site(time_zone=tz)
         today = site_today(site, now)
-        in_tz = Q(episode__patient__site__time_zone=tz)
+        # A planned treatment's later follow-ups wait for it to be done; its baseline runs on the calendar.
+        in_tz = Q(episode__patient__site__time_zone=tz) & (
+            Q(timepoint=Timepoint.BASELINE) | Q(episode__status=EpisodeStatus.DONE)
+        )
         with transaction.atomic():
             counts["opened"] += FollowUp.objects.filter(
                 in_tz,
@@ -380,6 +403,7 @@ def response_submit(
     completed_at: datetime | None = None,
     started_at: datetime | None = None,
     reason: str = "",
+    handed_over_by: Any = None,
 ) -> Response:
     """Store one instrument's answers at a follow-up, score them, and update the follow-up's status.
 
@@ -395,11 +419,21 @@ def response_submit(
         raise ResponseRefused(f"{instrument} is not owed at this follow-up (owed: {owed}).")
     if follow_up.status == FollowUpStatus.WITHDRAWN:
         raise ResponseRefused("The patient has withdrawn consent: no answers are recorded.")
+    if follow_up.status == FollowUpStatus.CANCELLED:
+        raise ResponseRefused("The treatment was cancelled: no answers are recorded for its follow-up.")
     clean = validate_response_answers(instrument, answers)
     completed_at = completed_at or clock.now()
     if completed_at > clock.now() + timedelta(minutes=5):
         raise ValidationError("The answers cannot be dated in the future.")
     local_day = completed_at.astimezone(zoneinfo.ZoneInfo(follow_up.episode.patient.site.time_zone)).date()
+    if follow_up.timepoint == Timepoint.BASELINE and local_day > follow_up.window_closes:
+        episode = follow_up.episode
+        when = "on" if episode.status == EpisodeStatus.DONE else "planned for"
+        raise ValidationError(
+            f"A baseline describes the joint before the treatment, which was {when} {episode.index_date}: "
+            f"answers given on {local_day} come after it and cannot count as the baseline.",
+            code="after_treatment",
+        )
     if not follow_up.window_opens <= local_day <= follow_up.window_closes:
         raise ValidationError(
             f"Answers given on {local_day} fall outside the {follow_up.get_timepoint_display()} window "
@@ -423,6 +457,7 @@ def response_submit(
     response.scoring_version = scoring.SCORING_VERSION
     response.entered_via = via
     response.entered_by = by
+    response.handed_over_by = handed_over_by
     response.mode = mode
     response.language = language
     response.started_at = started_at
@@ -583,3 +618,132 @@ def _shown(pair: tuple | None) -> str:
         return "(none)"
     value, text = pair
     return text or ("not scorable" if value is None else f"{value:g}")
+
+
+# Answers a patient left unsent ------------------------------------------------------------------------------
+
+
+def drafts_flush(*, drafts: Iterable[Any], why: str) -> list[FollowUp]:
+    """Keep what a patient answered but could not send (the window closed, the tablet session ended): each draft
+    becomes a response dated when it was last saved, scored where the rules allow (a part left unanswered
+    leaves its subscale empty), and the draft goes. Returns the follow-ups that received answers."""
+    from outcomes.models import Draft
+
+    kept: list[FollowUp] = []
+    for draft in drafts:
+        token = draft.token
+        tablet = token.channel == TokenChannel.TABLET
+        try:
+            with transaction.atomic():
+                if not Response.objects.filter(follow_up_id=draft.follow_up_id, instrument=draft.instrument).exists():
+                    response_submit(
+                        follow_up=draft.follow_up,
+                        instrument=draft.instrument,
+                        answers=draft.answers,
+                        by=None,
+                        mode=Mode.TABLET if tablet else Mode.WEB,
+                        language=getattr(getattr(token.patient, "identity", None), "preferred_language", "en"),
+                        completed_at=draft.updated_at,
+                        started_at=draft.started_at,
+                        reason=f"entered by patient; kept unsent: {why}",
+                        handed_over_by=token.started_by if tablet else None,
+                    )
+                    kept.append(draft.follow_up)
+                Draft.objects.filter(pk=draft.pk).delete()
+        except ValidationError:
+            Draft.objects.filter(pk=draft.pk).delete()  # e.g. consent withdrawn, treatment cancelled: not kept
+    return kept
+
+
+def drafts_settle(*, now: datetime | None = None) -> int:
+    """Beat's sweep: drafts whose follow-up window has closed at the site, or whose link or tablet session has
+    ended, are kept as answers (drafts_flush). Returns how many follow-ups received answers."""
+    from outcomes import asking
+    from outcomes.models import Draft
+
+    now = now or clock.now()
+    candidates = Draft.objects.filter(
+        Q(follow_up__window_closes__lt=now.date() + timedelta(days=1))
+        | Q(token__expires_at__lte=now)
+        | Q(token__ended_at__isnull=False)
+        | Q(token__channel=TokenChannel.TABLET, token__last_seen_at__lt=now - TABLET_IDLE)
+    ).select_related("follow_up__episode__patient__site", "token__patient__identity", "token__started_by")
+    stale = []
+    for draft in candidates:
+        token = draft.token
+        closed = draft.follow_up.window_closes < asking.local_date(draft.follow_up.episode.patient.site, now)
+        ended = token.expires_at <= now or token.ended_at is not None
+        idle = token.channel == TokenChannel.TABLET and tablet_idle(token, now)
+        if closed or ended or idle:
+            stale.append(draft)
+    return len(drafts_flush(drafts=stale, why="the window closed or the session ended before they were sent"))
+
+
+def tablet_idle(token: Any, now: datetime) -> bool:
+    """Has a clinic tablet session been idle too long (or lasted too long)?"""
+    return (token.last_seen_at or token.created_at) < now - TABLET_IDLE or token.expires_at <= now
+
+
+# A clinic tablet session ends after this long without a request from the tablet, and at the latest after
+# TABLET_LONGEST (a session is for one visit).
+TABLET_IDLE = timedelta(minutes=5)
+TABLET_LONGEST = timedelta(hours=2)
+
+
+@transaction.atomic
+def tablet_session_start(*, follow_up: FollowUp, by: Any, end_other: bool = False, now: datetime | None = None) -> Any:
+    """Staff hand the clinic tablet to the patient of `follow_up`: a session token for that patient's follow-ups
+    that ask something by link now (this one among them), bound to the device's session by the caller. Refused,
+    with the reason, when there is nothing to answer there or another tablet session for the patient is open
+    (unless `end_other`, which ends it first, keeping what was answered)."""
+    import hashlib
+    import secrets
+
+    from outcomes import asking
+    from outcomes.models import AccessToken, Draft
+
+    now = now or clock.now()
+    fu = FollowUp.objects.select_for_update().select_related("episode__patient__site").get(pk=follow_up.pk)
+    patient = Patient.objects.select_for_update().select_related("identity", "site").get(pk=fu.episode.patient_id)
+    if patient.is_withdrawn:
+        raise ValidationError("The patient has withdrawn consent: nothing is asked.")
+    open_ = [
+        t
+        for t in AccessToken.objects.filter(patient=patient, channel=TokenChannel.TABLET, ended_at__isnull=True)
+        if t.expires_at > now and not tablet_idle(t, now)
+    ]
+    if open_ and not end_other:
+        other = open_[0]
+        raise ValidationError(
+            f"A clinic tablet session for this patient is already open on another device (started "
+            f"{timezone.localtime(other.created_at):%H:%M} by {other.started_by}). It ends when the patient sends, "
+            f"after {int(TABLET_IDLE.total_seconds() // 60)} idle minutes, or when you end it here.",
+            code="tablet_open",
+        )
+    for other in open_:
+        AccessToken.objects.filter(pk=other.pk).update(ended_at=now)
+        drafts_flush(drafts=list(Draft.objects.filter(token=other)), why="the tablet session was ended by staff")
+    candidates = FollowUp.objects.filter(episode__patient=patient, status__in=asking.LIVE).select_related(
+        "episode__patient__site", "episode__patient__identity"
+    )
+    asks = asking.asked(candidates, now=now)
+    chosen = asks.get(fu.pk)
+    if chosen is None or not chosen.by_link:
+        if fu.status not in asking.LIVE or not asking.window_open(fu, asking.local_date(patient.site, now)):
+            why = "its window is not open today"
+        elif chosen is not None and chosen.unworded:
+            names = ", ".join(chosen.unworded)
+            why = f"no patient wording is loaded for {names} in the patient's language: enter the answers as staff"
+        else:
+            why = "nothing is left for the patient to answer (a clinician's examination is entered by staff)"
+        raise ValidationError(f"This follow-up cannot be answered on the tablet: {why}.", code="nothing_to_ask")
+    token = AccessToken.objects.create(
+        token_hash=hashlib.sha256(secrets.token_urlsafe(32).encode()).hexdigest(),  # never used as a link
+        patient=patient,
+        channel=TokenChannel.TABLET,
+        started_by=by,
+        expires_at=now + TABLET_LONGEST,
+        last_seen_at=now,
+    )
+    token.follow_ups.set([a.follow_up for a in asks.values() if a.by_link])
+    return token

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models.signals import post_save
+from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from outcomes import services
-from outcomes.models import FollowUp, FollowUpStatus
+from outcomes.models import FollowUp, FollowUpStatus, InstrumentWording
 from registry.models import Patient, TreatmentEpisode
 
 
@@ -27,3 +27,10 @@ def patient_withdrawal(sender: Any, instance: Patient, raw: bool = False, **kwar
         services.follow_ups_withdraw(patient=instance)
     elif FollowUp.objects.filter(episode__patient=instance, status=FollowUpStatus.WITHDRAWN).exists():
         services.follow_ups_reinstate(patient=instance)
+
+
+@receiver([post_save, post_delete], sender=InstrumentWording, dispatch_uid="outcomes.wording_changed")
+def wording_changed(sender: Any, **kwargs: Any) -> None:
+    from outcomes.asking import _wording_usable
+
+    _wording_usable.cache_clear()  # validated once per row version; a save or delete starts afresh

@@ -9,6 +9,8 @@ urlpatterns = [
     path("q/<int:number>/", patient_views.page, name="patient_page"),
     path("q/summary/", patient_views.summary, name="patient_summary"),
     path("q/thanks/", patient_views.thanks, name="patient_thanks"),
+    path("tablet/done/", patient_views.tablet_done, name="patient_tablet_done"),
+    path("tablet/end/", patient_views.tablet_end, name="patient_tablet_end"),
     path("optout/<str:token>/", patient_views.optout, name="patient_optout"),
     path("<str:token>/", patient_views.start, name="patient_start"),
 ]

@@ -8,12 +8,15 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.models import User
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from simple_history.admin import SimpleHistoryAdmin
 
 from registry import roles
@@ -21,6 +24,7 @@ from registry.access import is_registry_admin, sites_visible_to
 from registry.models import (
     Administration,
     AdverseEvent,
+    EpisodeStatus,
     Membership,
     Patient,
     PatientIdentity,
@@ -28,10 +32,12 @@ from registry.models import (
     Site,
     SubsequentSurgery,
     TreatmentEpisode,
+    site_date,
 )
 
 # Optional two-factor authentication: staff who enrolled an authenticator give its code at login (registry.otp).
 from registry.otp import OptionalOTPLoginForm  # noqa: E402
+from registry.services import episode_cancel, episode_mark_done
 
 admin.site.login_form = OptionalOTPLoginForm
 admin.site.site_header = "Outcome registry"
@@ -265,7 +271,7 @@ class EpisodeInlineFormSet(ReasonedInlineFormSet):
 class EpisodeInline(ScopedInline, admin.TabularInline):
     model = TreatmentEpisode
     formset = EpisodeInlineFormSet
-    fields = ["joint", "side", "spinal_level", "diagnosis", "kl_grade", "index_date", "protocol"]
+    fields = ["status", "joint", "side", "spinal_level", "diagnosis", "kl_grade", "index_date", "protocol"]
     autocomplete_fields = ["protocol"]
 
 
@@ -319,10 +325,14 @@ class PatientAdmin(ClinicalAdmin):
         from django.urls import path
 
         return [
-            path("<path:object_id>/export/", self.admin_site.admin_view(self.export_view),
-                 name="registry_patient_export"),
-            path("<path:object_id>/anonymise/", self.admin_site.admin_view(self.anonymise_view),
-                 name="registry_patient_anonymise"),
+            path(
+                "<path:object_id>/export/", self.admin_site.admin_view(self.export_view), name="registry_patient_export"
+            ),
+            path(
+                "<path:object_id>/anonymise/",
+                self.admin_site.admin_view(self.anonymise_view),
+                name="registry_patient_anonymise",
+            ),
             *super().get_urls(),
         ]
 
@@ -335,8 +345,12 @@ class PatientAdmin(ClinicalAdmin):
             return "—"
         export = reverse("admin:registry_patient_export", args=[obj.pk])
         anonymise = reverse("admin:registry_patient_anonymise", args=[obj.pk])
-        return format_html('<a href="{}">Export everything held (access request)</a> · '
-                           '<a href="{}">Anonymise (withdrawn patients)</a>', export, anonymise)
+        return format_html(
+            '<a href="{}">Export everything held (access request)</a> · '
+            '<a href="{}">Anonymise (withdrawn patients)</a>',
+            export,
+            anonymise,
+        )
 
     def _patient_or_404(self, request: HttpRequest, object_id: str) -> Patient:
         patient = self.get_queryset(request).filter(pk=unquote(object_id)).first()
@@ -382,8 +396,13 @@ class PatientAdmin(ClinicalAdmin):
             else:
                 self.message_user(request, f"{patient} was anonymised.", messages.SUCCESS)
                 return HttpResponseRedirect(reverse("admin:registry_patient_change", args=[patient.pk]))
-        context = {**self.admin_site.each_context(request), "opts": self.model._meta, "patient": patient,
-                   "error": error, "title": f"Anonymise {patient}"}
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "patient": patient,
+            "error": error,
+            "title": f"Anonymise {patient}",
+        }
         return TemplateResponse(request, "admin/registry/patient/anonymise.html", context)
 
     def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
@@ -433,8 +452,15 @@ class SurgeryInline(ScopedInline, admin.TabularInline):
 
 @admin.register(TreatmentEpisode)
 class TreatmentEpisodeAdmin(ClinicalAdmin):
-    list_display = ["__str__", "patient", "joint", "side", "kl_grade", "index_date", "protocol"]
-    list_filter = ["joint", "side", "kl_grade", "diagnosis", ("patient__site", admin.RelatedOnlyFieldListFilter)]
+    list_display = ["__str__", "patient", "status", "joint", "side", "kl_grade", "index_date", "protocol"]
+    list_filter = [
+        "status",
+        "joint",
+        "side",
+        "kl_grade",
+        "diagnosis",
+        ("patient__site", admin.RelatedOnlyFieldListFilter),
+    ]
     search_fields = ["patient__registry_id", "patient__identity__family_name", "spinal_level"]
     list_select_related = ["patient", "patient__site", "protocol"]
     autocomplete_fields = ["patient", "protocol"]
@@ -446,9 +472,10 @@ class TreatmentEpisodeAdmin(ClinicalAdmin):
             {
                 "fields": [
                     "patient",
+                    ("status", "index_date"),
                     ("joint", "side", "spinal_level"),
                     ("diagnosis", "kl_grade"),
-                    ("index_date", "bmi"),
+                    "bmi",
                     "protocol",
                 ]
             },
@@ -467,6 +494,95 @@ class TreatmentEpisodeAdmin(ClinicalAdmin):
     # Scores over time, drawn by outcomes.charts (the template adds plotly.js from the registry's own static files).
     change_form_template = "admin/registry/treatmentepisode/change_form.html"
 
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        # A saved episode changes status only through "Mark as done" and "Cancel" (services), never the form.
+        return [*super().get_readonly_fields(request, obj), *(["status"] if obj is not None else [])]
+
+    def formfield_for_choice_field(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "status":
+            kwargs["choices"] = [c for c in EpisodeStatus.choices if c[0] != EpisodeStatus.CANCELLED]
+        return super().formfield_for_choice_field(db_field, request, **kwargs)
+
+    def get_inline_instances(self, request: HttpRequest, obj: Any = None) -> list:
+        # Administrations, adverse events and later surgeries belong to a treatment that is done.
+        if obj is not None and not obj.is_done:
+            return []
+        return super().get_inline_instances(request, obj)
+
+    def get_urls(self) -> list:
+        return [
+            path("<path:object_id>/done/", self.admin_site.admin_view(self.done_view), name="registry_episode_done"),
+            path(
+                "<path:object_id>/cancel/",
+                self.admin_site.admin_view(self.cancel_view),
+                name="registry_episode_cancel",
+            ),
+            *super().get_urls(),
+        ]
+
+    def _episode_or_404(self, request: HttpRequest, object_id: str) -> TreatmentEpisode:
+        if not str(object_id).isdigit():
+            raise Http404("No such treatment episode.")
+        episode = self.get_queryset(request).filter(pk=int(object_id)).select_related("patient__site").first()
+        if episode is None:
+            raise Http404("No such treatment episode.")
+        if not self.has_change_permission(request, episode):
+            raise PermissionDenied
+        return episode
+
+    def done_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        episode = self._episode_or_404(request, object_id)
+        form = EpisodeDoneForm(
+            request.POST or None, initial={"index_date": min(episode.index_date, site_date(episode.patient.site))}
+        )
+        if request.method == "POST" and form.is_valid():
+            try:
+                episode_mark_done(
+                    episode=episode,
+                    on=form.cleaned_data["index_date"],
+                    by=request.user,
+                    reason=form.cleaned_data["reason"],
+                )
+            except ValidationError as exc:
+                _form_errors(form, exc)
+            else:
+                self.message_user(
+                    request,
+                    f"Treatment recorded as done on {form.cleaned_data['index_date']}; follow-up is timed from it.",
+                    messages.SUCCESS,
+                )
+                return HttpResponseRedirect(reverse("admin:registry_treatmentepisode_change", args=[episode.pk]))
+        return self._status_page(request, episode, form, "Record the treatment as done")
+
+    def cancel_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        episode = self._episode_or_404(request, object_id)
+        form = EpisodeCancelForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                episode_cancel(episode=episode, reason=form.cleaned_data["reason"], by=request.user)
+            except ValidationError as exc:
+                _form_errors(form, exc)
+            else:
+                self.message_user(
+                    request,
+                    "Treatment cancelled: its follow-ups are cancelled and no more messages go out.",
+                    messages.SUCCESS,
+                )
+                return HttpResponseRedirect(reverse("admin:registry_treatmentepisode_change", args=[episode.pk]))
+        return self._status_page(request, episode, form, "Cancel the planned treatment")
+
+    def _status_page(
+        self, request: HttpRequest, episode: TreatmentEpisode, form: forms.Form, title: str
+    ) -> HttpResponse:
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": title,
+            "episode": episode,
+            "form": form,
+        }
+        return TemplateResponse(request, "admin/registry/treatmentepisode/status.html", context)
+
     def change_view(
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict | None = None
     ) -> HttpResponse:
@@ -477,6 +593,27 @@ class TreatmentEpisodeAdmin(ClinicalAdmin):
         if episode is not None:
             extra_context["episode_charts"] = episode_charts(episode=episode, user=request.user)
         return super().change_view(request, object_id, form_url, extra_context)
+
+
+class EpisodeDoneForm(forms.Form):
+    index_date = forms.DateField(
+        label="Date of treatment",
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="The day of the first administration: the planned date, or the day it really happened.",
+    )
+    reason = forms.CharField(label="Note for the history (optional)", required=False, max_length=100)
+
+
+class EpisodeCancelForm(forms.Form):
+    reason = forms.CharField(label="Why is the treatment cancelled?", max_length=100)
+
+
+def _form_errors(form: forms.Form, exc: ValidationError) -> None:
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.error_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, exc)
 
 
 @admin.register(Administration)

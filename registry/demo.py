@@ -382,6 +382,9 @@ def _seed_demo(*, patients: int, seed: int, sites: int, as_of: date, chunk_size:
     report = SeedReport()
     site_objs = ensure_sites(sites)
     report.sites = len(site_objs)
+    from outcomes.demo import demo_wording_load
+
+    demo_wording_load(sites=site_objs)  # every demo questionnaire can be answered by link
     rng = random.Random(seed)
     per_site = [patients // sites + (1 if i < patients % sites else 0) for i in range(sites)]
     for site, count in zip(site_objs, per_site, strict=True):

@@ -16,6 +16,7 @@ import secrets
 from datetime import date, timedelta
 from datetime import timezone as dt_timezone
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
@@ -306,9 +307,40 @@ class CellSource(models.TextChoices):
     NOT_APPLICABLE = "na", "Not applicable (acellular)"
 
 
+class EpisodeStatus(models.TextChoices):
+    PLANNED = "planned", "Planned"
+    DONE = "done", "Done"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+# How far ahead a treatment may be planned: a baseline questionnaire asked more than a year before the treatment
+# would not describe the joint that is treated.
+PLAN_AHEAD_DAYS = 365
+
+
+def site_date(site: Site | None) -> date:
+    """Today's date at a site (in its own time zone), or at the first place on Earth to start a new day."""
+    import zoneinfo
+
+    now = timezone.now()
+    if site is None:
+        return now.astimezone(_FIRST_TO_A_NEW_DAY).date()
+    try:
+        return now.astimezone(zoneinfo.ZoneInfo(site.time_zone)).date()
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return now.astimezone(_FIRST_TO_A_NEW_DAY).date()
+
+
 class TreatmentEpisode(models.Model):
     """One treated joint (or spinal level) of one patient, from the index date on. A bilateral treatment is
-    two episodes, one per side, each with its own follow-up."""
+    two episodes, one per side, each with its own follow-up.
+
+    An episode may be registered ahead of the treatment (status planned, index date = the planned date): its
+    baseline window opens at once, so the baseline questionnaire is answered before the treatment. Marking it
+    done confirms or corrects the date; cancelling it stops all follow-up. Administrations, adverse events and
+    later surgeries belong to a done episode only."""
+
+    Status = EpisodeStatus
 
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="episodes")
     protocol = models.ForeignKey(Protocol, on_delete=models.PROTECT, null=True, blank=True, related_name="episodes")
@@ -323,8 +355,16 @@ class TreatmentEpisode(models.Model):
         validators=[MaxValueValidator(4)],
         help_text="Radiographic grade 0-4 at baseline (knee and hip).",
     )
+    status = models.CharField(
+        max_length=10,
+        choices=EpisodeStatus.choices,
+        default=EpisodeStatus.DONE,
+        help_text="Planned: registered ahead, the baseline is asked before the treatment. Done: the treatment "
+        "happened on the index date. Cancelled: it will not happen; follow-up stops.",
+    )
     index_date = models.DateField(
-        help_text="Date of the first administration; follow-up is timed from it.", validators=[_not_in_future]
+        help_text="Date of the first administration (for a planned treatment: the planned date); follow-up is "
+        "timed from it."
     )
     bmi = models.DecimalField(
         "BMI at baseline (kg/m²)",
@@ -376,6 +416,7 @@ class TreatmentEpisode(models.Model):
                 condition=Q(bmi__isnull=True) | Q(bmi__gte=10, bmi__lte=80), name="episode_bmi_plausible"
             ),
             models.CheckConstraint(condition=Q(joint="spine") | ~Q(side="midline"), name="episode_limb_joint_has_side"),
+            models.CheckConstraint(condition=Q(status__in=EpisodeStatus.values), name="episode_status_valid"),
         ]
         indexes = [
             # Episodes of a patient, newest first (patient page inline).
@@ -401,8 +442,69 @@ class TreatmentEpisode(models.Model):
             identity = PatientIdentity.objects.filter(patient_id=self.patient_id).first()
             if identity and self.index_date < identity.date_of_birth:
                 errors["index_date"] = "The index date is before the patient's date of birth."
+        if self.status_problem():
+            errors["status"] = self.status_problem()
+        if self.index_date and "index_date" not in errors and "status" not in errors:
+            message = self.index_date_problem(patient.site if patient else None)
+            if message:
+                errors["index_date"] = message
         if errors:
             raise ValidationError(errors)
+
+    @classmethod
+    def from_db(cls, db: Any, field_names: Any, values: Any) -> TreatmentEpisode:
+        instance = super().from_db(db, field_names, values)
+        instance._loaded_state = (instance.__dict__.get("status"), instance.__dict__.get("index_date"))
+        return instance
+
+    @property
+    def is_done(self) -> bool:
+        return self.status == EpisodeStatus.DONE
+
+    def status_problem(self) -> str:
+        """Why the status cannot change this way, or "": planned -> done or cancelled, nothing back."""
+        loaded = getattr(self, "_loaded_state", (None, None))[0]
+        if loaded == EpisodeStatus.DONE and self.status != EpisodeStatus.DONE:
+            return (
+                "A treatment that is done cannot be cancelled or planned again. If it was recorded in error, "
+                "correct its details, or ask the registry administrator to delete it."
+            )
+        if loaded == EpisodeStatus.CANCELLED and self.status != EpisodeStatus.CANCELLED:
+            return "A cancelled treatment stays cancelled: if it is rescheduled, register it again as planned."
+        return ""
+
+    def index_date_problem(self, site: Site | None) -> str:
+        """Why the index date does not fit the status, or "" (the dates are the site's own)."""
+        today = site_date(site)
+        loaded_status, loaded_date = getattr(self, "_loaded_state", (None, None))
+        unchanged = (loaded_status, loaded_date) == (self.status, self.index_date)
+        if self.status == EpisodeStatus.DONE and self.index_date > today:
+            return (
+                f"A treatment that is done cannot be dated after today ({today}). If it is still to come, "
+                "register it as planned."
+            )
+        if self.status == EpisodeStatus.PLANNED and not unchanged:
+            latest = today + timedelta(days=PLAN_AHEAD_DAYS)
+            if self.index_date > latest:
+                return (
+                    f"A treatment can be planned at most a year ahead (until {latest}): a baseline asked earlier "
+                    "would not describe the joint on the day of treatment."
+                )
+            if self.index_date < today:
+                return (
+                    f"A planned date cannot be in the past (today is {today}). If the treatment has happened, "
+                    "record it as done."
+                )
+        return ""
+
+
+def _not_done_message(episode: TreatmentEpisode, what: str) -> str:
+    if episode.status == EpisodeStatus.CANCELLED:
+        return f"{what} cannot belong to a cancelled treatment."
+    return (
+        f"{what} belongs to a treatment that is done; this one is planned for {episode.index_date}. "
+        "Mark the treatment as done first."
+    )
 
 
 class Administration(models.Model):
@@ -548,6 +650,8 @@ class Administration(models.Model):
     def clean(self) -> None:
         errors: dict[str, str] = {}
         episode = _parent(self, "episode")
+        if episode and not episode.is_done:
+            raise ValidationError(_not_done_message(episode, "An administration"))
         if episode and episode.index_date and self.administered_on and self.administered_on < episode.index_date:
             errors["administered_on"] = (
                 f"An administration cannot be before its episode's index date ({episode.index_date})."
@@ -647,6 +751,8 @@ class AdverseEvent(models.Model):
         if self.resolution_date and self.onset_date and self.resolution_date < self.onset_date:
             errors["resolution_date"] = "Resolution cannot be before onset."
         episode = _parent(self, "episode")
+        if episode and not episode.is_done:
+            raise ValidationError(_not_done_message(episode, "An adverse event"))
         if episode and episode.index_date and self.onset_date and self.onset_date < episode.index_date:
             errors["onset_date"] = "An adverse event of this treatment cannot start before its index date."
         if errors:
@@ -697,6 +803,8 @@ class SubsequentSurgery(models.Model):
 
     def clean(self) -> None:
         episode = _parent(self, "episode")
+        if episode and not episode.is_done:
+            raise ValidationError(_not_done_message(episode, "A subsequent surgery"))
         if episode and episode.index_date and self.surgery_date and self.surgery_date < episode.index_date:
             raise ValidationError({"surgery_date": "A subsequent surgery cannot be before the episode's index date."})
 

@@ -175,3 +175,54 @@ def patient_anonymise(*, patient: Patient, by: Any, reason: str) -> Patient:
     Message.objects.filter(patient=patient).update(to_email="")
     _audit(user=by, patient=patient, message=f"Anonymised (site policy): {reason.strip()}")
     return patient
+
+
+# Planned treatments -----------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def episode_mark_done(*, episode: TreatmentEpisode, on: date, by: Any, reason: str = "") -> TreatmentEpisode:
+    """A planned treatment happened on `on` (the planned date confirmed, or corrected): follow-up is timed from
+    it (the follow-ups move with the date through the episode's save). ValidationError if it cannot be."""
+    from django.core.exceptions import ValidationError
+
+    from registry.models import EpisodeStatus
+
+    ep = TreatmentEpisode.objects.select_for_update().select_related("patient__site").get(pk=episode.pk)
+    if ep.status != EpisodeStatus.PLANNED:
+        raise ValidationError(f"Only a planned treatment can be marked done; this one is {ep.get_status_display()}.")
+    planned = ep.index_date
+    ep.status, ep.index_date = EpisodeStatus.DONE, on
+    problem = ep.index_date_problem(ep.patient.site)
+    if problem:
+        raise ValidationError({"index_date": problem})
+    moved = "" if on == planned else f" (planned for {planned})"
+    ep._change_reason = reason.strip() or f"treatment done on {on}{moved}"
+    ep._history_user = by
+    ep.save()
+    return ep
+
+
+@transaction.atomic
+def episode_cancel(*, episode: TreatmentEpisode, reason: str, by: Any) -> TreatmentEpisode:
+    """A planned treatment will not happen: its follow-ups are cancelled and every message stops (through the
+    episode's save). A done treatment cannot be cancelled."""
+    from django.core.exceptions import ValidationError
+
+    from registry.models import EpisodeStatus
+
+    if not reason.strip():
+        raise ValidationError({"reason": "Say why the treatment is cancelled; the history keeps it."})
+    ep = TreatmentEpisode.objects.select_for_update().get(pk=episode.pk)
+    if ep.status == EpisodeStatus.DONE:
+        raise ValidationError(
+            "A treatment that is done cannot be cancelled. If it was recorded in error, correct it, or ask the "
+            "registry administrator to delete it."
+        )
+    if ep.status == EpisodeStatus.CANCELLED:
+        raise ValidationError("This treatment is already cancelled.")
+    ep.status = EpisodeStatus.CANCELLED
+    ep._change_reason = f"treatment cancelled: {reason.strip()}"
+    ep._history_user = by
+    ep.save()
+    return ep

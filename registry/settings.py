@@ -312,6 +312,12 @@ else:
 REGISTRY_NAME = env_str("REGISTRY_NAME", "Regenerative Orthopedics Outcome Registry")
 OTP_TOTP_ISSUER = REGISTRY_NAME  # the name authenticator apps show
 # Absolute base of links in emails, e.g. https://registry.example.org (no trailing slash).
-REGISTRY_BASE_URL = env_str("REGISTRY_BASE_URL", "http://127.0.0.1:8000")
+# The demo (`dev.py demo`, DEBUG only) writes the address it serves on to var/demo-base-url, so every process of
+# the demo (web, worker, beat, a `followups_run` typed in another terminal) links to the port it really uses.
+_demo_base_url_file = VAR_DIR / "demo-base-url"
+_demo_base_url = ""
+if DEBUG and _demo_base_url_file.is_file():
+    _demo_base_url = _demo_base_url_file.read_text(encoding="utf-8").strip()
+REGISTRY_BASE_URL = env_str("REGISTRY_BASE_URL", _demo_base_url or "http://127.0.0.1:8000")
 # Patient pages: requests per address per minute before 429.
 PATIENT_RATE_LIMIT = env_int("PATIENT_RATE_LIMIT", 30, minimum=1)

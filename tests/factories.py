@@ -26,10 +26,20 @@ class SiteFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Site
         django_get_or_create = ["code"]
+        skip_postgeneration_save = True
 
     code = factory.Sequence(lambda n: f"S{n:03d}")
     name = factory.LazyAttribute(lambda o: f"Clinic {o.code}")
     contact_email = factory.LazyAttribute(lambda o: f"followup@{o.code.lower()}.example.test")
+
+    @factory.post_generation
+    def wording(self, create: bool, extracted: bool | None, **kwargs: object) -> None:
+        """A site in tests has patient wording for every instrument (the demo's), as a working site would;
+        `SiteFactory(wording=False)` is one that has loaded none."""
+        if create and extracted is not False:
+            from outcomes.demo import demo_wording_load
+
+            demo_wording_load(sites=[self])
 
 
 class UserFactory(factory.django.DjangoModelFactory):

@@ -8,6 +8,8 @@
   withdrawal. DOMAIN.md says withdrawal stops all follow-up and contact; for research use the registry takes
   the stricter reading (a data-protection officer's): a withdrawn patient's data is no longer released. Analyses
   must treat withdrawal as a reason for missing data, which the dictionary says.
+- only treatments that happened (episode status done): a planned or cancelled treatment is not released, nor
+  the baseline answered before a planned one;
 - nothing at all for a revoked or expired key (authentication refuses such a key first; this is the backstop).
 - with a research replica configured (registry/dbrouter.py), only rows whose pseudonyms have reached the
   replica: pseudonyms are assigned on the primary at the start of each request, and a replica may lag by a
@@ -45,9 +47,13 @@ def research_queryset(model: type[models.Model], key: ApiKey | None) -> models.Q
         f"{prefix}consent_research": True,
         f"{prefix}withdrawn_on__isnull": True,
     }
+    episode = _episode_path(model)
+    if episode is not None:
+        # Only treatments that happened: a planned one (its baseline may be answered) or a cancelled one is not
+        # a treatment to study.
+        rules[f"{episode}status"] = "done"
     if replica_configured():
         rules[f"{prefix}research_pseudonym__isnull"] = False
-        episode = _episode_path(model)
         if episode is not None:
             rules[f"{episode}research_pseudonym__isnull"] = False
     return manager.filter(**rules)

@@ -212,6 +212,9 @@ def test_a_withdrawn_patients_follow_up_takes_no_answers(knee_episode, alice, to
 
 
 def test_the_entry_form_names_the_side_and_the_label_source(alice_client, knee_episode):
+    from outcomes.models import InstrumentWording
+
+    InstrumentWording.objects.filter(site=knee_episode.patient.site).delete()  # a site that has loaded none
     m3 = knee_episode.follow_ups.get(timepoint="m3")
     page = alice_client.get(enter_url(m3, "koos")).content.decode()
     assert "Left</strong> side" in page
@@ -230,6 +233,8 @@ def test_loaded_wording_is_shown_instead_of_our_labels(alice_client, knee_episod
             item["options"][key] = f"option {key}"
     wording["items"]["P1"]["text"] = "SYNTHETIC WORDING FOR P1"
     scoring.load_wording(wording)  # the fixture itself is valid
-    InstrumentWording.objects.create(site=knee_episode.patient.site, instrument="koos", language="en", content=wording)
+    InstrumentWording.objects.update_or_create(
+        site=knee_episode.patient.site, instrument="koos", language="en", defaults={"content": wording}
+    )
     page = alice_client.get(enter_url(knee_episode.follow_ups.get(timepoint="m3"), "koos")).content.decode()
     assert "SYNTHETIC WORDING FOR P1" in page and "validated wording" in page

@@ -342,3 +342,40 @@ def test_a_large_seed_that_fails_leaves_no_rows_and_the_schema_whole(monkeypatch
     assert _schema(BULK_TABLES) == before
     assert not Patient.objects.exists() and not FollowUp.objects.exists() and not Score.objects.exists()
     assert demo.DEFER_INDEXES_FROM > 40  # small seeds (the demo, CI) keep the row-by-row path by default
+
+
+# The demo's first start ------------------------------------------------------------------------------------
+
+
+def test_the_demo_s_first_dispatcher_pass_sends_no_dead_link_and_only_answerable_questionnaires():
+    """As `dev.py demo` starts: seeded as of today, then the beat's first pass. Every email's link works until a
+    day that has not passed, and opens pages in the demo wording (no registry content label reaches a patient)."""
+    import re
+    from datetime import UTC, datetime
+
+    import time_machine
+    from django.core import mail
+    from django.test import Client
+
+    from outcomes import contact
+    from outcomes.models import InstrumentWording
+
+    moment = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    with time_machine.travel(moment, tick=False):
+        seed("--patients", "80", "--seed", "42", "--sites", "2")
+        assert InstrumentWording.objects.filter(source__startswith="Demo wording").count() == 2 * 7
+        report = contact.dispatch(now=moment)
+        for message_id in report.due:
+            contact.message_send(message_id=message_id, now=moment)
+        patient_emails = [m for m in mail.outbox if "/p/optout/" in m.body]
+        assert len(patient_emails) >= 3
+        for message in patient_emails:
+            until = re.search(r"works until the end of (\d{1,2} \w+ \d{4})", message.body).group(1)
+            assert datetime.strptime(until, "%d %B %Y").date() >= moment.date(), message.body
+        client = Client()
+        token = re.search(r"/p/(?!optout)([\w-]+)/", patient_emails[0].body).group(1)
+        landing = client.get(f"/p/{token}/", follow=True).content.decode()
+        count = int(re.search(r"(\d+) short questionnaire", patient_emails[0].body).group(1))
+        assert len(re.findall(r"<li><strong>", landing)) == count  # the email counts what the page lists
+        page = client.get("/p/q/1/").content.decode()
+        assert "statement (least disability)" not in page and "as set by the site" not in page

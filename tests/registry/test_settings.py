@@ -146,3 +146,29 @@ def test_csrf_protection_is_on():
     # The deploy check's own test for this (security.W003) is silenced: it knows the middleware by name only.
     classes = [import_string(path) for path in settings.MIDDLEWARE]
     assert any(isinstance(c, type) and issubclass(c, CsrfViewMiddleware) for c in classes)
+
+
+@pytest.mark.parametrize(
+    ("debug", "given", "expected"),
+    [
+        ("true", None, "http://127.0.0.1:8123"),  # the demo's own port, from the file dev.py writes
+        ("true", "https://registry.example.org", "https://registry.example.org"),  # the environment wins
+        ("false", None, "http://127.0.0.1:8000"),  # production never reads the demo's file
+    ],
+)
+def test_links_follow_the_demo_s_address_in_every_process(tmp_path, debug, given, expected):
+    (tmp_path / "demo-base-url").write_text("http://127.0.0.1:8123\n")
+    env = {
+        "PATH": os.environ["PATH"],
+        "DJANGO_SETTINGS_MODULE": "registry.settings",
+        "DEBUG": debug,
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "REGISTRY_VAR_DIR": str(tmp_path),
+        "PYTHONPATH": str(ROOT),
+    }
+    if given:
+        env["REGISTRY_BASE_URL"] = given
+    code = "import django; django.setup(); from django.conf import settings as s; print(s.REGISTRY_BASE_URL)"
+    done = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == expected

@@ -97,6 +97,8 @@ NON_ADMIN_ROUTES = {
     "p/q/<int:number>/": "patient",
     "p/q/summary/": "patient",
     "p/q/thanks/": "patient",
+    "p/tablet/done/": "tablet_screen",  # names nobody; tested below
+    "p/tablet/end/": "tablet_screen",
     "p/optout/<str:token>/": "patient_token",
     "p/<str:token>/": "patient_token",
     "api/v1/schema/": "api_doc",
@@ -115,6 +117,9 @@ EXTRA_ADMIN_VIEWS = {
     "otp_totp_totpdevice_config",
     "otp_totp_totpdevice_qrcode",
     "outcomes_followup_enter",
+    "outcomes_followup_tablet",
+    "registry_episode_done",
+    "registry_episode_cancel",
     "registry_apikey_created",
     "auth_user_password_change",
     "registry_patient_export",
@@ -159,9 +164,7 @@ def world(site_a, site_b, alice, bob, charlie, patient_a, patient_b):
             "outcomes.followup": m3,
             "outcomes.worklist": m3,
             "outcomes.response": Response.objects.get(follow_up=m3),
-            "outcomes.instrumentwording": InstrumentWording.objects.create(
-                site=site, instrument="vas", language="en", content={}
-            ),
+            "outcomes.instrumentwording": InstrumentWording.objects.get(site=site, instrument="vas", language="en"),
             "outcomes.message": Message.objects.create(
                 kind="invitation", site=site, patient=patient, dedupe_key=f"matrix-{key}"
             ),
@@ -370,7 +373,7 @@ def test_patient_pages_by_persona(world):
             else:
                 assert status == 404, (persona, url, status)  # no link, no questionnaire: not even staff
     page = world["clients"]["patient_b"].get("/p/q/1/").content.decode()
-    assert "Site B" in page or "your" in page
+    assert "Site B clinic" in page and "Right knee, 3 months after your treatment" in page
     assert "Site A clinic" not in page
     for persona in PERSONAS:
         assert world["clients"][persona].get("/p/" + "Q" * 43 + "/").status_code == 404
@@ -412,6 +415,37 @@ def test_answer_entry_pages_by_persona(world):
                 assert status == 200, (persona, url, status)
             else:
                 assert status == 404, (persona, url, status)
+
+
+def test_tablet_and_planned_treatment_pages_by_persona(world):
+    """Handing over the clinic tablet, marking a treatment done or cancelling it: the site's own staff only."""
+    for site, owner in (("A", "coord_a"), ("B", "coord_b")):
+        urls = [
+            reverse("admin:outcomes_followup_tablet", args=[world["objects"][site]["outcomes.followup"].pk]),
+            reverse("admin:registry_episode_done", args=[world["objects"][site]["registry.treatmentepisode"].pk]),
+            reverse("admin:registry_episode_cancel", args=[world["objects"][site]["registry.treatmentepisode"].pk]),
+        ]
+        for url in urls:
+            for persona in PERSONAS:
+                status = world["clients"][persona].get(url).status_code
+                if persona in ("anonymous", "patient_b", "researcher_a"):
+                    assert status == 302, (persona, url, status)
+                elif persona in (owner, "admin"):
+                    assert status == 200, (persona, url, status)
+                else:
+                    assert status == 404, (persona, url, status)
+
+
+def test_the_tablet_screens_name_nobody(world):
+    for persona in PERSONAS:
+        done = world["clients"][persona].get("/p/tablet/done/")
+        assert done.status_code == 200 and b"hand the tablet back" in done.content
+        ended = world["clients"][persona].get("/p/tablet/end/")  # no tablet session: nothing is ended
+        assert ended.status_code == 410
+        for page in (done, ended):
+            assert b"Site A clinic" not in page.content and b"Site B clinic" not in page.content
+            assert b"Aardvark" not in page.content and b"Bandicoot" not in page.content
+    assert world["clients"]["patient_b"].get("/p/q/1/").status_code == 200  # a link's session is not ended
 
 
 def test_patient_rights_pages_by_persona(world):
