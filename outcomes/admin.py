@@ -333,16 +333,19 @@ class FollowUpAdmin(FollowUpBaseAdmin, SimpleHistoryAdmin):
         candidates = FollowUp.objects.filter(
             episode__patient=fu.episode.patient, status__in=asking.LIVE
         ).select_related("episode__patient__site", "episode__patient__identity")
-        asks = sorted(
-            (a for a in asking.asked(candidates, now=clock.now()).values() if a.by_link), key=asking.order_key
-        )
+        everything = asking.asked(candidates, now=clock.now())
+        asks = sorted((a for a in everything.values() if a.by_link), key=asking.order_key)
+        chosen = everything.get(fu.pk)
+        if chosen is None or not chosen.by_link:
+            why = services.tablet_refusal(fu, chosen, now=clock.now())
+            asks, error = [], error or f"This follow-up cannot be answered on the tablet now: {why}."
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
             "title": "Hand the clinic tablet to the patient",
             "follow_up": fu,
             "identity": getattr(fu.episode.patient, "identity", None),
-            "asks": [(asking.about(a.follow_up), ", ".join(_names(a.by_link))) for a in asks],
+            "asks": [(asking.about(a.follow_up, for_staff=True), ", ".join(_names(a.by_link))) for a in asks],
             "minutes": asking.minutes_for(asking.pages_for(asks)),
             "idle_minutes": int(services.TABLET_IDLE.total_seconds() // 60),
             "error": error,
@@ -529,7 +532,7 @@ class WorklistAdmin(FollowUpBaseAdmin):
 
     @admin.display(description="in the clinic")
     def tablet(self, obj: FollowUp) -> str:
-        if obj.status not in asking.LIVE:
+        if not asking.window_open(obj, services.site_today(obj.episode.patient.site)):
             return ""
         return format_html('<a href="{}">Tablet…</a>', reverse("admin:outcomes_followup_tablet", args=[obj.pk]))
 

@@ -140,9 +140,9 @@ def asked(follow_ups: Iterable[FollowUp], *, now: datetime) -> dict[int, Asked]:
 
 
 def order_key(a: Asked) -> tuple:
-    """The order pages and emails list follow-ups in: by treatment, then timepoint."""
+    """The order pages list follow-ups in: the window closing first comes first, then by treatment."""
     fu = a.follow_up
-    return (fu.episode.index_date, fu.episode_id, fu.window_opens)
+    return (fu.window_closes, fu.episode.index_date, fu.episode_id, fu.window_opens)
 
 
 # What a page is about ------------------------------------------------------------------------------------
@@ -166,9 +166,12 @@ def body_part(fu: FollowUp) -> str:
     return f"{side} {joint}".strip().capitalize()
 
 
-def about(fu: FollowUp) -> str:
-    """'Left knee, 12 months after your treatment'."""
-    return f"{body_part(fu)}, {TIMEPOINT_PHRASE.get(fu.timepoint, fu.get_timepoint_display())}"
+def about(fu: FollowUp, *, for_staff: bool = False) -> str:
+    """'Left knee, 12 months after your treatment' (for staff: '... after the treatment')."""
+    phrase = TIMEPOINT_PHRASE.get(fu.timepoint, fu.get_timepoint_display())
+    if for_staff:
+        phrase = phrase.replace("your treatment", "the treatment")
+    return f"{body_part(fu)}, {phrase}"
 
 
 # Pages -----------------------------------------------------------------------------------------------------

@@ -650,6 +650,7 @@ def _compose(r: _Ready) -> EmailMultiAlternatives:
         "questionnaires": sum(len(a.by_link) for a in r.asks),
         "minutes": asking.minutes_for(asking.pages_for(r.asks)),
         "closes": max(fu.window_closes for fu in r.follow_ups),
+        "first_closes": min(fu.window_closes for fu in r.follow_ups),
     }
     email = _render(message.kind, context, [message.to_email], site)
     email.extra_headers["List-Unsubscribe"] = f"<{context['optout_link']}>"

@@ -90,6 +90,9 @@ class InstrumentForm(forms.Form):
             if for_patient and item.kind != "choice":
                 # Patients type the number; the slider the page adds starts with no value chosen.
                 field.help_text = ""
+                plain = f"Please give a number from {item.min:g} to {item.max:g}."
+                for code in ("min_value", "max_value", "invalid", "max_decimal_places", "max_digits"):
+                    field.error_messages[code] = plain
                 field.widget.attrs.update({"inputmode": "decimal", "autocomplete": "off"})
             self.fields[name] = field
             self.item_fields[item.code] = name

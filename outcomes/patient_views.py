@@ -225,7 +225,8 @@ def questionnaire(request: HttpRequest) -> HttpResponse:
     if not pages and not Draft.objects.filter(token=token).exists():
         if session.tablet:
             return _tablet_finish(request, token)
-        return render(request, "outcomes/patient/done.html", {"site": site, **_chart_context(token)})
+        # Reopening a link shows no scores: a forwarded or shared link must not show anyone's history.
+        return render(request, "outcomes/patient/done.html", {"site": site})
     questionnaires = [(str(INSTRUMENT_TITLES.get(i, i)), asking.about(a.follow_up)) for a in asks for i in a.by_link]
     return render(
         request,
@@ -233,6 +234,8 @@ def questionnaire(request: HttpRequest) -> HttpResponse:
         _context(
             session,
             questionnaires=questionnaires,
+            before_only=all(a.follow_up.timepoint == "baseline" for a in asks),
+            some_before=any(a.follow_up.timepoint == "baseline" for a in asks),
             count=len(questionnaires),
             pages_count=len(pages),
             minutes=asking.minutes_for(pages),
@@ -328,9 +331,11 @@ def page(request: HttpRequest, number: int) -> HttpResponse:
             about=asking.about(current.follow_up),
             number=number,
             total=len(pages),
+            # The instrument's instructions open its first page; later parts repeat their section's (which
+            # says the period again), so no page shows two near-identical lines.
             instructions=wording.instructions if (wording and current.part == 1) else "",
             section_title=(section_wording.title if section_wording else (section.label if section else "")),
-            section_instructions=section_wording.instructions if section_wording else "",
+            section_instructions=section_wording.instructions if (section_wording and current.part > 1) else "",
             back=reverse("outcomes:patient_page", args=[number - 1]) if number > 1 else None,
         ),
     )

@@ -690,6 +690,20 @@ TABLET_IDLE = timedelta(minutes=5)
 TABLET_LONGEST = timedelta(hours=2)
 
 
+def tablet_refusal(fu: FollowUp, chosen: Any, *, now: datetime) -> str:
+    """Why a follow-up has nothing for the patient to answer on the tablet now, in words for staff."""
+    from outcomes import asking
+
+    if fu.status not in asking.LIVE or not asking.window_open(fu, asking.local_date(fu.episode.patient.site, now)):
+        return "its window is not open today"
+    if chosen is not None and chosen.unworded:
+        names = ", ".join(chosen.unworded)
+        return f"no patient wording is loaded for {names} in the patient's language: enter the answers as staff"
+    if HHS_EXAM in fu.instruments and not fu.responses.filter(instrument=HHS_EXAM).exists():
+        return "only the clinician's HHS examination is left, which staff enter at the visit"
+    return "the patient has answered everything asked"
+
+
 @transaction.atomic
 def tablet_session_start(*, follow_up: FollowUp, by: Any, end_other: bool = False, now: datetime | None = None) -> Any:
     """Staff hand the clinic tablet to the patient of `follow_up`: a session token for that patient's follow-ups
@@ -704,7 +718,9 @@ def tablet_session_start(*, follow_up: FollowUp, by: Any, end_other: bool = Fals
 
     now = now or clock.now()
     fu = FollowUp.objects.select_for_update().select_related("episode__patient__site").get(pk=follow_up.pk)
-    patient = Patient.objects.select_for_update().select_related("identity", "site").get(pk=fu.episode.patient_id)
+    patient = (
+        Patient.objects.select_for_update(of=("self",)).select_related("identity", "site").get(pk=fu.episode.patient_id)
+    )
     if patient.is_withdrawn:
         raise ValidationError("The patient has withdrawn consent: nothing is asked.")
     open_ = [
@@ -729,13 +745,7 @@ def tablet_session_start(*, follow_up: FollowUp, by: Any, end_other: bool = Fals
     asks = asking.asked(candidates, now=now)
     chosen = asks.get(fu.pk)
     if chosen is None or not chosen.by_link:
-        if fu.status not in asking.LIVE or not asking.window_open(fu, asking.local_date(patient.site, now)):
-            why = "its window is not open today"
-        elif chosen is not None and chosen.unworded:
-            names = ", ".join(chosen.unworded)
-            why = f"no patient wording is loaded for {names} in the patient's language: enter the answers as staff"
-        else:
-            why = "nothing is left for the patient to answer (a clinician's examination is entered by staff)"
+        why = tablet_refusal(fu, chosen, now=now)
         raise ValidationError(f"This follow-up cannot be answered on the tablet: {why}.", code="nothing_to_ask")
     token = AccessToken.objects.create(
         token_hash=hashlib.sha256(secrets.token_urlsafe(32).encode()).hexdigest(),  # never used as a link

@@ -12,6 +12,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.models import User
+from django.core import signing
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
@@ -275,8 +276,54 @@ class EpisodeInline(ScopedInline, admin.TabularInline):
     autocomplete_fields = ["protocol"]
 
 
+CONSENTS = ("consent_follow_up", "consent_research", "consent_email")
+
+
+class PatientForm(ChangeReasonForm):
+    """Consent is an explicit choice for each scope (nothing ticked in advance), and the registry ID shown on a new
+    patient's page is the one the record gets, kept across a save that failed validation."""
+
+    registry_id_signed = forms.CharField(widget=forms.HiddenInput, required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name in CONSENTS:
+            if name not in self.fields:
+                continue
+            model_field = Patient._meta.get_field(name)
+            self.fields[name] = forms.TypedChoiceField(
+                label=model_field.verbose_name.capitalize(),
+                choices=[("True", "Yes"), ("False", "No")],
+                coerce=lambda value: value == "True",
+                widget=forms.RadioSelect,
+                error_messages={"required": "Ask the patient and record yes or no."},
+            )
+            if self.instance.pk:
+                self.initial[name] = str(getattr(self.instance, name))
+            else:
+                self.initial.pop(name, None)
+        if not self.instance.pk:
+            signer = signing.Signer(salt="registry.patient.registry_id")
+            given = self.data.get(self.add_prefix("registry_id_signed")) if self.is_bound else None
+            registry_id = None
+            if given:
+                try:
+                    registry_id = signer.unsign(given)
+                except signing.BadSignature:
+                    registry_id = None
+            if not registry_id or Patient.objects.filter(registry_id=registry_id).exists():
+                registry_id = self.instance.registry_id
+            self.instance.registry_id = registry_id
+            self.initial["registry_id_signed"] = signer.sign(registry_id)
+            if self.is_bound:  # re-rendered after an error: keep the same ID in the page
+                data = self.data.copy()
+                data[self.add_prefix("registry_id_signed")] = signer.sign(registry_id)
+                self.data = data
+
+
 @admin.register(Patient)
 class PatientAdmin(ClinicalAdmin):
+    form = PatientForm
     list_display = ["registry_id", "name", "site", "sex", "age", "consent_date", "withdrawn_on"]
     list_filter = [
         ("site", admin.RelatedOnlyFieldListFilter),
@@ -296,7 +343,7 @@ class PatientAdmin(ClinicalAdmin):
     readonly_fields = ["registry_id", "patient_rights"]
     inlines = [IdentityInline, EpisodeInline]
     fieldsets = [
-        (None, {"fields": ["registry_id", "site", "sex"]}),
+        (None, {"fields": ["registry_id", "site", "sex", "registry_id_signed"]}),
         (
             "Consent",
             {"fields": ["consent_version", "consent_date", "consent_follow_up", "consent_research", "consent_email"]},

@@ -26,6 +26,7 @@ from django.db.models import Q
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
+from registry import clock
 from registry.access import SiteScopedQuerySet
 
 
@@ -322,7 +323,7 @@ def site_date(site: Site | None) -> date:
     """Today's date at a site (in its own time zone), or at the first place on Earth to start a new day."""
     import zoneinfo
 
-    now = timezone.now()
+    now = clock.now()  # the demo's clock can move (DEBUG only); production: the real time
     if site is None:
         return now.astimezone(_FIRST_TO_A_NEW_DAY).date()
     try:
@@ -479,6 +480,11 @@ class TreatmentEpisode(models.Model):
         loaded_status, loaded_date = getattr(self, "_loaded_state", (None, None))
         unchanged = (loaded_status, loaded_date) == (self.status, self.index_date)
         if self.status == EpisodeStatus.DONE and self.index_date > today:
+            if loaded_status == EpisodeStatus.PLANNED:
+                return (
+                    f"A treatment is recorded as done on the day it happens or later, not ahead (today is {today}). "
+                    "If the date changed, move the planned date instead."
+                )
             return (
                 f"A treatment that is done cannot be dated after today ({today}). If it is still to come, "
                 "register it as planned."

@@ -30,6 +30,21 @@ class OptionalOTPLoginForm(AdminAuthenticationForm):
         help_text="Only if you have set up two-factor authentication.",
     )
 
+    error_messages = {
+        **AdminAuthenticationForm.error_messages,
+        "not_staff": mark_safe(  # noqa: S308 - fixed text, no user input
+            'This account has no access to the staff pages. Researchers read the registry\'s de-identified data over '
+            'the research API with their API key: see <a href="/api/v1/docs/">the API documentation</a>.'
+        ),
+    }
+
+    def confirm_login_allowed(self, user: Any) -> None:
+        # Django's admin says "enter the correct username and password" to a non-staff user whose password is
+        # right; a researcher deserves to know where their data is.
+        if user.is_active and not user.is_staff:
+            raise forms.ValidationError(self.error_messages["not_staff"], code="not_staff")
+        super().confirm_login_allowed(user)
+
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
         user = self.get_user()

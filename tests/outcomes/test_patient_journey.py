@@ -168,7 +168,7 @@ def test_marking_it_done_corrects_the_date_and_times_follow_up_from_it(patient_a
 
 def test_a_done_date_in_the_future_is_refused_and_nothing_changes(patient_a, alice):
     episode = planned_knee(patient_a)
-    with pytest.raises(ValidationError, match="cannot be dated after today"):
+    with pytest.raises(ValidationError, match="recorded as done on the day it happens or later, not ahead"):
         episode_mark_done(episode=episode, on=TODAY + timedelta(days=1), by=alice)
     episode.refresh_from_db()
     assert episode.status == "planned"
@@ -447,6 +447,29 @@ def test_a_second_tablet_session_for_the_patient_is_refused_until_the_first_ends
     taken_over = second.post(tablet_url(clinic_visit), {"end_other": "1"})
     assert taken_over.status_code == 303
     assert first.get("/p/q/").status_code == 410  # the first tablet now shows the hand-back screen
+
+
+def test_the_patient_can_stop_and_hand_the_tablet_back(alice_client, clinic_visit):
+    alice_client.post(tablet_url(clinic_visit))
+    first = alice_client.get("/p/q/1/")
+    assert "Stop here and hand the tablet back" in first.content.decode()
+    alice_client.post("/p/q/1/", dict.fromkeys(first.context["form"].fields, "1"))
+    back = alice_client.post("/p/tablet/end/")
+    assert back.status_code == 200 and "hand the tablet back" in back.content.decode()
+    assert "Amelia" not in back.content.decode()
+    assert AccessToken.objects.get().ended_at is not None and Response.objects.get().instrument == "koos"
+    assert alice_client.get("/p/q/1/").status_code == 404
+
+
+def test_the_tablet_page_says_why_only_the_clinician_s_exam_is_left(alice_client, patient_a):
+    episode = factories.EpisodeFactory(patient=patient_a, joint="hip", side="left", index_date=TODAY)
+    baseline = episode.follow_ups.get(timepoint="baseline")
+    for instrument in ("hoos", "mhhs", "vas"):
+        answers = {i.code: v for i, v in zip(_patient_items(instrument), _values(instrument), strict=True)}
+        services.response_submit(follow_up=baseline, instrument=instrument, answers=answers, mode="web")
+    page = alice_client.get(f"/admin/outcomes/followup/{baseline.pk}/tablet/").content.decode()
+    assert "only the clinician&#x27;s HHS examination is left, which staff enter at the visit" in page
+    assert "Hand over the tablet now" not in page
 
 
 def test_the_tablet_refuses_a_follow_up_with_nothing_for_the_patient(alice_client, patient_a):

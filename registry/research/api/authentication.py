@@ -67,7 +67,13 @@ class HasResearchKey(permissions.BasePermission):
     message = "A researcher API key is required: Authorization: Token <key>."
 
     def has_permission(self, request: Any, view: Any) -> bool:
-        return isinstance(request.auth, ApiKey) and request.method in permissions.SAFE_METHODS
+        if not isinstance(request.auth, ApiKey):
+            return False
+        if request.method in permissions.SAFE_METHODS:
+            return True
+        # A method the view does not have answers 405 Method Not Allowed (DRF checks it after this); a write the
+        # view could take is refused here.
+        return getattr(view, request.method.lower(), None) is None
 
 
 class ResearchKeyThrottle(throttling.SimpleRateThrottle):
