@@ -21,7 +21,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
-VAR = ROOT / "var"
+VAR = Path(os.environ.get("REGISTRY_VAR_DIR") or ROOT / "var")  # the settings read the same variable
 PY = VENV / "bin" / "python"
 
 
@@ -69,7 +69,7 @@ def demo(argv: list[str]) -> int:
     VAR.mkdir(exist_ok=True)
     # Every demo process reads this (registry/settings.py), a `followups_run` in another terminal too.
     (VAR / "demo-base-url").write_text(env["REGISTRY_BASE_URL"] + "\n", encoding="utf-8")
-    manage("migrate", "--noinput", env=env)
+    manage("migrate", "--noinput", "-v", "0", env=env)
     manage("seed_demo", "--patients", "240", "--seed", "42", "--sites", "2", env=env)
     manage("demo_users", env=env)
     VAR.mkdir(exist_ok=True)
@@ -97,15 +97,32 @@ def demo(argv: list[str]) -> int:
     )
     _say(f"Celery worker and beat started (pid {worker.pid}), log in {VAR / 'celery.log'}")
     _say(f"emails are written to {env['EMAIL_FILE_PATH']}")
-    print(f"\n  Open the registry at  http://127.0.0.1:{port}/admin/\n", flush=True)
+    # The web server's own output (request lines, library warnings) goes to its log; the address is printed once
+    # the server answers, not before.
+    web_log = open(VAR / "web.log", "ab")  # noqa: SIM115 - kept open for the server's lifetime
+    web = subprocess.Popen(
+        [str(PY), str(ROOT / "manage.py"), "runserver", "--noreload", f"127.0.0.1:{port}"],
+        cwd=ROOT,
+        env=env,
+        stdout=web_log,
+        stderr=subprocess.STDOUT,
+    )
     try:
-        manage("runserver", "--noreload", f"127.0.0.1:{port}", env=env)
+        if not _wait_until_answering(f"http://127.0.0.1:{port}/healthz", web):
+            _say(f"the web server did not start; see {VAR / 'web.log'}")
+            return 1
+        _say(f"web server log in {VAR / 'web.log'}")
+        print(f"\n  Open the registry at  http://127.0.0.1:{port}/admin/   (Ctrl-C stops the demo)\n", flush=True)
+        return web.wait()
     except KeyboardInterrupt:
-        pass
-    except subprocess.CalledProcessError as exc:
-        _say(f"the web server stopped with exit code {exc.returncode}")
-        return exc.returncode
+        return 0
     finally:
+        if web.poll() is None:
+            web.send_signal(signal.SIGTERM)
+            try:
+                web.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                web.kill()
         worker.send_signal(signal.SIGTERM)
         try:
             worker.wait(timeout=15)
@@ -113,6 +130,23 @@ def demo(argv: list[str]) -> int:
             worker.kill()
         time.sleep(0.1)
     return 0
+
+
+def _wait_until_answering(url: str, process: subprocess.Popen, seconds: float = 60.0) -> bool:
+    import urllib.request
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            return False
+        try:
+            with urllib.request.urlopen(url, timeout=2) as answer:  # noqa: S310 - our own local server
+                if answer.status == 200:
+                    return True
+        except OSError:
+            pass
+        time.sleep(0.3)
+    return False
 
 
 def test(argv: list[str]) -> int:
