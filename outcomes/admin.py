@@ -18,6 +18,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from simple_history.admin import SimpleHistoryAdmin
 
 import scoring
@@ -453,20 +454,19 @@ class EntryForm(InstrumentForm):
 
 @admin.register(Worklist)
 class WorklistAdmin(FollowUpBaseAdmin):
+    # Compact columns so the list fits a 1366 x 768 screen beside the admin's sidebars: who (name and registry
+    # ID), the phone on one line, what (joint and timepoint), the window, status, what is owed, and the actions.
     list_display = [
         "days_left_display",
-        "patient",
-        "name",
+        "who",
         "phone",
-        "joint",
-        "timepoint",
-        "window_opens",
-        "window_closes",
+        "what",
+        "window",
         "status",
         "owed",
-        "tablet",
+        "next_steps",
     ]
-    list_display_links = ["patient"]
+    list_display_links = ["who"]
     ordering = ["window_closes", "id"]
 
     class WorkFilter(admin.SimpleListFilter):
@@ -530,16 +530,44 @@ class WorklistAdmin(FollowUpBaseAdmin):
         identity = getattr(obj.episode.patient, "identity", None)
         return str(identity) if identity else "—"
 
-    @admin.display(description="in the clinic")
-    def tablet(self, obj: FollowUp) -> str:
-        if not asking.window_open(obj, services.site_today(obj.episode.patient.site)):
-            return ""
-        return format_html('<a href="{}">Tablet…</a>', reverse("admin:outcomes_followup_tablet", args=[obj.pk]))
+    @admin.display(description="patient", ordering="episode__patient__identity__family_name")
+    def who(self, obj: FollowUp) -> str:
+        identity = getattr(obj.episode.patient, "identity", None)
+        return format_html(
+            "{}<br><small>{}</small>", str(identity) if identity else "—", obj.episode.patient.registry_id
+        )
+
+    @admin.display(description="follow-up", ordering="timepoint")
+    def what(self, obj: FollowUp) -> str:
+        return format_html("{}<br><small>{}</small>", asking.body_part(obj), obj.get_timepoint_display())
+
+    @admin.display(description="window", ordering="window_closes")
+    def window(self, obj: FollowUp) -> str:
+        return format_html(
+            '<span class="nowrap">{} –</span><br><span class="nowrap">{}</span>',
+            obj.window_opens.strftime("%Y-%m-%d"),
+            obj.window_closes.strftime("%Y-%m-%d"),
+        )
+
+    @admin.display(description="next step")
+    def next_steps(self, obj: FollowUp) -> str:
+        """The common next steps, one click each: enter what is owed, resend the link, the clinic tablet."""
+        links = []
+        done = {r.instrument for r in obj.responses.all()}
+        owed = [i for i in obj.instruments if i not in done]
+        if obj.status in asking.LIVE and owed:
+            url = reverse("admin:outcomes_followup_enter", args=[obj.pk, owed[0]])
+            links.append(format_html('<a href="{}">Enter {}</a>', url, INSTRUMENT_NAMES.get(owed[0], owed[0])))
+        if asking.window_open(obj, services.site_today(obj.episode.patient.site)):
+            links.append(
+                format_html('<a href="{}">Tablet…</a>', reverse("admin:outcomes_followup_tablet", args=[obj.pk]))
+            )
+        return format_html_join(mark_safe("<br>"), '<span class="nowrap">{}</span>', ((link,) for link in links))
 
     @admin.display(description="phone")
     def phone(self, obj: FollowUp) -> str:
         identity = getattr(obj.episode.patient, "identity", None)
-        return identity.phone if identity else ""
+        return format_html('<span class="nowrap">{}</span>', identity.phone) if identity and identity.phone else ""
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return super().get_queryset(request).prefetch_related("responses")

@@ -269,10 +269,11 @@ class EpisodeInlineFormSet(ReasonedInlineFormSet):
                 form.add_error("index_date", "The index date is before the patient's date of birth.")
 
 
-class EpisodeInline(ScopedInline, admin.TabularInline):
+class EpisodeInline(ScopedInline, admin.StackedInline):
+    # Stacked, a few fields a row: the patient page fits a 1366-pixel screen (a table of eight columns did not).
     model = TreatmentEpisode
     formset = EpisodeInlineFormSet
-    fields = ["status", "joint", "side", "spinal_level", "diagnosis", "kl_grade", "index_date", "protocol"]
+    fields = [("status", "index_date"), ("joint", "side", "spinal_level"), ("diagnosis", "kl_grade"), "protocol"]
     autocomplete_fields = ["protocol"]
 
 

@@ -209,6 +209,14 @@ def test_the_clinic_tablet_from_the_worklist(browser, live_server, site_a, alice
         log_in(tablet, live_server, "alice")
         tablet.goto(f"{live_server.url}/admin/outcomes/worklist/")
         assert no_sideways_scroll(tablet)
+        # Every column visible at 1366 x 768: the results box does not scroll sideways, the phone is on one line.
+        widths = tablet.evaluate(
+            "(() => { const r = document.querySelector('.results'); return [r.scrollWidth, r.clientWidth]; })()"
+        )
+        shot(tablet, tmp_path, "worklist")
+        assert widths[0] <= widths[1], widths
+        phone_cell = tablet.locator("td.field-phone span.nowrap").first
+        assert phone_cell.bounding_box()["height"] < 30
         shot(tablet, tmp_path, "worklist")
         row = tablet.locator("tr", has_text="Sato")
         go(tablet, row.get_by_role("link", name="Tablet…"))

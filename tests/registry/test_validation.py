@@ -274,6 +274,10 @@ def patient_form(alice_client, site_a):
             "sex": "female",
             "consent_version": "2.1",
             "consent_date": "2025-02-20",
+            # Consent is asked, never pre-ticked: the coordinator records each answer.
+            "consent_follow_up": "True",
+            "consent_research": "True",
+            "consent_email": "True",
             "identity-0-given_name": "Ada",
             "identity-0-family_name": "Example",
             "identity-0-date_of_birth": "1960-05-01",
