@@ -55,6 +55,7 @@ from outcomes.models import (
     MessageItem,
     MessageKind,
     MessageStatus,
+    TokenChannel,
 )
 from outcomes.services import drafts_settle, follow_ups_refresh_statuses
 from registry import clock
@@ -740,7 +741,9 @@ def contact_after_schedule(*, follow_ups: list[FollowUp]) -> None:
         Draft.objects.filter(follow_up__in=cancelled).delete()
     now = clock.now()
     tokens = (
-        AccessToken.objects.filter(follow_ups__in=[fu.pk for fu in follow_ups], expires_at__gt=now, channel="email")
+        AccessToken.objects.filter(
+            follow_ups__in=[fu.pk for fu in follow_ups], expires_at__gt=now, channel=TokenChannel.EMAIL
+        )
         .select_related("patient__site")
         .distinct()
     )

@@ -280,9 +280,10 @@ def page(request: HttpRequest, number: int) -> HttpResponse:
         return _no_session(request, session)
     if not _birth_ok(request, session):
         return HttpResponseRedirect(reverse("outcomes:patient_questionnaire"), status=303)
-    if Draft.objects.filter(token=token).exclude(follow_up__in=[a.follow_up.pk for a in _asks(token)]).exists():
+    asks = _asks(token)
+    if Draft.objects.filter(token=token).exclude(follow_up__in=[a.follow_up.pk for a in asks]).exists():
         return HttpResponseRedirect(reverse("outcomes:patient_questionnaire"), status=303)  # a window closed
-    pages = _pages(token)
+    pages = asking.pages_for(asks)
     if not 1 <= number <= len(pages):
         return HttpResponseRedirect(reverse("outcomes:patient_summary"), status=303)
     current = pages[number - 1]

@@ -403,18 +403,22 @@ def test_only_the_registry_administrator_sets_passwords(world, alice):
         assert world["clients"][persona].get(url).status_code == status, persona
 
 
+def _site_staff_only(world, url: str, owner: str) -> None:
+    """The page's own site's staff and the administrator see it; other staff get 404, the rest the login."""
+    for persona in PERSONAS:
+        status = world["clients"][persona].get(url).status_code
+        if persona in ("anonymous", "patient_b", "researcher_a"):
+            assert status == 302, (persona, url, status)
+        elif persona in (owner, "admin"):
+            assert status == 200, (persona, url, status)
+        else:
+            assert status == 404, (persona, url, status)
+
+
 def test_answer_entry_pages_by_persona(world):
     for site, owner in (("A", "coord_a"), ("B", "coord_b")):
         fu = world["objects"][site]["outcomes.followup"]
-        url = reverse("admin:outcomes_followup_enter", args=[fu.pk, "koos"])
-        for persona in PERSONAS:
-            status = world["clients"][persona].get(url).status_code
-            if persona in ("anonymous", "patient_b", "researcher_a"):
-                assert status == 302, (persona, url, status)
-            elif persona in (owner, "admin"):
-                assert status == 200, (persona, url, status)
-            else:
-                assert status == 404, (persona, url, status)
+        _site_staff_only(world, reverse("admin:outcomes_followup_enter", args=[fu.pk, "koos"]), owner)
 
 
 def test_tablet_and_planned_treatment_pages_by_persona(world):
@@ -426,14 +430,7 @@ def test_tablet_and_planned_treatment_pages_by_persona(world):
             reverse("admin:registry_episode_cancel", args=[world["objects"][site]["registry.treatmentepisode"].pk]),
         ]
         for url in urls:
-            for persona in PERSONAS:
-                status = world["clients"][persona].get(url).status_code
-                if persona in ("anonymous", "patient_b", "researcher_a"):
-                    assert status == 302, (persona, url, status)
-                elif persona in (owner, "admin"):
-                    assert status == 200, (persona, url, status)
-                else:
-                    assert status == 404, (persona, url, status)
+            _site_staff_only(world, url, owner)
 
 
 def test_the_tablet_screens_name_nobody(world):
