@@ -8,23 +8,28 @@ from datetime import datetime, time, timedelta
 from typing import Any
 
 from django import forms
+from django.conf import settings as django_settings
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.auth import logout
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Q, QuerySet
+from django.db.models import F, OuterRef, Q, QuerySet, Subquery
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 from simple_history.admin import SimpleHistoryAdmin
 
 import scoring
-from outcomes import asking, contact, patient_views, services
+from outcomes import asking, contact, patient_views, score_words, services
 from outcomes.forms import InstrumentForm, unscorable_outputs
 from outcomes.models import (
+    HHS_EXAM,
+    CallAttempt,
+    CallOutcome,
     EmailOptOut,
     FollowUp,
     FollowUpSettings,
@@ -32,6 +37,7 @@ from outcomes.models import (
     InstrumentWording,
     Message,
     MessageStatus,
+    MissingCode,
     Mode,
     OutcomePlan,
     OutcomePlanItem,
@@ -99,32 +105,57 @@ class OutcomePlanAdmin(SiteScopedAdminMixin, SimpleHistoryAdmin):
 
 
 def _scores_table(fu: FollowUp) -> str:
-    rows = list(fu.scores.all().order_by("instrument", "key"))
-    if not rows:
+    """The scores in words (outcomes.score_words), grouped by instrument; keys only as a tooltip."""
+    groups = score_words.groups_for(fu)
+    if not groups:
         return "No scores yet."
-    outputs = {}
-    for instrument in {r.instrument for r in rows}:
-        for o in scoring.get_instrument(instrument).outputs:
-            outputs[(instrument, o.key)] = o
+
+    def rows(lines: list[score_words.ScoreLine]) -> str:
+        return format_html_join(
+            "",
+            '<tr><td title="{}">{}</td><td class="nowrap"><strong>{}</strong></td><td>{}</td><td>{}</td></tr>',
+            (
+                (
+                    line.key,
+                    line.name,
+                    line.value,
+                    line.direction,
+                    format_html(
+                        '{} <span class="{}">{}</span>',
+                        line.change,
+                        "crosses" if line.mcii_reached else "",
+                        line.mcii,
+                    )
+                    if line.change
+                    else "",
+                )
+                for line in lines
+            ),
+        )
+
     body = format_html_join(
         "",
-        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+        '<tbody><tr class="inst"><th colspan="4">{}{}</th></tr>{}{}</tbody>',
         (
             (
-                r.instrument,
-                r.key,
-                r.display_value,
-                {"higher_better": "higher = better", "higher_worse": "higher = worse"}.get(
-                    getattr(outputs.get((r.instrument, r.key)), "direction", ""), ""
-                ),
-                r.scoring_version,
+                g.title,
+                format_html(" <small>— {}</small>", g.note) if g.note else "",
+                rows(g.lines),
+                format_html(
+                    '<tr><td colspan="4"><details><summary>Other forms of these scores ({})</summary>'
+                    '<table class="scores-words">{}</table></details></td></tr>',
+                    len(g.other),
+                    rows(g.other),
+                )
+                if g.other
+                else "",
             )
-            for r in rows
+            for g in groups
         ),
     )
     return format_html(
-        '<table class="scores"><thead><tr><th>instrument</th><th>score</th><th>value</th><th>direction</th>'
-        "<th>scoring version</th></tr></thead><tbody>{}</tbody></table>",
+        '<table class="scores scores-words"><thead><tr><th>score</th><th>value</th><th>which end is good</th>'
+        "<th>since baseline</th></tr></thead>{}</table>",
         body,
     )
 
@@ -209,9 +240,9 @@ class FollowUpBaseAdmin(SiteScopedAdminMixin, admin.ModelAdmin):
             return "—"
         today = services.site_today(obj.episode.patient.site)
         if today < obj.window_opens:
-            return f"opens in {(obj.window_opens - today).days}"
+            return f"opens in {(obj.window_opens - today).days} d"
         left = (obj.window_closes - today).days
-        return "closed" if left < 0 else str(left)
+        return "closed" if left < 0 else ("closes today" if left == 0 else f"{left} d left")
 
     @admin.display(description="owed")
     def owed(self, obj: FollowUp) -> str:
@@ -275,6 +306,11 @@ class FollowUpBaseAdmin(SiteScopedAdminMixin, admin.ModelAdmin):
 
 @admin.register(FollowUp)
 class FollowUpAdmin(FollowUpBaseAdmin, SimpleHistoryAdmin):
+    """The follow-up as a work screen: who to call and how, what is owed by whom, the messages, the call log
+    (outcomes.services.call_log) and answer entry. Nothing on it is edited by hand, so it has no Save button;
+    its status is derived, so its history has no revert."""
+
+    change_form_template = "admin/outcomes/followup/change_form.html"
     list_display = ["patient", "joint", "timepoint", "window_opens", "window_closes", "status", "days_from_index"]
     list_filter = [
         "status",
@@ -282,6 +318,78 @@ class FollowUpAdmin(FollowUpBaseAdmin, SimpleHistoryAdmin):
         "episode__joint",
         ("episode__patient__site", admin.RelatedOnlyFieldListFilter),
     ]
+    fieldsets = [
+        (None, {"fields": ["episode", "timepoint", "status", "owed", "asked_how", "enter_answers", "scores"]}),
+        ("Messages", {"fields": ["messages", "invited_at", "reminders_sent", "next_reminder_at", "call_list_since"]}),
+        ("Schedule", {"fields": ["target_date", "window_opens", "window_closes", "days_from_index", "completed_at"]}),
+    ]
+
+    fields = None  # the fieldsets above
+
+    def revert_disabled(self, request: HttpRequest, obj: Any = None) -> bool:
+        return True  # statuses, windows and contact state follow from the schedule and the answers
+
+    def changeform_view(
+        self, request: HttpRequest, object_id: str | None = None, form_url: str = "", extra_context: Any = None
+    ) -> HttpResponse:
+        if request.method == "POST":
+            return HttpResponseRedirect(request.path)  # nothing on this page is saved by a form
+        fu = self._visible(request, object_id) if object_id else None
+        extra = {
+            **(extra_context or {}),
+            "show_save": False,
+            "show_save_and_continue": False,
+            "show_save_and_add_another": False,
+            "show_delete": False,
+        }
+        if fu is not None:
+            extra.update(self._work_context(request, fu), title="Follow-up")
+        return super().changeform_view(request, object_id, form_url, extra)
+
+    def _visible(self, request: HttpRequest, object_id: Any) -> FollowUp:
+        if not str(object_id).isdigit():
+            raise Http404("No such follow-up.")
+        fu = (
+            self.get_queryset(request)
+            .select_related("episode__patient__identity", "episode__patient__site")
+            .filter(pk=int(object_id))
+            .first()
+        )
+        if fu is None:
+            raise Http404("No such follow-up.")
+        return fu
+
+    def _work_context(self, request: HttpRequest, fu: FollowUp) -> dict[str, Any]:
+        patient = fu.episode.patient
+        identity = getattr(patient, "identity", None)
+        opted_out = EmailOptOut.objects.filter(patient=patient).first()
+        done = {r.instrument for r in fu.responses.all()}
+        owed = [i for i in fu.instruments if i not in done]
+        prefs = []
+        if not patient.consent_email:
+            prefs.append("no consent to email")
+        elif opted_out:
+            prefs.append(f"asked for no emails ({opted_out.opted_out_at:%Y-%m-%d})")
+        elif identity and identity.email:
+            prefs.append("email")
+        if identity and not identity.email:
+            prefs.append("no email address")
+        return {
+            "fu": fu,
+            "patient": patient,
+            "identity": identity,
+            "language": dict(django_settings.LANGUAGES).get(identity.preferred_language, identity.preferred_language)
+            if identity
+            else "",
+            "contact_prefs": ", ".join(prefs) or "—",
+            "owed_patient": _names([i for i in owed if i != HHS_EXAM]),
+            "owed_clinician": _names([i for i in owed if i == HHS_EXAM]),
+            "calls": list(fu.calls.select_related("by")[:20]),
+            "call_outcomes": CallOutcome.choices,
+            "can_call": fu.status in services.CALLABLE and request.user.has_perm("outcomes.change_followup"),
+            "ended": fu.ended_reason,
+            "can_resend": fu.status in asking.LIVE and contact.contactable(patient),
+        }
 
     def get_urls(self) -> list:
         return [
@@ -295,8 +403,97 @@ class FollowUpAdmin(FollowUpBaseAdmin, SimpleHistoryAdmin):
                 self.admin_site.admin_view(self.tablet_view),
                 name="outcomes_followup_tablet",
             ),
+            path("<path:object_id>/call/", self.admin_site.admin_view(self.call_view), name="outcomes_followup_call"),
+            path(
+                "<path:object_id>/resume/",
+                self.admin_site.admin_view(self.resume_view),
+                name="outcomes_followup_resume",
+            ),
+            path(
+                "<path:object_id>/resend/",
+                self.admin_site.admin_view(self.resend_view),
+                name="outcomes_followup_resend",
+            ),
             *super().get_urls(),
         ]
+
+    def call_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Record a call in one click (the outcome's button) with the optional note typed beside it."""
+        fu = self._visible(request, object_id)
+        back = reverse("admin:outcomes_followup_change", args=[fu.pk])
+        if request.method != "POST":
+            return HttpResponseRedirect(back)
+        if not request.user.has_perm("outcomes.change_followup"):
+            raise PermissionDenied
+        outcome = request.POST.get("outcome", "")
+        try:
+            call = services.call_log(follow_up=fu, outcome=outcome, by=request.user, note=request.POST.get("note", ""))
+        except PermissionError:
+            raise Http404("No such follow-up.") from None
+        except ValidationError as exc:
+            self.message_user(request, " ".join(exc.messages), messages.ERROR)
+            return HttpResponseRedirect(back)
+        said = f"Call recorded: {call.get_outcome_display().lower()}."
+        done = {r.instrument for r in fu.responses.all()}
+        owed = [i for i in fu.instruments if i not in done]
+        if outcome == CallOutcome.ANSWERED_NOW and owed:
+            self.message_user(request, f"{said} Enter the answers as the patient gives them.", messages.SUCCESS)
+            return HttpResponseRedirect(
+                reverse("admin:outcomes_followup_enter", args=[fu.pk, owed[0]]) + "?mode=" + Mode.PHONE
+            )
+        if outcome == CallOutcome.WILL_USE_LINK:
+            try:
+                contact.message_resend(follow_up=fu, by=request.user)
+            except ValueError as exc:
+                self.message_user(request, f"{said} The link was not sent again: {exc}", messages.WARNING)
+            else:
+                self.message_user(request, f"{said} The link is being sent again.", messages.SUCCESS)
+            return HttpResponseRedirect(back)
+        if outcome == CallOutcome.WRONG_NUMBER:
+            url = reverse("admin:registry_patient_change", args=[fu.episode.patient_id])
+            self.message_user(
+                request,
+                format_html('{} <a href="{}">Correct the phone number on the patient\'s page.</a>', said, url),
+                messages.WARNING,
+            )
+            return HttpResponseRedirect(back)
+        if outcome in services.ENDS_FOLLOW_UP:
+            fu.refresh_from_db()
+            self.message_user(request, f"{said} This follow-up is ended: {fu.get_status_display().lower()}.")
+            return HttpResponseRedirect(back)
+        self.message_user(request, said, messages.SUCCESS)
+        return HttpResponseRedirect(back)
+
+    def resume_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        fu = self._visible(request, object_id)
+        back = reverse("admin:outcomes_followup_change", args=[fu.pk])
+        if request.method == "POST":
+            if not request.user.has_perm("outcomes.change_followup"):
+                raise PermissionDenied
+            try:
+                services.follow_up_resume(follow_up=fu, by=request.user, reason=request.POST.get("reason", ""))
+            except ValidationError as exc:
+                self.message_user(request, " ".join(exc.messages), messages.ERROR)
+            else:
+                self.message_user(request, "The follow-up is resumed.", messages.SUCCESS)
+        return HttpResponseRedirect(back)
+
+    def resend_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Send the link again in one click, from the worklist row or the work screen."""
+        fu = self._visible(request, object_id)
+        if request.method == "POST":
+            if not request.user.has_perm("outcomes.change_followup"):
+                raise PermissionDenied
+            try:
+                contact.message_resend(follow_up=fu, by=request.user)
+            except ValueError as exc:
+                self.message_user(request, f"{fu}: {exc}", messages.WARNING)
+            else:
+                self.message_user(request, f"{fu}: the link is being sent again.", messages.SUCCESS)
+        back = request.POST.get("back") or request.headers.get("referer", "")
+        if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+            back = reverse("admin:outcomes_followup_change", args=[fu.pk])
+        return HttpResponseRedirect(back)
 
     def tablet_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """Hand the clinic tablet to the patient: confirm, then the staff session on this device ends and the
@@ -355,8 +552,8 @@ class FollowUpAdmin(FollowUpBaseAdmin, SimpleHistoryAdmin):
         return TemplateResponse(request, "admin/outcomes/followup/tablet.html", context)
 
     def enter_view(self, request: HttpRequest, object_id: str, instrument: str) -> HttpResponse:
-        follow_up = self.get_queryset(request).filter(pk=unquote(object_id)).first()
-        if follow_up is None or instrument not in follow_up.instruments:
+        follow_up = self._visible(request, object_id)
+        if instrument not in follow_up.instruments:
             raise Http404("No such follow-up or instrument.")
         if not (request.user.has_perm("outcomes.add_response") or request.user.has_perm("outcomes.change_response")):
             raise PermissionDenied
@@ -373,8 +570,11 @@ class FollowUpAdmin(FollowUpBaseAdmin, SimpleHistoryAdmin):
         )
         if existing is not None and request.method != "POST":
             form.initial_from(existing.answers)
+            form.initial_missing(existing.missing)
             form.initial["completed_on"] = timezone.localtime(existing.completed_at).date()
             form.initial["mode"] = existing.mode
+        elif request.GET.get("mode") in (Mode.PHONE, Mode.PAPER, Mode.TABLET):
+            form.initial["mode"] = request.GET["mode"]
         warning = None
         if request.method == "POST" and form.is_valid():
             answers = form.answers()
@@ -392,13 +592,12 @@ class FollowUpAdmin(FollowUpBaseAdmin, SimpleHistoryAdmin):
                         language=language,
                         completed_at=form.completed_at(site),
                         reason=form.cleaned_data.get("reason", ""),
+                        missing=form.missing(),
                     )
                 except ValidationError as exc:
                     form.add_error(None, exc)
                 else:
-                    self.message_user(
-                        request, f"{INSTRUMENT_NAMES.get(instrument, instrument)} saved and scored.", messages.SUCCESS
-                    )
+                    self.message_user(request, _saved_message(instrument, form.missing(), unscored), messages.SUCCESS)
                     return HttpResponseRedirect(reverse("admin:outcomes_followup_change", args=[follow_up.pk]))
         context = {
             **self.admin_site.each_context(request),
@@ -411,11 +610,36 @@ class FollowUpAdmin(FollowUpBaseAdmin, SimpleHistoryAdmin):
             "warning": warning,
             "existing": existing,
             "episode": follow_up.episode,
+            "identity": getattr(follow_up.episode.patient, "identity", None),
         }
         return TemplateResponse(request, "admin/outcomes/followup/enter.html", context)
 
 
+def _saved_message(instrument: str, missing: dict[str, str], unscored: list[str]) -> str:
+    said = f"{INSTRUMENT_NAMES.get(instrument, instrument)} saved and scored."
+    if missing:
+        labels = dict(MissingCode.choices)
+        said += (
+            f" Left blank ({len(missing)}): " + ", ".join(f"{c} {labels[r].lower()}" for c, r in missing.items()) + "."
+        )
+    if unscored:
+        said += " Not scored: " + "; ".join(unscored) + "."
+    return said
+
+
+BLANK_CHOICES = [("", "—"), *((c.value, c.label) for c in MissingCode if c != MissingCode.SKIPPED)]
+
+
 class EntryForm(InstrumentForm):
+    """Staff entry of answers given by phone, on paper or in the clinic. Every item left blank gets a reason,
+    its own or the one given for all blanks; the reasons are stored as missing-data codes beside the answers."""
+
+    blank_all = forms.ChoiceField(
+        label="Reason for every blank without its own",
+        choices=BLANK_CHOICES,
+        required=False,
+        help_text="Use this when several items share one reason (e.g. a page of the paper form not filled in).",
+    )
     completed_on = forms.DateField(label="Date the answers were given", widget=forms.DateInput(attrs={"type": "date"}))
     mode = forms.ChoiceField(choices=[c for c in Mode.choices if c[0] != Mode.WEB], initial=Mode.PAPER)
     reason = forms.CharField(label="Reason for change", required=False, max_length=100)
@@ -431,6 +655,60 @@ class EntryForm(InstrumentForm):
         if editing:
             self.fields["reason"].help_text = "These answers were already submitted: say why they change."
         self.fields["completed_on"].initial = min(timezone.localdate(), follow_up.window_closes)
+        self.blank_fields: dict[str, str] = {}
+        for code in self.item_fields:
+            name = f"blank_{code}"
+            self.fields[name] = forms.ChoiceField(
+                label=f"{code} left blank because", choices=BLANK_CHOICES, required=False
+            )
+            self.fields[name].blank_for = code  # type: ignore[attr-defined]
+            self.blank_fields[code] = name
+
+    def entry_sections(self) -> list[tuple[str, list[tuple[forms.BoundField, forms.BoundField]]]]:
+        """Each item's field with its blank-reason field, under the instrument's headings."""
+        return [
+            (title, [(f, self[self.blank_fields[f.field.item_code]]) for f in fields])
+            for title, fields in self.sections()
+        ]
+
+    def other_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in self.fields if not name.startswith(("item_", "blank_")) and name != "blank_all"]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        every = cleaned.get("blank_all") or ""
+        unexplained = []
+        for code, name in self.item_fields.items():
+            if name in self.errors:
+                continue
+            answered = cleaned.get(name) is not None
+            reason = cleaned.get(self.blank_fields[code]) or ""
+            if answered and reason:
+                self.add_error(self.blank_fields[code], f"{code} has an answer: clear the reason, or clear the answer.")
+            elif not answered and not reason and not every:
+                unexplained.append(code)
+        if unexplained:
+            self.add_error(
+                "blank_all",
+                f"Left blank without a reason: {', '.join(unexplained)}. Give each its reason, or one reason for all.",
+            )
+            for code in unexplained:
+                self.add_error(self.blank_fields[code], "Why is this blank?")
+        return cleaned
+
+    def missing(self) -> dict[str, str]:
+        """Item code -> missing-data code, for the items left blank."""
+        every = self.cleaned_data.get("blank_all") or ""
+        out = {}
+        for code, name in self.item_fields.items():
+            if self.cleaned_data.get(name) is None:
+                out[code] = self.cleaned_data.get(self.blank_fields[code]) or every
+        return out
+
+    def initial_missing(self, missing: dict[str, str]) -> None:
+        for code, reason in missing.items():
+            if code in self.blank_fields:
+                self.initial[self.blank_fields[code]] = reason
 
     def clean_completed_on(self) -> Any:
         day = self.cleaned_data["completed_on"]
@@ -457,17 +735,27 @@ class WorklistAdmin(FollowUpBaseAdmin):
     # Compact columns so the list fits a 1366 x 768 screen beside the admin's sidebars: who (name and registry
     # ID), the phone on one line, what (joint and timepoint), the window, status, what is owed, and the actions.
     list_display = [
-        "days_left_display",
         "who",
         "phone",
         "what",
         "window",
-        "status",
+        "status_and_call",
         "owed",
         "next_steps",
     ]
     list_display_links = ["who"]
     ordering = ["window_closes", "id"]
+    list_per_page = 50
+
+    def get_ordering(self, request: HttpRequest) -> list[Any]:
+        match request.GET.get("work", self.WorkFilter.DEFAULT):
+            case "call":
+                # What to do next: never called first, then the longest since the last call; closing first.
+                return [F("last_call_at").asc(nulls_first=True), "window_closes", "id"]
+            case "due_soon":
+                return ["window_opens", "id"]
+            case _:
+                return list(self.ordering)
 
     class WorkFilter(admin.SimpleListFilter):
         title = "work"
@@ -502,7 +790,7 @@ class WorklistAdmin(FollowUpBaseAdmin):
                 case "today":
                     return queryset.filter(status__in=open_, window_closes__gte=today)
                 case "call":
-                    return contact.on_call_list(queryset).order_by("window_closes")
+                    return contact.on_call_list(queryset)
                 case "overdue":
                     return queryset.filter(
                         status__in=open_, window_closes__gte=today, window_closes__lte=today + timedelta(days=7)
@@ -512,7 +800,7 @@ class WorklistAdmin(FollowUpBaseAdmin):
                         status=FollowUpStatus.SCHEDULED,
                         window_opens__gt=today,
                         window_opens__lte=today + timedelta(days=14),
-                    ).order_by("window_opens")
+                    )
                 case "missed":
                     return queryset.filter(status=FollowUpStatus.MISSED, window_closes__gte=today - timedelta(days=90))
                 case _:
@@ -543,16 +831,36 @@ class WorklistAdmin(FollowUpBaseAdmin):
 
     @admin.display(description="window", ordering="window_closes")
     def window(self, obj: FollowUp) -> str:
+        """How long is left (the list's default order), then the window's dates."""
         return format_html(
-            '<span class="nowrap">{} –</span><br><span class="nowrap">{}</span>',
-            obj.window_opens.strftime("%Y-%m-%d"),
-            obj.window_closes.strftime("%Y-%m-%d"),
+            '<span class="nowrap">{}</span><br><small>{} – {}</small>',
+            self.days_left_display(obj) if obj.status in asking.LIVE or obj.status == FollowUpStatus.SCHEDULED else "",
+            obj.window_opens.strftime("%y-%m-%d"),
+            obj.window_closes.strftime("%y-%m-%d"),
+        )
+
+    @admin.display(description="status", ordering="status")
+    def status_and_call(self, obj: FollowUp) -> str:
+        last = getattr(obj, "last_call_at", None)
+        if last is None:
+            return obj.get_status_display()
+        said = CallOutcome(obj.last_call_outcome).label.lower()
+        when = timezone.localtime(last).strftime("%m-%d %H:%M")
+        return format_html(
+            '{}<br><small title="last call">called {}:</small><br><small>{}</small>',
+            obj.get_status_display(),
+            when,
+            said,
         )
 
     @admin.display(description="next step")
     def next_steps(self, obj: FollowUp) -> str:
-        """The common next steps, one click each: enter what is owed, resend the link, the clinic tablet."""
+        """The common next steps, one click each: call (the work screen's call log), enter what is owed, resend
+        the link (a button posting the list's own form), the clinic tablet."""
         links = []
+        if obj.status in services.CALLABLE:
+            url = reverse("admin:outcomes_followup_change", args=[obj.pk]) + "#call"
+            links.append(format_html('<a href="{}">Call…</a>', url))
         done = {r.instrument for r in obj.responses.all()}
         owed = [i for i in obj.instruments if i not in done]
         if obj.status in asking.LIVE and owed:
@@ -562,6 +870,14 @@ class WorklistAdmin(FollowUpBaseAdmin):
             links.append(
                 format_html('<a href="{}">Tablet…</a>', reverse("admin:outcomes_followup_tablet", args=[obj.pk]))
             )
+            if obj.status in asking.LIVE and obj.invited_at is not None:
+                links.append(
+                    format_html(
+                        '<button type="submit" class="linkbutton" formaction="{}" title="Send the link again">'
+                        "Resend link</button>",
+                        reverse("admin:outcomes_followup_resend", args=[obj.pk]),
+                    )
+                )
         return format_html_join(mark_safe("<br>"), '<span class="nowrap">{}</span>', ((link,) for link in links))
 
     @admin.display(description="phone")
@@ -570,7 +886,18 @@ class WorklistAdmin(FollowUpBaseAdmin):
         return format_html('<span class="nowrap">{}</span>', identity.phone) if identity and identity.phone else ""
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
-        return super().get_queryset(request).prefetch_related("responses")
+        last = CallAttempt.objects.filter(follow_up=OuterRef("pk")).order_by("-at", "-id")
+        return (
+            super()
+            .get_queryset(request)
+            .prefetch_related("responses")
+            .annotate(
+                last_call_at=Subquery(last.values("at")[:1]), last_call_outcome=Subquery(last.values("outcome")[:1])
+            )
+        )
+
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
+        return super().changelist_view(request, {"title": "Follow-up worklist", **(extra_context or {})})
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # the worklist is for reading; answers are entered from the follow-up
@@ -621,7 +948,28 @@ class ResponseAdmin(SiteScopedAdminMixin, SimpleHistoryAdmin):
 
     @admin.display(description="answers")
     def answers_table(self, obj: Response) -> str:
-        return format_html("<pre>{}</pre>", json.dumps(obj.answers, indent=1, sort_keys=True))
+        """Each item in the form's order: its answer (value and label), or blank and why."""
+        labels = dict(MissingCode.choices)
+        missing = obj.missing
+        rows = []
+        for item in asking.items_asked(obj.instrument):
+            value = obj.answers.get(item.code)
+            if value is None:
+                why = labels.get(missing.get(item.code, ""), "no reason recorded")
+                shown = format_html('<em class="worse">blank: {}</em>', why.lower())
+            else:
+                option = next((o.label for o in item.options if o.value == value), "")
+                shown = format_html("{}{}", value, f" ({option})" if option else "")
+            rows.append((item.code, item.label, shown))
+        blanks = sum(1 for _c, _l, _s in rows if obj.answers.get(_c) is None)
+        return format_html(
+            '<p>{} of {} items answered{}.</p><table class="scores-words"><thead><tr><th>item</th><th>asked</th>'
+            "<th>answer</th></tr></thead><tbody>{}</tbody></table>",
+            len(rows) - blanks,
+            len(rows),
+            f"; {blanks} blank" if blanks else "",
+            format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td></tr>", rows),
+        )
 
     @admin.display(description="")
     def change_answers(self, obj: Response) -> str:

@@ -54,6 +54,10 @@ class Chart:
     # Staff charts show their title inside the plot and keep the <figcaption> for screen readers; the patient's
     # chart shows the caption in large type instead (a plot title would be cut on a phone).
     caption_visible: bool = False
+    # Shown under the plot, not folded away: the Kaplan-Meier numbers at risk, as journals print them.
+    open_table_title: str = ""
+    open_table_head: list[str] = field(default_factory=list)
+    open_table_rows: list[list[str]] = field(default_factory=list)
 
     @property
     def json_id(self) -> str:
@@ -514,13 +518,25 @@ GROUP_VALUE_LABELS: dict[str, dict[Any, str]] = {
 }
 
 
+GROUP_KEY_LABELS = {
+    "product_type": "Product",
+    "source": "Cell source",
+    "kl_grade": "KL grade",
+    "joint": "Joint",
+    "site": "Site",
+}
+
+
 def group_name(group: Mapping[str, Any]) -> str:
+    """A group as a person reads it: "BMAC, KL 3", "KL grade not recorded"."""
     if not group:
         return "All episodes"
     parts = []
     for k, v in group.items():
         if v is None:
-            parts.append(f"{k.replace('_', ' ')} not recorded")
+            parts.append(f"{GROUP_KEY_LABELS.get(k, k.replace('_', ' ').capitalize())} not recorded")
+        elif k == "joint":
+            parts.append(str(v).capitalize())
         elif k in GROUP_VALUE_LABELS:
             parts.append(GROUP_VALUE_LABELS[k].get(v, str(v)))
         elif k == "kl_grade":
@@ -530,26 +546,45 @@ def group_name(group: Mapping[str, Any]) -> str:
     return ", ".join(parts)
 
 
-def _suppression_notes(by_x: Mapping[Any, list[str]], min_cell: int) -> list[dict[str, Any]]:
-    """One marker per x position naming the groups withheld there (their points are not drawn)."""
-    notes: list[dict[str, Any]] = []
-    if by_x:
-        notes.append(
-            {
-                "xref": "paper",
-                "x": 0,
-                "xanchor": "left",
-                "yref": "paper",
-                "y": 1,
-                "yanchor": "bottom",
-                "text": f"✕ = suppressed (fewer than {min_cell} subjects): withheld, not drawn",
-                "showarrow": False,
-                "font": {"size": 11, "color": "#8b0000"},
-                "name": "suppressed-key",
-            }
-        )
+def _where(x: Any) -> str:
+    if isinstance(x, (int, float)):
+        return next((TIMEPOINT_LABELS[tp] for tp, m in TIMEPOINT_MONTHS.items() if m == x), f"{x:g} months")
+    return str(x)
+
+
+def withheld_sentence(by_x: Mapping[Any, list[str]], min_cell: int) -> list[str]:
+    """The groups withheld and where, in words, for the text under the chart (it wraps; a plot label does not):
+    "Withheld (fewer than 11 subjects), not drawn: BMAC at 24 months; PRP at 12 and 24 months." """
+    if not by_x:
+        return []
+    places: dict[str, list[str]] = {}
     for x, names in by_x.items():
-        text = "✕ suppressed" if len(names) == 1 else f"✕ {len(names)} suppressed"
+        for name in names:
+            places.setdefault(name, []).append(_where(x))
+    said = "; ".join(f"{name} at {' and '.join(where)}" for name, where in places.items())
+    return [f"Withheld (fewer than {min_cell} subjects), not drawn: {said}."]
+
+
+def _suppression_notes(by_x: Mapping[Any, list[str]], min_cell: int) -> list[dict[str, Any]]:
+    """A short key above the plot and a bare ✕ at each x position with a withheld group (hover names them):
+    short marks never collide; the groups are named in words under the chart (withheld_sentence)."""
+    if not by_x:
+        return []
+    notes: list[dict[str, Any]] = [
+        {
+            "xref": "paper",
+            "x": 0,
+            "xanchor": "left",
+            "yref": "paper",
+            "y": 1,
+            "yanchor": "bottom",
+            "text": f"✕ = withheld (fewer than {min_cell} subjects), named below the chart",
+            "showarrow": False,
+            "font": {"size": 11, "color": "#8b0000"},
+            "name": "suppressed-key",
+        }
+    ]
+    for x, names in by_x.items():
         notes.append(
             {
                 "xref": "x",
@@ -557,13 +592,10 @@ def _suppression_notes(by_x: Mapping[Any, list[str]], min_cell: int) -> list[dic
                 "yref": "paper",
                 "y": 0.01,
                 "yanchor": "bottom",
-                "text": text,
+                "text": "✕",
                 "hovertext": f"{suppressed_text(min_cell)}: " + "; ".join(names),
                 "showarrow": False,
-                "font": {"size": 10, "color": "#8b0000"},
-                "bgcolor": "rgba(255,255,255,0.85)",
-                "bordercolor": "#8b0000",
-                "borderwidth": 1,
+                "font": {"size": 12, "color": "#8b0000"},
                 "name": "suppressed",
             }
         )
@@ -653,6 +685,7 @@ def trajectory_chart(summary: Mapping[str, Any]) -> Chart:
         summary=f"{len(series)} group(s); {n_supp} cell(s) suppressed (fewer than {min_cell} subjects), not drawn.",
         table_head=["Group", "Timepoint", "Mean", "95% CI", "n (episodes)"],
         table_rows=rows,
+        notes=withheld_sentence(withheld, min_cell),
     )
 
 
@@ -732,7 +765,7 @@ def responder_chart(summary: Mapping[str, Any]) -> Chart:
         summary=f"MCII threshold(s) {threshold_text} points.",
         table_head=["Group", "Timepoint", "Share", "95% CI (%)", "Reached"],
         table_rows=rows,
-        notes=[t["citation"] for t in thresholds],
+        notes=[*withheld_sentence(withheld, min_cell), *(t["citation"] for t in thresholds)],
     )
 
 
@@ -825,7 +858,17 @@ def km_chart(summary: Mapping[str, Any]) -> Chart:
         "episodes remain at risk." + (f" Suppressed: {', '.join(suppressed_groups)}." if suppressed_groups else ""),
         table_head=["Group", *(f"Day {d}" for d in summary["days"])],
         table_rows=rows,
+        open_table_title="Numbers at risk",
+        open_table_head=["Group", *(f"Day {d}" for d in summary["days"])],
+        open_table_rows=[[group_name(g["group"]), *_at_risk(g, len(summary["days"]))] for g in groups],
     )
+
+
+def _at_risk(group: Mapping[str, Any], days: int) -> list[str]:
+    """A group's numbers at risk at each tabled day ("withheld" where too few to release)."""
+    if group["suppressed"]:
+        return ["withheld"] * days
+    return ["withheld" if r["suppressed"] else str(r["n_at_risk"]) for r in group["table"]]
 
 
 def _rgba(hex_colour: str, alpha: float) -> str:
@@ -852,7 +895,8 @@ class PatientSeries:
 
 def patient_chart(series: PatientSeries, *, chart_id: str) -> Chart:
     """A large, plain chart of one of the patient's own scores since before treatment."""
-    labels = [label.replace(" ", "<br>", 1) if len(label) > 10 else label for label, _v in series.points]
+    # Each label on two lines ("3<br>months"): five categories fit a phone's width without running together.
+    labels = [label.replace(" ", "<br>", 1) for label, _v in series.points]
     values = [v for _l, v in series.points]
     trace = {
         "type": "scatter",
@@ -874,9 +918,9 @@ def patient_chart(series: PatientSeries, *, chart_id: str) -> Chart:
         "Score (0-100)",
         font={**FONT, "size": 17},
         yaxis={"range": [-5, 110], "fixedrange": True},
-        xaxis={"fixedrange": True, "type": "category", "tickangle": 0},
+        xaxis={"fixedrange": True, "type": "category", "tickangle": 0, "tickfont": {"size": 14}, "automargin": True},
         showlegend=False,
-        margin={"l": 60, "r": 15, "t": 20, "b": 60},
+        margin={"l": 60, "r": 15, "t": 20, "b": 70},
         height=340,
     )
     (first_label, first), (_last_label, last) = series.points[0], series.points[-1]

@@ -123,9 +123,26 @@ class InstrumentForm(forms.Form):
 
 
 def unscorable_outputs(instrument: str, answers: Mapping[str, Any]) -> list[str]:
-    """Labels of the outputs these answers leave unscored (too many items missing)."""
+    """What these answers leave unscored, in words: each scale with too few items answered, naming its rule and
+    the items answered ("Pain needs 5 of 9 items; 4 answered: P2, P5, P7, P9"), for the instrument and for the
+    scores derived from its answers (WOMAC from KOOS or HOOS)."""
     if instrument == HHS_EXAM:
         return []
-    result = scoring.score(instrument, answers)
-    labels = {o.key: o.label for o in scoring.get_instrument(instrument).outputs}
-    return [labels[k].split(":")[0] for k, v in result.scores.items() if v is None]
+    out = []
+    for scored in (instrument, *DERIVED_NAMES.get(instrument, ())):
+        definition = scoring.get_instrument(scored)
+        prefix = "" if scored == instrument else f"{definition.name}: "
+        for sub in definition.subscales:
+            codes = list(sub.item_codes)  # a derived instrument's subscales list the source items
+            answered = [c for c in codes if answers.get(c) is not None]
+            if len(answered) >= sub.min_items:
+                continue
+            listed = ", ".join(answered) if answered else "none"
+            out.append(
+                f"{prefix}{sub.label} needs {sub.min_items} of {len(codes)} item{'s' if len(codes) != 1 else ''}; "
+                f"{len(answered)} answered: {listed}"
+            )
+    return out
+
+
+DERIVED_NAMES = {"koos": ("womac_from_koos",), "hoos": ("womac_from_hoos",)}

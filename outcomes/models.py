@@ -8,6 +8,7 @@ the same transaction, in long form (one row per score key) with the scoring vers
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
@@ -37,6 +38,26 @@ class FollowUpStatus(models.TextChoices):
     MISSED = "missed", "Missed"
     WITHDRAWN = "withdrawn", "Withdrawn"
     CANCELLED = "cancelled", "Cancelled (treatment cancelled)"
+    REFUSED = "refused", "Refused (the patient declined this follow-up)"
+    LOST = "lost", "Lost to follow-up (moved away)"
+
+
+class EndedReason(models.TextChoices):
+    """Why staff ended a follow-up before it was answered (a call's outcome). Counted as such in completion
+    figures, never as missing at random."""
+
+    REFUSED = "refused", "Refused"
+    MOVED_AWAY = "moved_away", "Moved away"
+
+
+class MissingCode(models.TextChoices):
+    """Why an item has no answer: stored beside the answers, never as a value."""
+
+    NOT_ASKED = "not_asked", "Not asked"
+    DECLINED = "declined", "Declined to answer"
+    NOT_APPLICABLE = "not_applicable", "Not applicable"
+    UNREADABLE = "unreadable", "Unreadable on the form"
+    SKIPPED = "skipped", "Left blank by the patient"
 
 
 class Mode(models.TextChoices):
@@ -153,6 +174,12 @@ class FollowUp(models.Model):
     reminders_sent = models.PositiveSmallIntegerField(default=0)
     next_reminder_at = models.DateTimeField(null=True, blank=True)
     last_reminded_at = models.DateTimeField(null=True, blank=True)
+    ended_reason = models.CharField(
+        max_length=12,
+        choices=EndedReason.choices,
+        blank=True,
+        help_text="Set when staff end the follow-up after a call (refused, moved away).",
+    )
     call_list_since = models.DateTimeField(
         null=True, blank=True, help_text="No answer after the reminders: staff should call the patient."
     )
@@ -207,7 +234,7 @@ class FollowUp(models.Model):
 
     @property
     def is_finished(self) -> bool:
-        return self.status in (FollowUpStatus.COMPLETED, FollowUpStatus.WITHDRAWN, FollowUpStatus.CANCELLED)
+        return self.status in FINISHED
 
     def days_left(self, today=None) -> int:
         today = today or timezone.localdate()
@@ -219,6 +246,49 @@ class FollowUp(models.Model):
         return self.status in (FollowUpStatus.OPEN, FollowUpStatus.PARTIAL) and 0 <= self.days_left() <= 7
 
 
+FINISHED = (
+    FollowUpStatus.COMPLETED,
+    FollowUpStatus.WITHDRAWN,
+    FollowUpStatus.CANCELLED,
+    FollowUpStatus.REFUSED,
+    FollowUpStatus.LOST,
+)
+
+
+class CallOutcome(models.TextChoices):
+    NO_ANSWER = "no_answer", "No answer"
+    LEFT_MESSAGE = "left_message", "Left a message"
+    ANSWERED_NOW = "answered_now", "Answering by phone now"
+    WILL_USE_LINK = "will_use_link", "Will answer by link"
+    REFUSED = "refused", "Refused"
+    WRONG_NUMBER = "wrong_number", "Wrong number"
+    MOVED_AWAY = "moved_away", "Moved away"
+
+
+class CallAttempt(models.Model):
+    """One call to a patient about a follow-up, as the coordinator recorded it. Never edited: a call is a fact."""
+
+    follow_up = models.ForeignKey(FollowUp, on_delete=models.CASCADE, related_name="calls")
+    outcome = models.CharField(max_length=16, choices=CallOutcome.choices)
+    note = models.CharField(max_length=300, blank=True)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField()
+
+    objects = SiteScopedQuerySet.as_manager()
+    SITE_PATH = "follow_up__episode__patient__site"
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name = "call"
+        constraints = [
+            models.CheckConstraint(condition=Q(outcome__in=CallOutcome.values), name="call_outcome_valid"),
+        ]
+        indexes = [models.Index(fields=["follow_up", "at"], name="call_follow_up_at")]
+
+    def __str__(self) -> str:
+        return f"{self.get_outcome_display()} ({self.at:%Y-%m-%d %H:%M})"
+
+
 class Response(models.Model):
     """One instrument's answers at one follow-up. Written only through outcomes.services.response_submit, which
     validates the answers with the scoring engine and stores the scores in the same transaction."""
@@ -226,6 +296,12 @@ class Response(models.Model):
     follow_up = models.ForeignKey(FollowUp, on_delete=models.PROTECT, related_name="responses")
     instrument = models.CharField(max_length=20, choices=ASKABLE_INSTRUMENTS)
     answers = models.JSONField(help_text="Item code -> stored value; validated by the scoring engine.")
+    missing_codes = models.CharField(
+        max_length=1000,
+        blank=True,
+        help_text="Why items have no answer: 'P3:declined;S7:not_asked', in the form's order (MissingCode). "
+        "Released to research as its own column, never as a value.",
+    )
     instrument_version = models.CharField(max_length=20)
     scoring_version = models.CharField(max_length=20)
     entered_via = models.CharField(max_length=20, choices=EnteredVia.choices)
@@ -266,6 +342,20 @@ class Response(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_instrument_display()} at {self.follow_up}"
+
+    @property
+    def missing(self) -> dict[str, str]:
+        """Item code -> missing-data code."""
+        return decode_missing(self.missing_codes)
+
+
+def encode_missing(missing: Mapping[str, str], order: list[str]) -> str:
+    position = {code: i for i, code in enumerate(order)}
+    return ";".join(f"{c}:{missing[c]}" for c in sorted(missing, key=lambda c: (position.get(c, len(order)), c)))
+
+
+def decode_missing(text: str) -> dict[str, str]:
+    return dict(part.split(":", 1) for part in text.split(";") if part) if text else {}
 
 
 class Score(models.Model):

@@ -20,17 +20,23 @@ from django.db.models import Q
 from django.utils import timezone
 
 import scoring
+from outcomes import asking
 from outcomes.models import (
     HHS_EXAM,
+    CallAttempt,
+    CallOutcome,
+    EndedReason,
     EnteredVia,
     FollowUp,
     FollowUpStatus,
+    MissingCode,
     Mode,
     OutcomePlan,
     Response,
     Score,
     Timepoint,
     TokenChannel,
+    encode_missing,
 )
 from outcomes.schedule import WINDOWS
 from registry import clock
@@ -109,6 +115,8 @@ def compute_status(
         return FollowUpStatus.WITHDRAWN
     if episode_status == EpisodeStatus.CANCELLED:
         return FollowUpStatus.CANCELLED
+    if follow_up.ended_reason:
+        return ENDED_STATUS[follow_up.ended_reason]
     if answered:
         return FollowUpStatus.PARTIAL
     if episode_status == EpisodeStatus.PLANNED and follow_up.timepoint != Timepoint.BASELINE:
@@ -118,6 +126,9 @@ def compute_status(
     if today > follow_up.window_closes:
         return FollowUpStatus.MISSED
     return FollowUpStatus.OPEN
+
+
+ENDED_STATUS = {EndedReason.REFUSED: FollowUpStatus.REFUSED, EndedReason.MOVED_AWAY: FollowUpStatus.LOST}
 
 
 def _answered(follow_up: FollowUp) -> set[str]:
@@ -287,6 +298,59 @@ def follow_ups_refresh_statuses(*, now: datetime | None = None) -> dict[str, int
     return counts
 
 
+# Calls ------------------------------------------------------------------------------------------------------
+
+ENDS_FOLLOW_UP = {CallOutcome.REFUSED: EndedReason.REFUSED, CallOutcome.MOVED_AWAY: EndedReason.MOVED_AWAY}
+CALLABLE = (FollowUpStatus.OPEN, FollowUpStatus.PARTIAL, FollowUpStatus.MISSED, FollowUpStatus.SCHEDULED)
+
+
+@transaction.atomic
+def call_log(*, follow_up: FollowUp, outcome: str, by: Any, note: str = "") -> CallAttempt:
+    """Record one call about a follow-up. "Refused" and "moved away" end the follow-up with that reason (in its
+    history, with the note); the other outcomes leave it as it is. Staff of another site: PermissionError."""
+    follow_up = FollowUp.objects.select_for_update().select_related("episode__patient__site").get(pk=follow_up.pk)
+    if not FollowUp.objects.visible_to(by).filter(pk=follow_up.pk).exists():
+        raise PermissionError("This follow-up belongs to another site.")
+    if outcome not in CallOutcome.values:
+        raise ValidationError(f"Unknown call outcome {outcome!r}.", code="call_outcome")
+    note = (note or "").strip()
+    if len(note) > 300:
+        raise ValidationError("Keep the note under 300 characters.", code="call_note")
+    if follow_up.status not in CALLABLE:
+        raise ValidationError(
+            f"This follow-up is {follow_up.get_status_display().lower()}: there is nothing to call about.",
+            code="call_finished",
+        )
+    call = CallAttempt.objects.create(follow_up=follow_up, outcome=outcome, note=note, by=by, at=clock.now())
+    ended = ENDS_FOLLOW_UP.get(outcome)
+    if ended:
+        follow_up.ended_reason = ended
+        _refresh_one(follow_up)
+        follow_up.call_list_since = None
+        follow_up.next_reminder_at = None
+        follow_up._change_reason = f"call: {call.get_outcome_display().lower()}" + (f" ({note})" if note else "")
+        follow_up._history_user = by
+        follow_up.save()
+    return call
+
+
+@transaction.atomic
+def follow_up_resume(*, follow_up: FollowUp, by: Any, reason: str) -> FollowUp:
+    """Undo "refused" or "moved away" (recorded in error, or the patient changed their mind): the follow-up
+    takes its status from the calendar again."""
+    follow_up = FollowUp.objects.select_for_update().select_related("episode__patient__site").get(pk=follow_up.pk)
+    if not reason.strip():
+        raise ValidationError("Say why the follow-up is resumed.", code="reason_required")
+    if not follow_up.ended_reason:
+        raise ValidationError("This follow-up was not ended by a call.", code="not_ended")
+    follow_up.ended_reason = ""
+    _refresh_one(follow_up)
+    follow_up._change_reason = f"resumed: {reason.strip()}"
+    follow_up._history_user = by
+    follow_up.save()
+    return follow_up
+
+
 # Responses and scores --------------------------------------------------------------------------------------
 
 
@@ -404,12 +468,14 @@ def response_submit(
     started_at: datetime | None = None,
     reason: str = "",
     handed_over_by: Any = None,
+    missing: Mapping[str, str] | None = None,
 ) -> Response:
     """Store one instrument's answers at a follow-up, score them, and update the follow-up's status.
 
     `by` is the staff user, or None for the patient by link. Changing answers already submitted needs a reason
     (kept in history). A patient cannot change a submitted instrument. Bad answers: ValidationError naming the
-    item, and nothing is saved.
+    item, and nothing is saved. `missing` says why items have no answer (MissingCode); a patient's blanks by
+    link are "skipped".
     """
     follow_up = FollowUp.objects.select_for_update().select_related("episode__patient__site").get(pk=follow_up.pk)
     if mode not in Mode.values:
@@ -422,6 +488,7 @@ def response_submit(
     if follow_up.status == FollowUpStatus.CANCELLED:
         raise ResponseRefused("The treatment was cancelled: no answers are recorded for its follow-up.")
     clean = validate_response_answers(instrument, answers)
+    missing_codes = _missing_codes(instrument, clean, missing, patient=by is None)
     completed_at = completed_at or clock.now()
     if completed_at > clock.now() + timedelta(minutes=5):
         raise ValidationError("The answers cannot be dated in the future.")
@@ -442,7 +509,7 @@ def response_submit(
     via = EnteredVia.PATIENT_LINK if by is None else EnteredVia.STAFF
     response = Response.objects.filter(follow_up=follow_up, instrument=instrument).first()
     if response is not None:
-        if response.answers == clean:
+        if response.answers == clean and response.missing_codes == missing_codes:
             return response  # a double submit of the same answers: nothing to do
         if by is None:
             raise ResponseRefused("These answers were already submitted.")
@@ -453,6 +520,7 @@ def response_submit(
         response = Response(follow_up=follow_up, instrument=instrument)
         response._change_reason = reason.strip() or ("entered by patient" if by is None else "entered by staff")
     response.answers = clean
+    response.missing_codes = missing_codes
     response.instrument_version = instrument_version(instrument)
     response.scoring_version = scoring.SCORING_VERSION
     response.entered_via = via
@@ -470,6 +538,31 @@ def response_submit(
     follow_up._change_reason = response._change_reason
     follow_up.save()
     return response
+
+
+def _missing_codes(
+    instrument: str, clean: Mapping[str, Any], missing: Mapping[str, str] | None, *, patient: bool
+) -> str:
+    """The stored text of why items have no answer, or a ValidationError naming the item."""
+    order = [item.code for item in asking.items_asked(instrument)]
+    given = dict(missing or {})
+    for code, reason in given.items():
+        if code not in order:
+            raise ValidationError(f"{code} is not an item of {instrument}.", code="missing_unknown_item")
+        if reason not in MissingCode.values:
+            raise ValidationError(
+                f"{reason!r} is not a missing-data code (use one of: {', '.join(MissingCode.values)}).",
+                code="missing_unknown_code",
+            )
+        if clean.get(code) is not None:
+            raise ValidationError(
+                f"{code} has an answer and a reason for having none: keep one.", code="missing_on_answered"
+            )
+    if patient:
+        for code in order:
+            if clean.get(code) is None:
+                given.setdefault(code, MissingCode.SKIPPED)
+    return encode_missing(given, order)
 
 
 @dataclass

@@ -10,6 +10,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
+from django.contrib.admin.views.autocomplete import AutocompleteJsonView
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.models import User
 from django.core import signing
@@ -53,6 +54,28 @@ def _scoped(model: type[models.Model], request: HttpRequest) -> models.QuerySet:
     return manager.all()
 
 
+def patient_label(patient: Patient) -> str:
+    """What staff recognise a patient by in pickers: name, year of birth, record number and registry ID. Only
+    staff pages use it, and their querysets hold their own sites' patients alone."""
+    identity = getattr(patient, "identity", None)
+    if identity is None:
+        return patient.registry_id
+    mrn = f", record {identity.medical_record_number}" if identity.medical_record_number else ""
+    return f"{identity.family_name}, {identity.given_name} ({identity.date_of_birth:%Y}{mrn}) · {patient.registry_id}"
+
+
+class LabelledAutocomplete(AutocompleteJsonView):
+    """The admin's autocomplete, labelling each result with its model admin's `autocomplete_label` if it has
+    one (patients: patient_label) instead of str()."""
+
+    def serialize_result(self, obj: Any, to_field_name: str) -> dict[str, str]:
+        label = getattr(self.model_admin, "autocomplete_label", str)
+        return {"id": str(getattr(obj, to_field_name)), "text": label(obj)}
+
+
+admin.site.autocomplete_view = lambda request: LabelledAutocomplete.as_view(admin_site=admin.site)(request)
+
+
 class SiteScopedAdminMixin:
     """Scopes the admin's rows and every related choice to the sites the user may see."""
 
@@ -63,7 +86,12 @@ class SiteScopedAdminMixin:
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         if "queryset" not in kwargs:
             kwargs["queryset"] = _scoped(db_field.remote_field.model, request)
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)  # type: ignore[misc]
+        if db_field.remote_field.model is Patient:
+            kwargs["queryset"] = kwargs["queryset"].select_related("identity")
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)  # type: ignore[misc]
+        if db_field.remote_field.model is Patient and field is not None:
+            field.label_from_instance = patient_label
+        return field
 
     def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         if "queryset" not in kwargs:
@@ -342,6 +370,13 @@ class PatientAdmin(ClinicalAdmin):
     ]
     list_select_related = ["site", "identity"]
     readonly_fields = ["registry_id", "patient_rights"]
+
+    def autocomplete_label(self, obj: Patient) -> str:
+        return patient_label(obj)
+
+    def get_search_results(self, request: HttpRequest, queryset: models.QuerySet, search_term: str) -> Any:
+        queryset, duplicates = super().get_search_results(request, queryset, search_term)
+        return queryset.select_related("identity"), duplicates
     inlines = [IdentityInline, EpisodeInline]
     fieldsets = [
         (None, {"fields": ["registry_id", "site", "sex", "registry_id_signed"]}),

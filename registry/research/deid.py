@@ -32,7 +32,7 @@ from django.db.models import Count, F, Max, OuterRef, Subquery, Sum, Value
 from django.db.models.functions import Coalesce, ExtractYear, Least, NullIf
 
 import scoring
-from outcomes.models import Mode, Score
+from outcomes.models import MissingCode, Mode, Score
 from outcomes.schedule import WINDOWS
 from registry.models import (
     Administration,
@@ -408,6 +408,14 @@ SCORES = Dataset(
             "How the answers were given (empty for the full HHS, which combines two responses).",
             "response__mode",
             _values(Mode),
+        ),
+        Column(
+            "items_missing",
+            "string",
+            "Items of the response without an answer and why, in the form's order: 'P3:declined;S7:not_asked' "
+            f"(codes: {'; '.join(f'{c.value} = {c.label.lower()}' for c in MissingCode)}). Empty when every item "
+            "was answered. Never a value: a blank item is not scored as 0.",
+            NullIf(F("response__missing_codes"), Value("")),
         ),
         Column("scoring_version", "string", "Version of the scoring rules that computed the score.", "scoring_version"),
         *episode_columns("follow_up__episode__")[2:],

@@ -125,10 +125,11 @@ def test_trajectories_leave_suppressed_cells_out_and_mark_them():
     notes = [a for a in chart.figure["layout"]["annotations"] if a.get("name") == "suppressed"]
     # One marker at 24 months naming both withheld groups.
     assert len(notes) == 1 and notes[0]["x"] == 24
-    assert notes[0]["text"] == "✕ 2 suppressed"
+    assert notes[0]["text"] == "✕"  # a bare mark: labels at neighbouring timepoints cannot collide
     assert notes[0]["hovertext"] == "suppressed (fewer than 11): BMAC; PRP"
     key = next(a for a in chart.figure["layout"]["annotations"] if a.get("name") == "suppressed-key")
-    assert key["text"] == "✕ = suppressed (fewer than 11 subjects): withheld, not drawn"
+    assert key["text"] == "✕ = withheld (fewer than 11 subjects), named below the chart"
+    assert chart.notes == ["Withheld (fewer than 11 subjects), not drawn: BMAC at 24 months; PRP at 24 months."]
     assert ["BMAC", "24 months", "suppressed (fewer than 11)", "", ""] in chart.table_rows
     assert "95% CI" in chart.title
     assert chart.figure["layout"]["yaxis"]["title"]["text"] == "Mean (points, 0-100, higher = better)"
@@ -141,7 +142,8 @@ def test_responder_bars_have_no_bar_for_a_suppressed_cell():
     idx = bars["x"].index("12 months")
     assert bars["y"][idx] is None
     assert bars["y"][0] == 50.0
-    assert any("suppressed" in a["text"] for a in chart.figure["layout"]["annotations"])
+    assert [a["text"] for a in chart.figure["layout"]["annotations"] if a.get("name") == "suppressed"] == ["✕"]
+    assert chart.notes[0] == "Withheld (fewer than 11 subjects), not drawn: BMAC at 12 months; PRP at 12 months."
     assert chart.figure["layout"]["yaxis"]["title"]["text"] == "Episodes reaching the MCII (%)"
 
 
@@ -176,8 +178,19 @@ def test_km_draws_a_step_curve_with_its_band_and_names_withheld_groups():
     line = chart.figure["data"][1]
     assert line["line"]["shape"] == "hv" and line["y"] == [100.0, 90.0]
     assert "suppressed (fewer than 11)" in chart.figure["layout"]["annotations"][0]["text"]
-    assert chart.table_rows[1] == ["hip", "suppressed (fewer than 11)"]
-    assert chart.table_rows[0] == ["knee", "90.0% (at risk 25)"]
+    assert chart.table_rows[1] == ["Hip", "suppressed (fewer than 11)"]
+    assert chart.table_rows[0] == ["Knee", "90.0% (at risk 25)"]
+    assert chart.open_table_title == "Numbers at risk"
+    assert chart.open_table_head == ["Group", "Day 365"]
+    assert chart.open_table_rows == [["Knee", "25"], ["Hip", "withheld"]]
+
+
+def test_group_names_are_the_human_ones():
+    assert charts.group_name({}) == "All episodes"
+    assert charts.group_name({"kl_grade": None}) == "KL grade not recorded"
+    assert charts.group_name({"product_type": "bmac", "kl_grade": 3}) == "BMAC, KL 3"
+    assert charts.group_name({"source": None, "joint": "knee"}) == "Cell source not recorded, Knee"
+    assert charts.group_name({"product_type": None}) == "Product not recorded"
 
 
 def test_site_charts_count_by_status_grade_and_product():
@@ -202,6 +215,6 @@ def test_the_patient_chart_speaks_plainly():
     assert chart.summary == "Before treatment: 62. Now: 35. Lower is better."
     assert chart.title == "Your pain (0 = none, 100 = worst)"
     assert chart.figure["layout"]["font"]["size"] >= 16
-    assert chart.figure["data"][0]["x"] == ["Before<br>treatment", "3 months"]
+    assert chart.figure["data"][0]["x"] == ["Before<br>treatment", "3<br>months"]  # two lines: no run-together
     late = charts.PatientSeries("Your pain", "0 = none, 100 = worst", "Lower is better.", [("6 months", 38.0)])
     assert charts.patient_chart(late, chart_id="q").summary == "6 months: 38. Lower is better."

@@ -118,6 +118,9 @@ EXTRA_ADMIN_VIEWS = {
     "otp_totp_totpdevice_qrcode",
     "outcomes_followup_enter",
     "outcomes_followup_tablet",
+    "outcomes_followup_call",
+    "outcomes_followup_resume",
+    "outcomes_followup_resend",
     "registry_episode_done",
     "registry_episode_cancel",
     "registry_apikey_created",
@@ -419,6 +422,30 @@ def test_answer_entry_pages_by_persona(world):
     for site, owner in (("A", "coord_a"), ("B", "coord_b")):
         fu = world["objects"][site]["outcomes.followup"]
         _site_staff_only(world, reverse("admin:outcomes_followup_enter", args=[fu.pk, "koos"]), owner)
+
+
+def test_call_log_resume_and_resend_by_persona(world):
+    """Recording a call, resuming an ended follow-up, resending a link: POSTs for the site's own staff only.
+    Another site's staff get 404 and nothing is recorded; the rest are sent to the login."""
+    from outcomes.models import CallAttempt
+
+    for site, owner in (("A", "coord_a"), ("B", "coord_b")):
+        fu = world["objects"][site]["outcomes.followup"]
+        for step in ("call", "resume", "resend"):
+            url = reverse(f"admin:outcomes_followup_{step}", args=[fu.pk])
+            for persona in PERSONAS:
+                before = CallAttempt.objects.count()
+                response = world["clients"][persona].post(url, {"outcome": "no_answer", "reason": "test"})
+                recorded = CallAttempt.objects.count() - before
+                if persona in ("anonymous", "patient_b", "researcher_a"):
+                    assert response.status_code == 302 and "/login/" in response["Location"], (persona, url)
+                    assert recorded == 0
+                elif persona in (owner, "admin"):
+                    assert response.status_code == 302 and "/login/" not in response["Location"], (persona, url)
+                    assert recorded == (1 if step == "call" else 0), (persona, url)
+                else:
+                    assert response.status_code == 404, (persona, url, response.status_code)
+                    assert recorded == 0
 
 
 def test_tablet_and_planned_treatment_pages_by_persona(world):

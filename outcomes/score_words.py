@@ -1,0 +1,128 @@
+"""Scores in words, for staff: each score with its instrument and scale in plain language, its range and which
+end is good, grouped by instrument, with the change since baseline and whether it reaches the MCII.
+
+The score keys (``koos4_kanon``, ``function_0_100_inv``) stay in the research API and the data dictionary;
+people read the names here. Alternative forms of a score (raw sums, inverted or uncapped variants) are kept
+apart as "other forms", so one KOOS reads as a handful of lines rather than twenty.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import scoring
+from outcomes.models import FollowUp, Score, Timepoint
+
+DERIVED_NOTE = {
+    "womac_from_koos": "WOMAC scored from the KOOS answers (the patient answered once)",
+    "womac_from_hoos": "WOMAC scored from the HOOS answers (the patient answered once)",
+    "hhs": "Harris Hip Score: the patient's answers with the clinician's examination",
+}
+# Output keys read as alternative forms of a headline score (see the module docstring).
+_OTHER_FORM = re.compile(r"^raw$|_inv$|uncapped|_over_|index_sum|^answered$")
+_RAW_WOMAC = {"womac", "womac_from_koos", "womac_from_hoos"}
+
+
+@dataclass
+class ScoreLine:
+    key: str
+    name: str
+    value: str
+    direction: str
+    change: str = ""
+    mcii: str = ""
+    mcii_reached: bool | None = None
+    improved: bool | None = None
+
+
+@dataclass
+class ScoreGroup:
+    instrument: str
+    title: str
+    note: str
+    lines: list[ScoreLine] = field(default_factory=list)
+    other: list[ScoreLine] = field(default_factory=list)
+
+
+def plain_name(label: str) -> str:
+    """'KOOS pain (0-100, 100 = no problems)' -> 'KOOS pain'; 'mHHS: raw x 1.1, capped at 100 (...)' kept whole
+    but for the range, which the value shows."""
+    return re.sub(r"\s*\([^()]*\)\s*$", "", label).strip()
+
+
+def _number(value: float) -> str:
+    return f"{value:.1f}".rstrip("0").rstrip(".") if value != int(value) else f"{int(value)}"
+
+
+def _direction(output: scoring.Output) -> str:
+    return {"higher_better": "higher is better", "higher_worse": "lower is better"}.get(output.direction, "")
+
+
+def _is_other(instrument: str, key: str) -> bool:
+    if instrument in _RAW_WOMAC and not key.endswith("_0_100"):
+        return True  # WOMAC reads as its 0-100 scores (100 = worst); raw sums and inverted forms are other forms
+    return bool(_OTHER_FORM.search(key))
+
+
+def groups_for(
+    fu: FollowUp, scores: list[Score] | None = None, baseline: list[Score] | None = None
+) -> list[ScoreGroup]:
+    """The follow-up's scores in words, instrument by instrument, in the order the plan asks them."""
+    scores = list(fu.scores.all()) if scores is None else scores
+    if baseline is None:
+        baseline = []
+        if fu.timepoint != Timepoint.BASELINE:
+            baseline = list(Score.objects.filter(episode_id=fu.episode_id, timepoint=Timepoint.BASELINE))
+    before = {(s.instrument, s.key): s for s in baseline}
+    joint = fu.episode.joint
+    by_instrument: dict[str, dict[str, Score]] = {}
+    for s in scores:
+        by_instrument.setdefault(s.instrument, {})[s.key] = s
+    order = {i: n for n, i in enumerate(fu.instruments)}
+    out = []
+    for instrument in sorted(by_instrument, key=lambda i: (order.get(i, len(order)), i)):
+        definition = scoring.get_instrument(instrument)
+        group = ScoreGroup(instrument, definition.name, DERIVED_NOTE.get(instrument, ""))
+        stored = by_instrument[instrument]
+        for output in definition.outputs:
+            row = stored.get(output.key)
+            if row is None:
+                continue
+            line = _line(instrument, output, row, before.get((instrument, output.key)), joint)
+            (group.other if _is_other(instrument, output.key) else group.lines).append(line)
+        if not group.lines:
+            group.lines, group.other = group.other, []
+        out.append(group)
+    return out
+
+
+def _line(instrument: str, output: scoring.Output, row: Score, base: Score | None, joint: str) -> ScoreLine:
+    line = ScoreLine(key=output.key, name=plain_name(output.label), value="", direction=_direction(output))
+    if row.value_text:
+        line.value = row.value_text
+        return line
+    if row.value is None:
+        line.value = "not scored (too many items blank)"
+        return line
+    top = output.max
+    line.value = f"{_number(row.value)} of {_number(top)}" if top is not None else _number(row.value)
+    if output.unit == "%":
+        line.value += " %"
+    if base is None or base.value is None or output.direction == "none":
+        return line
+    change = row.value - base.value
+    better = change > 0 if output.direction == "higher_better" else change < 0
+    line.improved = None if change == 0 else better
+    word = "no change" if change == 0 else ("better" if better else "worse")
+    line.change = f"{change:+.1f} since baseline ({word})" if change else "no change since baseline"
+    try:
+        result = scoring.mcii_change(instrument, output.key, joint, base.value, row.value)
+    except (scoring.ScoringError, ValueError):
+        return line
+    if result.reached is not None and result.threshold is not None:
+        t = result.threshold
+        size = f"{_number(float(t.value))}{' points' if t.kind == 'absolute' else ' % of baseline'}"
+        line.mcii_reached = result.reached
+        line.mcii = f"reaches the MCII ({size})" if result.reached else f"short of the MCII ({size})"
+    return line
