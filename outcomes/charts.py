@@ -341,6 +341,9 @@ COMPLETION_STATUSES = [
     ("partial", "Partially completed", "#E69F00"),
     ("open", "Open", "#56B4E9"),
     ("missed", "Missed", "#D55E00"),
+    # Ended after a call: counted as what they are, never as missing at random.
+    ("refused", "Refused", "#CC79A7"),
+    ("lost", "Lost to follow-up", "#666666"),
 ]
 
 
@@ -400,8 +403,13 @@ def response_rate_chart(months: Sequence[tuple[str, int, int]]) -> Chart:
         title=title,
         figure={
             "data": [trace],
+            # Months are categories ("2026-07"): as dates, one month alone gets clock-time ticks.
             "layout": _layout(
-                title, "Month the window closed", "Completed (% of follow-ups)", yaxis={"range": [0, 105]}
+                title,
+                "Month the window closed",
+                "Completed (% of follow-ups)",
+                yaxis={"range": [0, 105]},
+                xaxis={"type": "category"},
             ),
         },
         summary=summary,
@@ -492,7 +500,9 @@ def treatments_chart(counts: Mapping[tuple[str, str], int], product_labels: Mapp
         title=title,
         figure={
             "data": traces,
-            "layout": _layout(title, "Month of administration", "Administrations (count)", barmode="stack"),
+            "layout": _layout(
+                title, "Month of administration", "Administrations (count)", barmode="stack", xaxis={"type": "category"}
+            ),
         },
         summary="; ".join(f"{_short_label(product_labels[p])}: {n}" for p, n in totals.items()) + ".",
         table_head=["Product type", "Administrations"],
@@ -850,7 +860,8 @@ def km_chart(summary: Mapping[str, Any]) -> Chart:
                 title,
                 "Months since the index date",
                 "Without arthroplasty (% of episodes)",
-                yaxis={"range": [0, 102]},
+                yaxis={"range": [-3, 103]},  # the 0 ticks of both axes clear of each other at the origin
+                xaxis={"rangemode": "tozero"},
                 annotations=annotations,
             ),
         },

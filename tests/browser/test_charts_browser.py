@@ -128,6 +128,28 @@ def _check_plots(page, expected: dict[str, int] | None = None) -> dict[str, int]
     return counts
 
 
+OVERLAPS = """() => {
+  // Pairs of text labels in each plot (axis ticks, annotations, legend) whose boxes intersect.
+  const out = [];
+  for (const plot of document.querySelectorAll('.chart-plot')) {
+    const texts = Array.from(plot.querySelectorAll('.xtick text, .ytick text, .annotation-text, .legendtext'))
+      .filter(t => t.textContent.trim() && t.getBoundingClientRect().width > 0);
+    for (let i = 0; i < texts.length; i++) for (let j = i + 1; j < texts.length; j++) {
+      const a = texts[i].getBoundingClientRect(), b = texts[j].getBoundingClientRect();
+      if (a.left < b.right - 1 && b.left < a.right - 1 && a.top < b.bottom - 1 && b.top < a.bottom - 1)
+        out.push(plot.id + ': ' + texts[i].textContent + ' / ' + texts[j].textContent);
+    }
+  }
+  return out;
+}"""
+
+
+def no_overlaps(page, tmp_path=None, name: str = "") -> list[str]:
+    if tmp_path is not None:
+        page.screenshot(path=str(tmp_path / f"{name}.png"), full_page=True)
+    return page.evaluate(OVERLAPS)
+
+
 def test_the_episode_page_draws_its_charts(live_server, browser, site_a):
     alice = factories.staff_user("alice", site_a)
     episode = _episode(factories.PatientFactory(site=site_a), alice)
@@ -135,6 +157,7 @@ def test_the_episode_page_draws_its_charts(live_server, browser, site_a):
     page.goto(live_server.url + reverse("admin:registry_treatmentepisode_change", args=[episode.pk]))
     counts = _check_plots(page)
     assert counts == {"plot-episode-koos": 5, "plot-episode-womac_from_koos": 2, "plot-episode-vas": 1}
+    assert no_overlaps(page) == []
     assert page.console_errors == []
 
 
@@ -147,7 +170,7 @@ def test_the_site_dashboard_draws_five_charts(live_server, browser, site_a, site
     _check_plots(
         page,
         {
-            "plot-completion": 4,
+            "plot-completion": 6,
             "plot-response-rate": 1,
             "plot-call-list": 1,
             "plot-adverse-events": 1,
@@ -155,6 +178,7 @@ def test_the_site_dashboard_draws_five_charts(live_server, browser, site_a, site
         },
     )
     assert page.locator("#site-picker option").count() == 1
+    assert no_overlaps(page) == []
     assert page.console_errors == []
 
 
@@ -167,6 +191,8 @@ def test_the_cohort_dashboard_for_the_registry_administrator(live_server, browse
     page.goto(live_server.url + reverse("cohort_dashboard") + "?score=koos.pain&group_by=")
     counts = _check_plots(page)
     assert counts["plot-trajectory"] == 1 and counts["plot-responders"] == 1 and counts["plot-km"] == 2
+    assert page.locator(".chart-open-table caption", has_text="Numbers at risk").count() == 1
+    assert no_overlaps(page) == []
     assert page.console_errors == []
 
 
@@ -200,4 +226,5 @@ def test_the_patient_sees_a_large_plain_chart(live_server, browser, site_a):
     counts = _check_plots(page)
     assert len(counts) == 2 and set(counts.values()) == {1}
     assert "Before treatment: 62. Now: 35." in page.content()
+    assert no_overlaps(page) == []  # "3 months" and "6 months" do not run together at 390 pixels
     assert page.console_errors == []

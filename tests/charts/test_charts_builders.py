@@ -195,7 +195,14 @@ def test_group_names_are_the_human_ones():
 
 def test_site_charts_count_by_status_grade_and_product():
     completion = charts.completion_chart({("baseline", "completed"): 5, ("m3", "missed"): 2})
-    assert [t["name"] for t in completion.figure["data"]] == ["Completed", "Partially completed", "Open", "Missed"]
+    assert [t["name"] for t in completion.figure["data"]] == [
+        "Completed",
+        "Partially completed",
+        "Open",
+        "Missed",
+        "Refused",
+        "Lost to follow-up",
+    ]
     assert completion.figure["data"][0]["y"][0] == 5 and completion.figure["data"][3]["y"][1] == 2
     ae = charts.adverse_events_chart({("effusion", 1): 3, ("effusion", 3): 1}, {"effusion": "Effusion", "x": "X"})
     assert [t["name"] for t in ae.figure["data"]] == ["Grade 1", "Grade 3"]
