@@ -4,7 +4,7 @@ phone or paper, and the sites' validated wording files. Site scoping comes from 
 from __future__ import annotations
 
 import json
-from datetime import datetime, time, timedelta
+from datetime import timedelta
 from typing import Any
 
 from django import forms
@@ -30,6 +30,7 @@ from outcomes.models import (
     HHS_EXAM,
     CallAttempt,
     CallOutcome,
+    DoubleEntry,
     EmailOptOut,
     FollowUp,
     FollowUpSettings,
@@ -43,6 +44,7 @@ from outcomes.models import (
     OutcomePlanItem,
     Response,
     Worklist,
+    decode_missing,
 )
 from registry import clock
 from registry.access import is_registry_admin, sites_visible_to
@@ -389,6 +391,7 @@ class FollowUpAdmin(FollowUpBaseAdmin, SimpleHistoryAdmin):
             "can_call": fu.status in services.CALLABLE and request.user.has_perm("outcomes.change_followup"),
             "ended": fu.ended_reason,
             "can_resend": fu.status in asking.LIVE and contact.contactable(patient),
+            "double_entries": list(fu.double_entries.select_related("first_by", "second_by")),
         }
 
     def get_urls(self) -> list:
@@ -397,6 +400,11 @@ class FollowUpAdmin(FollowUpBaseAdmin, SimpleHistoryAdmin):
                 "<path:object_id>/enter/<str:instrument>/",
                 self.admin_site.admin_view(self.enter_view),
                 name="outcomes_followup_enter",
+            ),
+            path(
+                "<path:object_id>/resolve/<str:instrument>/",
+                self.admin_site.admin_view(self.resolve_view),
+                name="outcomes_followup_resolve",
             ),
             path(
                 "<path:object_id>/tablet/",
@@ -575,12 +583,51 @@ class FollowUpAdmin(FollowUpBaseAdmin, SimpleHistoryAdmin):
             form.initial["mode"] = existing.mode
         elif request.GET.get("mode") in (Mode.PHONE, Mode.PAPER, Mode.TABLET):
             form.initial["mode"] = request.GET["mode"]
+        double = existing is None and services.double_entry_on(site)
+        pending = (
+            DoubleEntry.objects.filter(follow_up=follow_up, instrument=instrument).select_related("first_by").first()
+        )
+        if pending is not None and pending.second_by_id is not None:
+            return HttpResponseRedirect(reverse("admin:outcomes_followup_resolve", args=[follow_up.pk, instrument]))
         warning = None
         if request.method == "POST" and form.is_valid():
             answers = form.answers()
             unscored = unscorable_outputs(instrument, answers)
             if unscored and not form.cleaned_data.get("confirm_incomplete"):
                 warning = unscored
+            elif double and form.cleaned_data["mode"] == Mode.PAPER:
+                try:
+                    outcome, _obj = services.double_entry_key(
+                        follow_up=follow_up,
+                        instrument=instrument,
+                        answers=answers,
+                        missing=form.missing(),
+                        completed_on=form.cleaned_data["completed_on"],
+                        by=request.user,
+                        language=language,
+                    )
+                except ValidationError as exc:
+                    form.add_error(None, exc)
+                else:
+                    name = INSTRUMENT_NAMES.get(instrument, instrument)
+                    if outcome == "differ":
+                        self.message_user(
+                            request,
+                            "The second entry differs from the first: choose, for each difference.",
+                            messages.WARNING,
+                        )
+                        return HttpResponseRedirect(
+                            reverse("admin:outcomes_followup_resolve", args=[follow_up.pk, instrument])
+                        )
+                    said = (
+                        f"First entry of the paper {name} kept. A second person keys the same form; it is saved and "
+                        "scored when both entries agree."
+                        if outcome == "first"
+                        else "The second entry agrees with the first. "
+                        + _saved_message(instrument, form.missing(), unscored)
+                    )
+                    self.message_user(request, said, messages.SUCCESS)
+                    return HttpResponseRedirect(reverse("admin:outcomes_followup_change", args=[follow_up.pk]))
             else:
                 try:
                     services.response_submit(
@@ -590,7 +637,7 @@ class FollowUpAdmin(FollowUpBaseAdmin, SimpleHistoryAdmin):
                         by=request.user,
                         mode=form.cleaned_data["mode"],
                         language=language,
-                        completed_at=form.completed_at(site),
+                        completed_at=services.completed_at_for(form.cleaned_data["completed_on"], site),
                         reason=form.cleaned_data.get("reason", ""),
                         missing=form.missing(),
                     )
@@ -611,8 +658,74 @@ class FollowUpAdmin(FollowUpBaseAdmin, SimpleHistoryAdmin):
             "existing": existing,
             "episode": follow_up.episode,
             "identity": getattr(follow_up.episode.patient, "identity", None),
+            "double": double,
+            "pending": pending,
+            "pending_mine": pending is not None and pending.first_by_id == request.user.pk,
         }
         return TemplateResponse(request, "admin/outcomes/followup/enter.html", context)
+
+    def resolve_view(self, request: HttpRequest, object_id: str, instrument: str) -> HttpResponse:
+        """Double entry: the two keyings of a paper form side by side where they differ; a choice for each and a
+        reason, then the answers are saved and scored."""
+        follow_up = self._visible(request, object_id)
+        if not request.user.has_perm("outcomes.add_response"):
+            raise PermissionDenied
+        entry = (
+            DoubleEntry.objects.select_related("first_by", "second_by")
+            .filter(follow_up=follow_up, instrument=instrument, second_by__isnull=False)
+            .first()
+        )
+        if entry is None:
+            raise Http404("No double entry waiting to be resolved.")
+        error = None
+        if request.method == "POST":
+            choices = {k.removeprefix("choice_"): v for k, v in request.POST.items() if k.startswith("choice_")}
+            try:
+                services.double_entry_resolve(
+                    entry=entry, choices=choices, reason=request.POST.get("reason", ""), by=request.user
+                )
+            except ValidationError as exc:
+                error = " ".join(exc.messages)
+            else:
+                self.message_user(
+                    request, f"Differences resolved: {INSTRUMENT_NAMES.get(instrument, instrument)} saved and scored."
+                )
+                return HttpResponseRedirect(reverse("admin:outcomes_followup_change", args=[follow_up.pk]))
+        labels = {i.code: i for i in asking.items_asked(instrument)}
+        rows = []
+        for f in services.double_entry_differences(entry):
+            if f == services.DATE_FIELD:
+                rows.append(
+                    (f, "Date the answers were given", str(entry.first_completed_on), str(entry.second_completed_on))
+                )
+                continue
+            item = labels[f]
+            rows.append(
+                (
+                    f,
+                    f"{f}. {item.label}",
+                    _keyed(item, entry.first_answers.get(f), decode_missing(entry.first_missing).get(f)),
+                    _keyed(item, (entry.second_answers or {}).get(f), decode_missing(entry.second_missing).get(f)),
+                )
+            )
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": f"Resolve the double entry of {INSTRUMENT_NAMES.get(instrument, instrument)}",
+            "follow_up": follow_up,
+            "entry": entry,
+            "rows": rows,
+            "error": error,
+            "chosen": request.POST,
+        }
+        return TemplateResponse(request, "admin/outcomes/followup/resolve.html", context)
+
+
+def _keyed(item: Any, value: Any, code: str | None) -> str:
+    if value is None:
+        return f"blank: {dict(MissingCode.choices).get(code or '', 'no reason').lower()}"
+    option = next((o.label for o in item.options if o.value == value), "")
+    return f"{value} ({option})" if option else str(value)
 
 
 def _saved_message(instrument: str, missing: dict[str, str], unscored: list[str]) -> str:
@@ -720,14 +833,6 @@ class EntryForm(InstrumentForm):
                 f"Outside the {fu.get_timepoint_display()} window ({fu.window_opens} to {fu.window_closes})."
             )
         return day
-
-    def completed_at(self, site: Any) -> datetime:
-        import zoneinfo
-
-        # Noon at the site, or now if that is still ahead: a date-only paper form keeps its calendar day.
-        tz = zoneinfo.ZoneInfo(site.time_zone)
-        moment = datetime.combine(self.cleaned_data["completed_on"], time(12, 0), tzinfo=tz)
-        return min(moment, timezone.now() - timedelta(seconds=1)) if moment > timezone.now() else moment
 
 
 @admin.register(Worklist)
@@ -1119,5 +1224,6 @@ class FollowUpSettingsAdmin(SiteScopedAdminMixin, SimpleHistoryAdmin):
         "confirm_birth_year",
         "show_patient_chart",
         "digest_hour",
+        "double_entry",
     ]
     list_select_related = ["site"]

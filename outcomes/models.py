@@ -358,6 +358,43 @@ def decode_missing(text: str) -> dict[str, str]:
     return dict(part.split(":", 1) for part in text.split(";") if part) if text else {}
 
 
+class DoubleEntry(models.Model):
+    """A paper form keyed once and waiting for its second, independent keying (sites with double entry on). It
+    holds no response and no score: those are written when both keyings agree or their differences are
+    resolved (outcomes.services.double_entry_key / double_entry_resolve)."""
+
+    follow_up = models.ForeignKey(FollowUp, on_delete=models.CASCADE, related_name="double_entries")
+    instrument = models.CharField(max_length=20, choices=ASKABLE_INSTRUMENTS)
+    first_answers = models.JSONField()
+    first_missing = models.CharField(max_length=1000, blank=True)
+    first_completed_on = models.DateField()
+    first_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    first_at = models.DateTimeField()
+    second_answers = models.JSONField(null=True, blank=True)
+    second_missing = models.CharField(max_length=1000, blank=True)
+    second_completed_on = models.DateField(null=True, blank=True)
+    second_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    second_at = models.DateTimeField(null=True, blank=True)
+
+    objects = SiteScopedQuerySet.as_manager()
+    SITE_PATH = "follow_up__episode__patient__site"
+
+    class Meta:
+        verbose_name = "double entry"
+        constraints = [
+            models.UniqueConstraint(fields=["follow_up", "instrument"], name="double_entry_one_per_instrument"),
+            models.CheckConstraint(
+                condition=Q(second_by__isnull=True) | ~Q(second_by=models.F("first_by")),
+                name="double_entry_two_people",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Double entry of {self.instrument} at {self.follow_up}"
+
+
 class Score(models.Model):
     """One output of one scored instrument at one follow-up, long form. Derived rows (WOMAC from KOOS/HOOS, the
     full HHS from mHHS + examination) are written by the same service as their source answers."""
@@ -478,6 +515,11 @@ class FollowUpSettings(models.Model):
     show_patient_chart = models.BooleanField(default=True, help_text="Show patients a chart of their own scores.")
     digest_hour = models.PositiveSmallIntegerField(
         default=8, help_text="Local hour after which the daily call-list digest goes to coordinators."
+    )
+    double_entry = models.BooleanField(
+        default=False,
+        help_text="Paper forms are keyed twice, by two people; differences are resolved with a reason before the "
+        "answers are saved and scored.",
     )
 
     history = HistoricalRecords()

@@ -11,7 +11,7 @@ import zoneinfo
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -25,9 +25,11 @@ from outcomes.models import (
     HHS_EXAM,
     CallAttempt,
     CallOutcome,
+    DoubleEntry,
     EndedReason,
     EnteredVia,
     FollowUp,
+    FollowUpSettings,
     FollowUpStatus,
     MissingCode,
     Mode,
@@ -36,6 +38,7 @@ from outcomes.models import (
     Score,
     Timepoint,
     TokenChannel,
+    decode_missing,
     encode_missing,
 )
 from outcomes.schedule import WINDOWS
@@ -563,6 +566,138 @@ def _missing_codes(
             if clean.get(code) is None:
                 given.setdefault(code, MissingCode.SKIPPED)
     return encode_missing(given, order)
+
+
+# Double data entry -----------------------------------------------------------------------------------------
+
+
+def completed_at_for(day: date, site: Site) -> datetime:
+    """A paper form's date as a moment: noon at the site, or just now if noon is still ahead."""
+    moment = datetime.combine(day, time(12, 0), tzinfo=zoneinfo.ZoneInfo(site.time_zone))
+    return min(moment, timezone.now() - timedelta(seconds=1)) if moment > timezone.now() else moment
+
+
+def double_entry_on(site: Site) -> bool:
+    return bool(FollowUpSettings.objects.filter(site=site, double_entry=True).exists())
+
+
+@transaction.atomic
+def double_entry_key(
+    *,
+    follow_up: FollowUp,
+    instrument: str,
+    answers: Mapping[str, Any],
+    missing: Mapping[str, str],
+    completed_on: date,
+    by: Any,
+    language: str = "en",
+) -> tuple[str, Any]:
+    """One keying of a paper form at a site with double entry. The first is kept aside (no response, no
+    score); the second, by someone else, either agrees and the response is saved and scored ("agreed",
+    Response), or differs and waits for resolution ("differ", DoubleEntry). Returns ("first", DoubleEntry)
+    for the first keying."""
+    follow_up = FollowUp.objects.select_for_update().select_related("episode__patient__site").get(pk=follow_up.pk)
+    if Response.objects.filter(follow_up=follow_up, instrument=instrument).exists():
+        raise ValidationError("These answers are already saved: change them from the follow-up instead.")
+    clean = validate_response_answers(instrument, answers)
+    codes = _missing_codes(instrument, clean, missing, patient=False)
+    entry = DoubleEntry.objects.select_for_update().filter(follow_up=follow_up, instrument=instrument).first()
+    now = clock.now()
+    if entry is None:
+        entry = DoubleEntry.objects.create(
+            follow_up=follow_up,
+            instrument=instrument,
+            first_answers=clean,
+            first_missing=codes,
+            first_completed_on=completed_on,
+            first_by=by,
+            first_at=now,
+        )
+        return "first", entry
+    if entry.first_by_id == by.pk:
+        raise ValidationError(
+            "You keyed the first entry of this form: the second must be keyed by someone else.", code="same_person"
+        )
+    if entry.second_by_id is not None:
+        raise ValidationError("Both entries of this form are in: resolve their differences.", code="to_resolve")
+    if clean == entry.first_answers and codes == entry.first_missing and completed_on == entry.first_completed_on:
+        response = response_submit(
+            follow_up=follow_up,
+            instrument=instrument,
+            answers=clean,
+            missing=decode_missing(codes),
+            by=by,
+            mode=Mode.PAPER,
+            language=language,
+            completed_at=completed_at_for(completed_on, follow_up.episode.patient.site),
+            reason=f"double entry agreed: keyed by {entry.first_by.get_username()} and {by.get_username()}",
+        )
+        entry.delete()
+        return "agreed", response
+    entry.second_answers, entry.second_missing, entry.second_completed_on = clean, codes, completed_on
+    entry.second_by, entry.second_at = by, now
+    entry.save()
+    return "differ", entry
+
+
+DATE_FIELD = "completed_on"
+
+
+def double_entry_differences(entry: DoubleEntry) -> list[str]:
+    """The fields the two keyings disagree on: item codes in the form's order, then "completed_on"."""
+    first, second = decode_missing(entry.first_missing), decode_missing(entry.second_missing)
+    out = [
+        item.code
+        for item in asking.items_asked(entry.instrument)
+        if (entry.first_answers.get(item.code), first.get(item.code))
+        != ((entry.second_answers or {}).get(item.code), second.get(item.code))
+    ]
+    if entry.first_completed_on != entry.second_completed_on:
+        out.append(DATE_FIELD)
+    return out
+
+
+@transaction.atomic
+def double_entry_resolve(*, entry: DoubleEntry, choices: Mapping[str, str], reason: str, by: Any) -> Response:
+    """Settle each difference by choosing the first or the second keying; the response is saved and scored
+    with the reason in its history."""
+    entry = DoubleEntry.objects.select_for_update().select_related("follow_up__episode__patient__site").get(pk=entry.pk)
+    if entry.second_by_id is None:
+        raise ValidationError("The second entry has not been keyed yet.", code="not_keyed")
+    if not reason.strip():
+        raise ValidationError("Say how the differences were resolved (e.g. checked against the paper form).")
+    differences = double_entry_differences(entry)
+    unchosen = [f for f in differences if choices.get(f) not in ("first", "second")]
+    if unchosen:
+        raise ValidationError(f"Choose the first or the second entry for: {', '.join(unchosen)}.", code="unchosen")
+    answers, missing = dict(entry.first_answers), decode_missing(entry.first_missing)
+    second_missing = decode_missing(entry.second_missing)
+    completed_on = entry.first_completed_on
+    for f in differences:
+        if choices[f] != "second":
+            continue
+        if f == DATE_FIELD:
+            completed_on = entry.second_completed_on
+            continue
+        answers.pop(f, None)
+        missing.pop(f, None)
+        if (entry.second_answers or {}).get(f) is not None:
+            answers[f] = entry.second_answers[f]
+        elif f in second_missing:
+            missing[f] = second_missing[f]
+    fu = entry.follow_up
+    response = response_submit(
+        follow_up=fu,
+        instrument=entry.instrument,
+        answers=answers,
+        missing=missing,
+        by=by,
+        mode=Mode.PAPER,
+        completed_at=completed_at_for(completed_on, fu.episode.patient.site),
+        reason=f"double entry resolved ({', '.join(differences)}): {reason.strip()}",
+    )
+    entry.delete()
+    return response
 
 
 @dataclass

@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from outcomes import score_words, services
-from outcomes.models import CallAttempt, FollowUp, FollowUpStatus, Response
+from outcomes.models import CallAttempt, FollowUp, FollowUpStatus, Response, Score
 from tests import factories
 from tests.outcomes.conftest import all_items, form_data
 
@@ -27,7 +27,7 @@ def call(client, fu, outcome, note=""):
 
 
 def enter(client, fu, instrument, answers, today, **extra):
-    data = form_data(answers, completed_on=today.isoformat(), mode="phone", **extra)
+    data = form_data(answers, **{"completed_on": today.isoformat(), "mode": "phone", **extra})
     return client.post(reverse("admin:outcomes_followup_enter", args=[fu.pk, instrument]), data)
 
 
@@ -266,3 +266,83 @@ def test_patient_picker_shows_name_year_of_birth_and_record_number_of_own_site_o
     assert alice_client.get(url, {**params, "term": "Bandicoot"}).json()["results"] == []
     add = alice_client.get(reverse("admin:registry_treatmentepisode_add") + f"?patient={patient_a.pk}")
     assert "Aardvark, Amelia (1958, record MRN-4471)" in add.content.decode()
+
+
+# Double data entry -----------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def double_site(site_a):
+    from outcomes.models import FollowUpSettings
+
+    FollowUpSettings.objects.create(site=site_a, double_entry=True)
+    return site_a
+
+
+def _paper(client, fu, answers, today, **extra):
+    return enter(client, fu, "koos", answers, today, mode="paper", **extra)
+
+
+def test_double_entry_agreeing_keyings_save_and_score_once(client, alice, double_site, knee_episode, today):
+    from outcomes.models import DoubleEntry
+    from tests.conftest import login
+
+    bob_a = factories.staff_user("bob_a", double_site)
+    m3 = knee_episode.follow_ups.get(timepoint="m3")
+    koos = all_items("koos", 1)
+    koos["P3"] = None
+    response = _paper(login(client, alice), m3, koos, today, blank_P3="unreadable")
+    assert response.status_code == 302
+    assert not Response.objects.exists() and DoubleEntry.objects.count() == 1
+    page = client.get(response["Location"]).content.decode()
+    assert "First entry of the paper KOOS kept" in page and "waiting for a second person" in page
+    # the same person cannot key the second entry
+    again = _paper(client, m3, koos, today, blank_P3="unreadable")
+    assert "the second must be keyed by someone else" in again.content.decode()
+    assert not Response.objects.exists()
+    response = _paper(login(client, bob_a), m3, koos, today, blank_P3="unreadable")
+    assert response.status_code == 302
+    stored = Response.objects.get(follow_up=m3, instrument="koos")
+    assert stored.missing == {"P3": "unreadable"} and stored.entered_by.username == "bob_a"
+    assert stored.history.first().history_change_reason == "double entry agreed: keyed by alice and bob_a"
+    assert not DoubleEntry.objects.exists()
+    assert Score.objects.filter(follow_up=m3, instrument="koos", key="pain").get().value == 75.0
+
+
+def test_double_entry_differences_are_shown_side_by_side_and_resolved_with_a_reason(
+    client, alice, double_site, knee_episode, today
+):
+    from outcomes.models import DoubleEntry
+    from tests.conftest import login
+
+    bob_a = factories.staff_user("bob_a", double_site)
+    m3 = knee_episode.follow_ups.get(timepoint="m3")
+    first = all_items("koos", 1)
+    second = {**first, "P2": 3, "S4": None}
+    _paper(login(client, alice), m3, first, today)
+    response = _paper(login(client, bob_a), m3, second, today, blank_S4="declined")
+    url = reverse("admin:outcomes_followup_resolve", args=[m3.pk, "koos"])
+    assert response["Location"] == url
+    page = client.get(url).content.decode()
+    assert "They differ on 2 items" in page
+    assert "3 (Severe)" in page and "blank: declined to answer" in page and "1 (Mild)" in page
+    # no reason, or a difference left unchosen: refused, nothing saved
+    page = client.post(url, {"choice_P2": "first", "choice_S4": "second", "reason": ""}).content.decode()
+    assert "Say how the differences were resolved" in page
+    page = client.post(url, {"choice_P2": "first", "reason": "checked the paper"}).content.decode()
+    assert "Choose the first or the second entry for: S4" in page
+    assert not Response.objects.exists() and DoubleEntry.objects.count() == 1
+    response = client.post(url, {"choice_P2": "first", "choice_S4": "second", "reason": "checked the paper"})
+    assert response.status_code == 302
+    stored = Response.objects.get(follow_up=m3, instrument="koos")
+    assert stored.answers["P2"] == 1 and "S4" not in stored.answers and stored.missing == {"S4": "declined"}
+    assert (
+        stored.history.first().history_change_reason == "double entry resolved (S4, P2): checked the paper"
+    )  # the form's order
+    assert not DoubleEntry.objects.exists()
+
+
+def test_phone_answers_are_keyed_once_even_with_double_entry(alice_client, double_site, knee_episode, today):
+    m3 = knee_episode.follow_ups.get(timepoint="m3")
+    assert enter(alice_client, m3, "vas", {"vas_mm": 30}, today).status_code == 302  # mode phone
+    assert Response.objects.filter(follow_up=m3, instrument="vas").exists()

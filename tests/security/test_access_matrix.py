@@ -121,6 +121,7 @@ EXTRA_ADMIN_VIEWS = {
     "outcomes_followup_call",
     "outcomes_followup_resume",
     "outcomes_followup_resend",
+    "outcomes_followup_resolve",
     "registry_episode_done",
     "registry_episode_cancel",
     "registry_apikey_created",
@@ -422,6 +423,28 @@ def test_answer_entry_pages_by_persona(world):
     for site, owner in (("A", "coord_a"), ("B", "coord_b")):
         fu = world["objects"][site]["outcomes.followup"]
         _site_staff_only(world, reverse("admin:outcomes_followup_enter", args=[fu.pk, "koos"]), owner)
+
+
+def test_double_entry_resolution_by_persona(world, alice, bob):
+    """The side-by-side page of a paper form keyed twice: the site's own staff only."""
+    from outcomes.models import DoubleEntry
+
+    for site, owner, first in (("A", "coord_a", alice), ("B", "coord_b", bob)):
+        fu = world["objects"][site]["outcomes.followup"]
+        second = factories.staff_user(f"second_{site}", fu.episode.patient.site)
+        DoubleEntry.objects.create(
+            follow_up=fu,
+            instrument="vas",
+            first_answers={"vas_mm": 10},
+            first_completed_on=fu.window_opens,
+            first_by=first,
+            first_at=fu.created_at,
+            second_answers={"vas_mm": 11},
+            second_completed_on=fu.window_opens,
+            second_by=second,
+            second_at=fu.created_at,
+        )
+        _site_staff_only(world, reverse("admin:outcomes_followup_resolve", args=[fu.pk, "vas"]), owner)
 
 
 def test_call_log_resume_and_resend_by_persona(world):
