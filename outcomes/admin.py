@@ -10,7 +10,6 @@ from typing import Any
 from django import forms
 from django.conf import settings as django_settings
 from django.contrib import admin, messages
-from django.contrib.admin.utils import unquote
 from django.contrib.auth import logout
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import F, OuterRef, Q, QuerySet, Subquery
@@ -47,7 +46,7 @@ from outcomes.models import (
     decode_missing,
 )
 from registry import clock
-from registry.access import is_registry_admin, sites_visible_to
+from registry.access import is_registry_admin, pk_or_404, sites_visible_to
 from registry.admin import SiteScopedAdminMixin
 
 INSTRUMENT_NAMES = {
@@ -349,12 +348,10 @@ class FollowUpAdmin(FollowUpBaseAdmin, SimpleHistoryAdmin):
         return super().changeform_view(request, object_id, form_url, extra)
 
     def _visible(self, request: HttpRequest, object_id: Any) -> FollowUp:
-        if not str(object_id).isdigit():
-            raise Http404("No such follow-up.")
         fu = (
             self.get_queryset(request)
             .select_related("episode__patient__identity", "episode__patient__site")
-            .filter(pk=int(object_id))
+            .filter(pk=pk_or_404(object_id))
             .first()
         )
         if fu is None:
@@ -506,12 +503,10 @@ class FollowUpAdmin(FollowUpBaseAdmin, SimpleHistoryAdmin):
     def tablet_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """Hand the clinic tablet to the patient: confirm, then the staff session on this device ends and the
         questionnaire opens for this patient only (outcomes.patient_views)."""
-        if not str(object_id).isdigit():
-            raise Http404("No such follow-up.")
         follow_up = (
             self.get_queryset(request)
             .select_related("episode__patient__identity", "episode__patient__site")
-            .filter(pk=int(object_id))
+            .filter(pk=pk_or_404(object_id))
             .first()
         )
         if follow_up is None:
@@ -1008,15 +1003,15 @@ class WorklistAdmin(FollowUpBaseAdmin):
         return False  # the worklist is for reading; answers are entered from the follow-up
 
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None):
-        if not self.get_queryset(request).filter(pk=unquote(object_id)).exists():
+        if not self.get_queryset(request).filter(pk=pk_or_404(object_id)).exists():
             raise Http404("No such follow-up.")
-        return HttpResponseRedirect(reverse("admin:outcomes_followup_change", args=[unquote(object_id)]))
+        return HttpResponseRedirect(reverse("admin:outcomes_followup_change", args=[pk_or_404(object_id)]))
 
     def history_view(self, request: HttpRequest, object_id: str, extra_context: Any = None) -> HttpResponse:
         # The worklist is a proxy without history of its own: the follow-up's history is the record.
-        if not self.get_queryset(request).filter(pk=unquote(object_id)).exists():
+        if not self.get_queryset(request).filter(pk=pk_or_404(object_id)).exists():
             raise Http404("No such follow-up.")
-        return HttpResponseRedirect(reverse("admin:outcomes_followup_history", args=[unquote(object_id)]))
+        return HttpResponseRedirect(reverse("admin:outcomes_followup_history", args=[pk_or_404(object_id)]))
 
 
 # Responses -------------------------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ from rest_framework.response import Response as ApiResponse
 
 from outcomes import charts
 from outcomes.models import FollowUp, FollowUpStatus, Mode, Score, Timepoint
-from registry.access import is_registry_admin, sites_visible_to
+from registry.access import is_registry_admin, pk_or_404, sites_visible_to
 from registry.models import (
     Administration,
     AdverseEvent,
@@ -88,9 +88,7 @@ def _chosen_site(request: HttpRequest) -> tuple[Any, Any]:
         raise PermissionDenied("No site to show.")
     raw = request.GET.get("site", "")
     if raw:
-        if not raw.isdigit():
-            raise Http404
-        site = visible.filter(pk=int(raw)).first()
+        site = visible.filter(pk=pk_or_404(raw)).first()
         if site is None:
             raise Http404
         return visible, site

@@ -13,7 +13,19 @@ from typing import Any
 from django.db import connection
 
 import scoring
-from outcomes.models import HHS_EXAM, EnteredVia, FollowUp, FollowUpStatus, Mode, Response, Score, Timepoint
+from outcomes import asking
+from outcomes.models import (
+    HHS_EXAM,
+    EnteredVia,
+    FollowUp,
+    FollowUpStatus,
+    MissingCode,
+    Mode,
+    Response,
+    Score,
+    Timepoint,
+    encode_missing,
+)
 from outcomes.services import _expected_scores, follow_ups_build, instrument_version
 from registry.models import ProductType, TreatmentEpisode
 
@@ -48,6 +60,19 @@ _HHS_EXAM_SHAPE = {  # code -> (value when well, value when worst)
 def _effect(product: str, timepoint: str) -> float:
     family = "cell" if product in ("bmac", "svf", "cultured_msc", "allogeneic_msc") else product
     return EFFECT.get(family, EFFECT[ProductType.HA]).get(timepoint, 0.0)
+
+
+def _missing(seed: str, instrument: str, answers: dict[str, object], mode: str) -> str:
+    """Why the demo's blank items are blank: left blank by the patient online or on the tablet; a reason staff
+    recorded on paper or by phone. Its own random stream, so the rest of the demo is unchanged by it."""
+    rng = random.Random(seed)  # noqa: S311 (synthetic demo data)
+    staff = [MissingCode.DECLINED, MissingCode.NOT_APPLICABLE, MissingCode.UNREADABLE, MissingCode.NOT_ASKED]
+    codes = {
+        item.code: (MissingCode.SKIPPED if mode in (Mode.WEB, Mode.TABLET) else rng.choice(staff))
+        for item in asking.items_asked(instrument)
+        if answers.get(item.code) is None
+    }
+    return encode_missing(codes, [item.code for item in asking.items_asked(instrument)])
 
 
 def _answers(rng: random.Random, instrument: str, severity: float) -> dict[str, object]:
@@ -143,6 +168,7 @@ def seed_outcomes(
             )
             if instrument == HHS_EXAM or mode != Mode.WEB:
                 r.mode = Mode.TABLET if instrument == HHS_EXAM else mode
+            r.missing_codes = _missing(f"{fu.pk}:{instrument}", instrument, r.answers, r.mode)
             per_fu[instrument] = r
             responses.append(r)
         answered.append((fu, per_fu))

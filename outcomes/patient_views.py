@@ -449,6 +449,11 @@ def _chart_context(token: AccessToken) -> dict[str, Any]:
     return {"patient_charts": patient_charts(patient=token.patient)}
 
 
+# An email's "stop emails" link keeps working this long after its questionnaire link expires (a patient reads
+# old mail; unsubscribe links are expected to work for at least 30 days after sending), then it is dead too.
+OPT_OUT_GRACE = timedelta(days=60)
+
+
 @patient_page
 @csrf_exempt  # RFC 8058 one-click unsubscribe posts without a form; the token itself authorizes
 @require_http_methods(["GET", "POST"])
@@ -458,7 +463,7 @@ def optout(request: HttpRequest, token: str) -> HttpResponse:
         .filter(token_hash=contact.token_hash(token), channel=TokenChannel.EMAIL)
         .first()
     )
-    if found is None:
+    if found is None or found.expires_at + OPT_OUT_GRACE < clock.now():
         return _neutral(request)
     if request.method == "POST":
         contact.patient_opt_out(patient=found.patient, source="link")

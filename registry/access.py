@@ -7,12 +7,27 @@ autocomplete, inlines) and every export call `visible_to`, never their own filte
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
+from django.contrib.admin.utils import unquote
 from django.db import models
+from django.http import Http404
 
 if TYPE_CHECKING:
     from registry.models import Site
+
+
+_PK = re.compile(r"[0-9]{1,18}")
+
+
+def pk_or_404(value: Any) -> int:
+    """A database id from a URL or a query parameter, or a 404: "abc", "121.0", "²" (a digit to str.isdigit, not
+    to int) and ids past a 64-bit integer are simply not found, never a 500."""
+    text = unquote(str(value))
+    if not _PK.fullmatch(text):
+        raise Http404("No such record.")
+    return int(text)
 
 
 def is_registry_admin(user: Any) -> bool:

@@ -22,7 +22,7 @@ from django.urls import path, reverse
 from simple_history.admin import SimpleHistoryAdmin
 
 from registry import roles
-from registry.access import is_registry_admin, sites_visible_to
+from registry.access import is_registry_admin, pk_or_404, sites_visible_to
 from registry.models import (
     Administration,
     AdverseEvent,
@@ -103,10 +103,8 @@ class SiteScopedAdminMixin:
         raise Http404(f"No {opts.verbose_name} with this ID.")
 
     def _404_unless_visible(self, request: HttpRequest, object_id: str) -> None:
-        if (
-            not is_registry_admin(request.user)
-            and not self.get_queryset(request).filter(pk=unquote(object_id)).exists()
-        ):
+        pk = pk_or_404(object_id)
+        if not is_registry_admin(request.user) and not self.get_queryset(request).filter(pk=pk).exists():
             raise Http404("No such record.")
 
     def history_view(self, request: HttpRequest, object_id: str, extra_context: Any = None) -> HttpResponse:
@@ -436,7 +434,7 @@ class PatientAdmin(ClinicalAdmin):
         )
 
     def _patient_or_404(self, request: HttpRequest, object_id: str) -> Patient:
-        patient = self.get_queryset(request).filter(pk=unquote(object_id)).first()
+        patient = self.get_queryset(request).filter(pk=pk_or_404(object_id)).first()
         if patient is None:
             raise Http404("No such patient.")
         return patient
@@ -604,9 +602,7 @@ class TreatmentEpisodeAdmin(ClinicalAdmin):
         ]
 
     def _episode_or_404(self, request: HttpRequest, object_id: str) -> TreatmentEpisode:
-        if not str(object_id).isdigit():
-            raise Http404("No such treatment episode.")
-        episode = self.get_queryset(request).filter(pk=int(object_id)).select_related("patient__site").first()
+        episode = self.get_queryset(request).filter(pk=pk_or_404(object_id)).select_related("patient__site").first()
         if episode is None:
             raise Http404("No such treatment episode.")
         if not self.has_change_permission(request, episode):

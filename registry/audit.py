@@ -87,6 +87,17 @@ def audit_rows() -> Any:
             ]
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(cell: Any) -> Any:
+    """A text cell a spreadsheet would run as a formula (=, +, -, @, tab, carriage return first) gets a leading
+    apostrophe, as OWASP advises for CSV injection; everything else is written as it is."""
+    if isinstance(cell, str) and cell.startswith(FORMULA_STARTS):
+        return "'" + cell
+    return cell
+
+
 def audit_export(request: Any) -> Any:
     """Registry administrator only: the whole audit trail as CSV, streamed."""
     import csv
@@ -104,7 +115,9 @@ def audit_export(request: Any) -> Any:
             return value
 
     writer = csv.writer(Echo())
-    response = StreamingHttpResponse((writer.writerow(r) for r in audit_rows()), content_type="text/csv")
+    response = StreamingHttpResponse(
+        (writer.writerow([spreadsheet_safe(c) for c in r]) for r in audit_rows()), content_type="text/csv"
+    )
     response["Content-Disposition"] = 'attachment; filename="registry-audit-trail.csv"'
     response["Cache-Control"] = "no-store"
     return response

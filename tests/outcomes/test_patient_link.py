@@ -193,3 +193,20 @@ def test_pages_carry_csrf_protection(link):
     strict = Client(enforce_csrf_checks=True)
     open_link(strict, link)
     assert strict.post("/p/q/1/", page_data(strict, 1, 1)).status_code == 403
+
+
+def test_the_opt_out_link_works_a_while_after_the_questionnaire_link_expires_then_not(client, link, patient_a):
+    from datetime import timedelta
+
+    from outcomes.patient_views import OPT_OUT_GRACE
+
+    token = AccessToken.objects.get()
+    token.expires_at = datetime.now(tz=UTC) - OPT_OUT_GRACE + timedelta(hours=1)
+    token.save()
+    assert "Stop emails" in client.get(f"/p/optout/{link}/").content.decode()
+    token.expires_at = datetime.now(tz=UTC) - OPT_OUT_GRACE - timedelta(hours=1)
+    token.save()
+    page = client.get(f"/p/optout/{link}/")
+    assert "Stop emails" not in page.content.decode()
+    client.post(f"/p/optout/{link}/")
+    assert contact.contactable(patient_a)  # an old, dead link records nothing
