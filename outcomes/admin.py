@@ -304,6 +304,27 @@ class FollowUpBaseAdmin(SiteScopedAdminMixin, admin.ModelAdmin):
     def scores(self, obj: FollowUp) -> str:
         return _scores_table(obj)
 
+    @admin.display(description="patient", ordering="episode__patient__identity__family_name")
+    def who(self, obj: FollowUp) -> str:
+        identity = getattr(obj.episode.patient, "identity", None)
+        return format_html(
+            "{}<br><small>{}</small>", str(identity) if identity else "—", obj.episode.patient.registry_id
+        )
+
+    @admin.display(description="follow-up", ordering="timepoint")
+    def what(self, obj: FollowUp) -> str:
+        return format_html("{}<br><small>{}</small>", asking.body_part(obj), obj.get_timepoint_display())
+
+    @admin.display(description="window", ordering="window_closes")
+    def window(self, obj: FollowUp) -> str:
+        """How long is left (the list's default order), then the window's dates."""
+        return format_html(
+            '<span class="nowrap">{}</span><br><small>{} – {}</small>',
+            self.days_left_display(obj) if obj.status in asking.LIVE or obj.status == FollowUpStatus.SCHEDULED else "",
+            obj.window_opens.strftime("%y-%m-%d"),
+            obj.window_closes.strftime("%y-%m-%d"),
+        )
+
 
 @admin.register(FollowUp)
 class FollowUpAdmin(FollowUpBaseAdmin, SimpleHistoryAdmin):
@@ -312,7 +333,9 @@ class FollowUpAdmin(FollowUpBaseAdmin, SimpleHistoryAdmin):
     its status is derived, so its history has no revert."""
 
     change_form_template = "admin/outcomes/followup/change_form.html"
-    list_display = ["patient", "joint", "timepoint", "window_opens", "window_closes", "status", "days_from_index"]
+    # Compact, as the worklist: fits 1366 pixels beside the admin's sidebars.
+    list_display = ["who", "what", "window", "status", "answered_day"]
+    list_display_links = ["who"]
     list_filter = [
         "status",
         "timepoint",
@@ -326,6 +349,10 @@ class FollowUpAdmin(FollowUpBaseAdmin, SimpleHistoryAdmin):
     ]
 
     fields = None  # the fieldsets above
+
+    @admin.display(description="answered", ordering="days_from_index")
+    def answered_day(self, obj: FollowUp) -> str:
+        return "—" if obj.days_from_index is None else f"day {obj.days_from_index}"
 
     def revert_disabled(self, request: HttpRequest, obj: Any = None) -> bool:
         return True  # statuses, windows and contact state follow from the schedule and the answers
@@ -917,27 +944,6 @@ class WorklistAdmin(FollowUpBaseAdmin):
     def name(self, obj: FollowUp) -> str:
         identity = getattr(obj.episode.patient, "identity", None)
         return str(identity) if identity else "—"
-
-    @admin.display(description="patient", ordering="episode__patient__identity__family_name")
-    def who(self, obj: FollowUp) -> str:
-        identity = getattr(obj.episode.patient, "identity", None)
-        return format_html(
-            "{}<br><small>{}</small>", str(identity) if identity else "—", obj.episode.patient.registry_id
-        )
-
-    @admin.display(description="follow-up", ordering="timepoint")
-    def what(self, obj: FollowUp) -> str:
-        return format_html("{}<br><small>{}</small>", asking.body_part(obj), obj.get_timepoint_display())
-
-    @admin.display(description="window", ordering="window_closes")
-    def window(self, obj: FollowUp) -> str:
-        """How long is left (the list's default order), then the window's dates."""
-        return format_html(
-            '<span class="nowrap">{}</span><br><small>{} – {}</small>',
-            self.days_left_display(obj) if obj.status in asking.LIVE or obj.status == FollowUpStatus.SCHEDULED else "",
-            obj.window_opens.strftime("%y-%m-%d"),
-            obj.window_closes.strftime("%y-%m-%d"),
-        )
 
     @admin.display(description="status", ordering="status")
     def status_and_call(self, obj: FollowUp) -> str:

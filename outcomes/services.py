@@ -331,7 +331,8 @@ def call_log(*, follow_up: FollowUp, outcome: str, by: Any, note: str = "") -> C
         _refresh_one(follow_up)
         follow_up.call_list_since = None
         follow_up.next_reminder_at = None
-        follow_up._change_reason = f"call: {call.get_outcome_display().lower()}" + (f" ({note})" if note else "")
+        # The note stays on the call (erased with the identity on anonymisation); history keeps the outcome only.
+        follow_up._change_reason = f"call: {call.get_outcome_display().lower()}"
         follow_up._history_user = by
         follow_up.save()
     return call

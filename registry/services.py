@@ -68,7 +68,7 @@ def _audit(*, user: Any, patient: Patient, message: str) -> None:
 
 def patient_export(*, patient: Patient, by: Any) -> dict[str, Any]:
     """Everything the registry holds about one patient, as plain JSON-able data."""
-    from outcomes.models import AccessToken, EmailOptOut, FollowUp, Message, Response, Score
+    from outcomes.models import AccessToken, CallAttempt, EmailOptOut, FollowUp, Message, Response, Score
 
     identity = getattr(patient, "identity", None)
     episodes = []
@@ -80,6 +80,7 @@ def patient_export(*, patient: Patient, by: Any) -> dict[str, Any]:
                     **_row(fu, exclude=("episode",)),
                     "responses": [_row(r, exclude=("follow_up",)) for r in Response.objects.filter(follow_up=fu)],
                     "scores": [_row(s, exclude=("follow_up", "response")) for s in Score.objects.filter(follow_up=fu)],
+                    "calls": [_row(c, exclude=("follow_up", "by")) for c in CallAttempt.objects.filter(follow_up=fu)],
                 }
             )
         episodes.append(
@@ -140,7 +141,7 @@ def patient_anonymise(*, patient: Patient, by: Any, reason: str) -> Patient:
     Only for a withdrawn patient at a site whose policy is to anonymise. The identity's history is overwritten too:
     that is the one change to history the registry makes, as erasure requires, and it is recorded.
     """
-    from outcomes.models import AccessToken, Draft, Message
+    from outcomes.models import AccessToken, CallAttempt, Draft, Message
 
     if not reason.strip():
         raise PatientRightsError("Give the reason (e.g. the patient's request and its date).")
@@ -173,6 +174,7 @@ def patient_anonymise(*, patient: Patient, by: Any, reason: str) -> Patient:
     AccessToken.objects.filter(patient=patient).delete()
     Draft.objects.filter(token__patient=patient).delete()
     Message.objects.filter(patient=patient).update(to_email="")
+    CallAttempt.objects.filter(follow_up__episode__patient=patient).update(note="")  # free text about the person
     _audit(user=by, patient=patient, message=f"Anonymised (site policy): {reason.strip()}")
     return patient
 

@@ -11,7 +11,7 @@ from django.db import DatabaseError, connection, transaction
 from django.urls import reverse
 
 from outcomes import services
-from outcomes.models import AccessToken, Response
+from outcomes.models import AccessToken, CallAttempt, Response
 from registry.models import PatientIdentity
 from tests import factories
 
@@ -24,6 +24,7 @@ def treated(patient_a, alice):
     factories.AdministrationFactory(episode=episode)
     m3 = episode.follow_ups.get(timepoint="m3")
     services.response_submit(follow_up=m3, instrument="vas", answers={"vas_mm": 42}, by=alice, mode="phone")
+    services.call_log(follow_up=m3, outcome="left_message", by=alice, note="her daughter Jane takes messages")
     return patient_a
 
 
@@ -37,6 +38,7 @@ def test_a_coordinator_exports_everything_held_about_a_patient(alice_client, tre
     m3 = next(f for f in data["episodes"][0]["follow_ups"] if f["timepoint"] == "m3")
     assert m3["responses"][0]["answers"] == {"vas_mm": 42}
     assert {s["key"] for s in m3["scores"]} == {"vas_mm"}
+    assert [(c["outcome"], c["note"]) for c in m3["calls"]] == [("left_message", "her daughter Jane takes messages")]
     assert data["change_history"]
     entry = LogEntry.objects.get(object_id=str(treated.pk))
     assert entry.user == alice and "access request" in entry.change_message
@@ -72,6 +74,8 @@ def test_anonymisation_removes_identity_everywhere_and_keeps_the_clinical_record
     assert last.history_change_reason.startswith("anonymised: request of 2026-11-01")
     assert Response.objects.filter(follow_up__episode__patient=treated).count() == 1  # clinical data kept
     assert not AccessToken.objects.filter(patient=treated).exists()
+    call = CallAttempt.objects.get(follow_up__episode__patient=treated)
+    assert (call.outcome, call.note) == ("left_message", "")  # free text about the person erased, the call kept
     assert "Anonymised" in LogEntry.objects.filter(object_id=str(treated.pk)).latest("action_time").change_message
 
 
