@@ -533,7 +533,7 @@ class SurgeryInline(ScopedInline, admin.TabularInline):
 
 @admin.register(TreatmentEpisode)
 class TreatmentEpisodeAdmin(ClinicalAdmin):
-    list_display = ["__str__", "patient", "status", "joint", "side", "kl_grade", "index_date", "protocol"]
+    list_display = ["treated", "patient_who", "status", "kl_grade", "index_date", "protocol"]
     list_filter = [
         "status",
         "joint",
@@ -543,9 +543,18 @@ class TreatmentEpisodeAdmin(ClinicalAdmin):
         ("patient__site", admin.RelatedOnlyFieldListFilter),
     ]
     search_fields = ["patient__registry_id", "patient__identity__family_name", "spinal_level"]
-    list_select_related = ["patient", "patient__site", "protocol"]
+    list_select_related = ["patient", "patient__site", "patient__identity", "protocol"]
     autocomplete_fields = ["patient", "protocol"]
     date_hierarchy = "index_date"
+
+    @admin.display(description="treatment", ordering="joint")
+    def treated(self, obj: TreatmentEpisode) -> str:
+        where = obj.spinal_level or obj.get_side_display()
+        return f"{obj.get_joint_display()} ({where})"
+
+    @admin.display(description="patient", ordering="patient__identity__family_name")
+    def patient_who(self, obj: TreatmentEpisode) -> str:
+        return patient_label(obj.patient)
     inlines = [AdministrationInline, AdverseEventInline, SurgeryInline]
     fieldsets = [
         (

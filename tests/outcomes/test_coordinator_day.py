@@ -266,6 +266,9 @@ def test_patient_picker_shows_name_year_of_birth_and_record_number_of_own_site_o
     assert alice_client.get(url, {**params, "term": "Bandicoot"}).json()["results"] == []
     add = alice_client.get(reverse("admin:registry_treatmentepisode_add") + f"?patient={patient_a.pk}")
     assert "Aardvark, Amelia (1958, record MRN-4471)" in add.content.decode()
+    factories.EpisodeFactory(patient=patient_a, joint="knee", side="left")
+    listed = alice_client.get(reverse("admin:registry_treatmentepisode_changelist")).content.decode()
+    assert "Aardvark, Amelia (1958, record MRN-4471)" in listed and "Knee (Left)" in listed
 
 
 # Double data entry -----------------------------------------------------------------------------------------
