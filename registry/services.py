@@ -7,6 +7,7 @@ Also the episode's copy of its first administration (`episodes_first_administrat
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal
@@ -130,6 +131,34 @@ def patient_export(*, patient: Patient, by: Any) -> dict[str, Any]:
     return data
 
 
+def _scrub_admin_log(patient: Patient, identity: PatientIdentity) -> int:
+    """Django's admin log names the identity inline's object on every edit of the patient ("object": "Moss,
+    Jane"): replace the name, email, phone and record number wherever the patient's log entries hold them."""
+    from django.contrib.contenttypes.models import ContentType
+
+    secrets = [
+        str(identity),
+        identity.family_name,
+        identity.given_name,
+        identity.email,
+        identity.phone,
+        identity.medical_record_number,
+    ]
+    plain = {s for s in secrets if s and len(s) > 1}
+    # change_message is JSON: names outside ASCII are stored \u-escaped.
+    secrets = sorted(plain | {json.dumps(s)[1:-1] for s in plain}, key=len, reverse=True)
+    changed = 0
+    types = ContentType.objects.get_for_models(Patient, PatientIdentity).values()
+    for entry in LogEntry.objects.filter(content_type__in=types, object_id=str(patient.pk)):
+        message, shown = entry.change_message, entry.object_repr
+        for secret in secrets:
+            message, shown = message.replace(secret, ANONYMISED), shown.replace(secret, ANONYMISED)
+        if (message, shown) != (entry.change_message, entry.object_repr):
+            LogEntry.objects.filter(pk=entry.pk).update(change_message=message, object_repr=shown)
+            changed += 1
+    return changed
+
+
 class PatientRightsError(ValueError):
     pass
 
@@ -152,6 +181,7 @@ def patient_anonymise(*, patient: Patient, by: Any, reason: str) -> Patient:
         raise PatientRightsError("This site's policy keeps withdrawn records (Sites → withdrawal policy).")
     identity = PatientIdentity.objects.filter(patient=patient).first()
     if identity is not None:
+        _scrub_admin_log(patient, identity)
         kept_year = identity.date_of_birth.year  # the year alone is not identifying; ages stay computable
         values = {
             "given_name": "—",

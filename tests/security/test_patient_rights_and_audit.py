@@ -61,6 +61,17 @@ def test_anonymisation_removes_identity_everywhere_and_keeps_the_clinical_record
     treated.withdrawn_on, treated.withdrawal_reason = date.today(), "withdrew"
     treated.save()
     AccessToken.objects.create(token_hash="x" * 64, patient=treated, expires_at=treated.created_at)
+    from django.contrib.admin.models import CHANGE
+    from django.contrib.auth.models import User
+
+    PatientIdentity.objects.filter(patient=treated).update(given_name="민지")
+    LogEntry.objects.log_actions(  # what the admin writes on an edit of the patient page's identity inline
+        user_id=User.objects.get(username="alice").pk,
+        queryset=[treated],
+        action_flag=CHANGE,
+        change_message=[{"changed": {"name": "identity", "object": "Aardvark, 민지", "fields": ["phone"]}}],
+        single_object=True,
+    )
     response = alice_client.post(
         reverse("admin:registry_patient_anonymise", args=[treated.pk]), {"reason": "request of 2026-11-01"}
     )
@@ -77,6 +88,9 @@ def test_anonymisation_removes_identity_everywhere_and_keeps_the_clinical_record
     call = CallAttempt.objects.get(follow_up__episode__patient=treated)
     assert (call.outcome, call.note) == ("left_message", "")  # free text about the person erased, the call kept
     assert "Anonymised" in LogEntry.objects.filter(object_id=str(treated.pk)).latest("action_time").change_message
+    for entry in LogEntry.objects.filter(object_id=str(treated.pk)):
+        text = entry.change_message + entry.object_repr
+        assert "Aardvark" not in text and "민지" not in text and "\\ubbfc" not in text, text
 
 
 def test_another_sites_patient_cannot_be_exported_or_anonymised(alice_client, patient_b):
