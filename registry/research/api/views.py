@@ -5,6 +5,7 @@ for lists, CSV streamed by `registry.research.export`."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import django_filters
@@ -75,12 +76,16 @@ class ResearchCursorPagination(CursorPagination):
         # DRF answers a malformed cursor with 404; it is a bad parameter, like any other.
         from rest_framework.exceptions import NotFound
 
+        invalid = ValidationError({self.cursor_query_param: ["Invalid cursor: use the 'next' link of a page."]})
         try:
-            return super().decode_cursor(request)
+            cursor = super().decode_cursor(request)
         except NotFound:
-            raise ValidationError(
-                {self.cursor_query_param: ["Invalid cursor: use the 'next' link of a page."]}
-            ) from None
+            raise invalid from None
+        # The position is a row's ordering key, a whole number: anything else ("1'", "1e5", past 64 bits) is a
+        # tampered cursor, refused here rather than failing in the database.
+        if cursor is not None and cursor.position is not None and not re.fullmatch(r"[0-9]{1,18}", cursor.position):
+            raise invalid
+        return cursor
 
     def get_page_size(self, request: Request) -> int:
         raw = request.query_params.get(self.page_size_query_param)
