@@ -17,4 +17,4 @@ RUN DEBUG=false SECRET_KEY=build-only-not-secret STATIC_ROOT=/app/static CELERY_
 ENV STATIC_ROOT=/app/static REGISTRY_VAR_DIR=/tmp/registry
 USER registry
 EXPOSE 8000
-CMD ["gunicorn", "registry.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-", "--logger-class", "registry.logscrub.GunicornScrubbingLogger"]
+CMD ["gunicorn", "project.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-", "--logger-class", "project.logscrub.GunicornScrubbingLogger"]

@@ -67,7 +67,7 @@ def demo(argv: list[str]) -> int:
     env = demo_env()
     port = os.environ.get("PORT", "8000")
     VAR.mkdir(exist_ok=True)
-    # Every demo process reads this (registry/settings.py), a `followups_run` in another terminal too.
+    # Every demo process reads this (project/settings.py), a `followups_run` in another terminal too.
     (VAR / "demo-base-url").write_text(env["REGISTRY_BASE_URL"] + "\n", encoding="utf-8")
     manage("migrate", "--noinput", "-v", "0", env=env)
     manage("seed_demo", "--patients", "240", "--seed", "42", "--sites", "2", env=env)
@@ -80,7 +80,7 @@ def demo(argv: list[str]) -> int:
             "-m",
             "celery",
             "-A",
-            "registry",
+            "project",
             "worker",
             "-B",
             "--loglevel",

@@ -23,8 +23,9 @@ from django.utils.safestring import mark_safe
 from simple_history.admin import SimpleHistoryAdmin
 
 import scoring
-from outcomes import asking, contact, patient_views, score_words, services
-from outcomes.forms import InstrumentForm, unscorable_outputs
+from outcomes import asking, contact, dispatcher, patient_views, score_words, services
+from outcomes.checks import missing_wording
+from outcomes.forms import EntryForm, unscorable_outputs
 from outcomes.models import (
     HHS_EXAM,
     CallAttempt,
@@ -195,7 +196,7 @@ class FollowUpBaseAdmin(SiteScopedAdminMixin, admin.ModelAdmin):
         sent, refused = 0, []
         for fu in queryset:
             try:
-                contact.message_resend(follow_up=fu, by=request.user)
+                dispatcher.message_resend(follow_up=fu, by=request.user)
                 sent += 1
             except ValueError as exc:
                 refused.append(f"{fu}: {exc}")
@@ -475,7 +476,7 @@ class FollowUpAdmin(FollowUpBaseAdmin, SimpleHistoryAdmin):
             )
         if outcome == CallOutcome.WILL_USE_LINK:
             try:
-                contact.message_resend(follow_up=fu, by=request.user)
+                dispatcher.message_resend(follow_up=fu, by=request.user)
             except ValueError as exc:
                 self.message_user(request, f"{said} The link was not sent again: {exc}", messages.WARNING)
             else:
@@ -517,7 +518,7 @@ class FollowUpAdmin(FollowUpBaseAdmin, SimpleHistoryAdmin):
             if not request.user.has_perm("outcomes.change_followup"):
                 raise PermissionDenied
             try:
-                contact.message_resend(follow_up=fu, by=request.user)
+                dispatcher.message_resend(follow_up=fu, by=request.user)
             except ValueError as exc:
                 self.message_user(request, f"{fu}: {exc}", messages.WARNING)
             else:
@@ -760,101 +761,6 @@ def _saved_message(instrument: str, missing: dict[str, str], unscored: list[str]
     if unscored:
         said += " Not scored: " + "; ".join(unscored) + "."
     return said
-
-
-BLANK_CHOICES = [("", "—"), *((c.value, c.label) for c in MissingCode if c != MissingCode.SKIPPED)]
-
-
-class EntryForm(InstrumentForm):
-    """Staff entry of answers given by phone, on paper or in the clinic. Every item left blank gets a reason,
-    its own or the one given for all blanks; the reasons are stored as missing-data codes beside the answers."""
-
-    blank_all = forms.ChoiceField(
-        label="Reason for every blank without its own",
-        choices=BLANK_CHOICES,
-        required=False,
-        help_text="Use this when several items share one reason (e.g. a page of the paper form not filled in).",
-    )
-    completed_on = forms.DateField(label="Date the answers were given", widget=forms.DateInput(attrs={"type": "date"}))
-    mode = forms.ChoiceField(choices=[c for c in Mode.choices if c[0] != Mode.WEB], initial=Mode.PAPER)
-    reason = forms.CharField(label="Reason for change", required=False, max_length=100)
-    confirm_incomplete = forms.BooleanField(
-        label="Save anyway, with the scores that cannot be computed left empty", required=False
-    )
-
-    def __init__(self, *args: Any, editing: bool, follow_up: FollowUp, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.editing = editing
-        self.follow_up = follow_up
-        self.fields["reason"].required = editing
-        if editing:
-            self.fields["reason"].help_text = "These answers were already submitted: say why they change."
-        self.fields["completed_on"].initial = min(timezone.localdate(), follow_up.window_closes)
-        self.blank_fields: dict[str, str] = {}
-        for code in self.item_fields:
-            name = f"blank_{code}"
-            self.fields[name] = forms.ChoiceField(
-                label=f"{code} left blank because", choices=BLANK_CHOICES, required=False
-            )
-            self.fields[name].blank_for = code  # type: ignore[attr-defined]
-            self.blank_fields[code] = name
-
-    def entry_sections(self) -> list[tuple[str, list[tuple[forms.BoundField, forms.BoundField]]]]:
-        """Each item's field with its blank-reason field, under the instrument's headings."""
-        return [
-            (title, [(f, self[self.blank_fields[f.field.item_code]]) for f in fields])
-            for title, fields in self.sections()
-        ]
-
-    def other_fields(self) -> list[forms.BoundField]:
-        return [self[name] for name in self.fields if not name.startswith(("item_", "blank_")) and name != "blank_all"]
-
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
-        every = cleaned.get("blank_all") or ""
-        unexplained = []
-        for code, name in self.item_fields.items():
-            if name in self.errors:
-                continue
-            answered = cleaned.get(name) is not None
-            reason = cleaned.get(self.blank_fields[code]) or ""
-            if answered and reason:
-                self.add_error(self.blank_fields[code], f"{code} has an answer: clear the reason, or clear the answer.")
-            elif not answered and not reason and not every:
-                unexplained.append(code)
-        if unexplained:
-            self.add_error(
-                "blank_all",
-                f"Left blank without a reason: {', '.join(unexplained)}. Give each its reason, or one reason for all.",
-            )
-            for code in unexplained:
-                self.add_error(self.blank_fields[code], "Why is this blank?")
-        return cleaned
-
-    def missing(self) -> dict[str, str]:
-        """Item code -> missing-data code, for the items left blank."""
-        every = self.cleaned_data.get("blank_all") or ""
-        out = {}
-        for code, name in self.item_fields.items():
-            if self.cleaned_data.get(name) is None:
-                out[code] = self.cleaned_data.get(self.blank_fields[code]) or every
-        return out
-
-    def initial_missing(self, missing: dict[str, str]) -> None:
-        for code, reason in missing.items():
-            if code in self.blank_fields:
-                self.initial[self.blank_fields[code]] = reason
-
-    def clean_completed_on(self) -> Any:
-        day = self.cleaned_data["completed_on"]
-        fu = self.follow_up
-        if day > timezone.localdate():
-            raise ValidationError("This date is in the future.")
-        if not fu.window_opens <= day <= fu.window_closes:
-            raise ValidationError(
-                f"Outside the {fu.get_timepoint_display()} window ({fu.window_opens} to {fu.window_closes})."
-            )
-        return day
 
 
 @admin.register(Worklist)
@@ -1136,8 +1042,6 @@ class InstrumentWordingAdmin(SiteScopedAdminMixin, SimpleHistoryAdmin):
 
     def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
         """Say which questionnaires of the sites' plans have no patient wording: those are never sent by link."""
-        from outcomes.checks import missing_wording
-
         visible = set(sites_visible_to(request.user).values_list("pk", flat=True))
         if request.method == "GET":
             for site, names in missing_wording().items():

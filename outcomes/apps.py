@@ -7,3 +7,21 @@ class OutcomesConfig(AppConfig):
 
     def ready(self) -> None:
         from outcomes import checks, signals  # noqa: F401 - registers the check, connects the receivers
+        from outcomes.dashboards import episode_charts
+        from outcomes.patient_data import FOLLOW_UP_DATA
+        from outcomes.roles import FOLLOW_UP_GRANTS
+        from registry import extensions, roles
+
+        # What follow-up adds to the core (registry.extensions, registry.roles): the episode page's scores over
+        # time, its share of a patient's export and anonymisation, and the staff roles' permissions on its models.
+        extensions.episode_panel_add(
+            extensions.EpisodePanel(
+                key="charts",
+                title="Scores over time",
+                template="outcomes/charts/_episode_panel.html",
+                head_template="outcomes/charts/_scripts.html",
+                content=lambda episode, user: episode_charts(episode=episode, user=user),
+            )
+        )
+        extensions.patient_data_add(FOLLOW_UP_DATA)
+        roles.grants_add(FOLLOW_UP_GRANTS)

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 import scoring
-from outcomes.models import HHS_EXAM, FollowUp, FollowUpStatus, InstrumentWording, Timepoint
+from outcomes.models import HHS_EXAM, FollowUp, FollowUpStatus, InstrumentWording, Response, Timepoint
 from registry.models import Site
 
 LIVE = (FollowUpStatus.OPEN, FollowUpStatus.PARTIAL)
@@ -115,8 +115,6 @@ class Asked:
 def asked(follow_ups: Iterable[FollowUp], *, now: datetime) -> dict[int, Asked]:
     """For each follow-up (episode, patient, identity and site loaded), what it asks by link now, in a few
     queries for the lot."""
-    from outcomes.models import Response
-
     fus = list(follow_ups)
     answered: dict[int, set[str]] = defaultdict(set)
     for fu_id, instrument in Response.objects.filter(follow_up__in=[f.pk for f in fus]).values_list(

@@ -9,13 +9,13 @@ from typing import Any
 from django.core.checks import Warning, register
 from django.db import DatabaseError
 
+from outcomes import asking
+from outcomes.models import HHS_EXAM, OutcomePlan
+from registry.models import Site
+
 
 def missing_wording() -> dict[Any, list[str]]:
     """Site -> the patient-answered instruments its active plans ask that have no wording in the site's language."""
-    from outcomes import asking
-    from outcomes.models import HHS_EXAM, OutcomePlan
-    from registry.models import Site
-
     plans = list(OutcomePlan.objects.filter(active=True).prefetch_related("items"))
     out = {}
     for site in Site.objects.order_by("code"):

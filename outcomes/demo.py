@@ -19,6 +19,7 @@ from outcomes.models import (
     EnteredVia,
     FollowUp,
     FollowUpStatus,
+    InstrumentWording,
     MissingCode,
     Mode,
     Response,
@@ -27,6 +28,7 @@ from outcomes.models import (
     encode_missing,
 )
 from outcomes.services import _expected_scores, follow_ups_build, instrument_version
+from registry.demo import bulk_insert, insert_rows, reserve_ids
 from registry.models import ProductType, TreatmentEpisode
 
 # Share of follow-ups answered at each timepoint (registries with active follow-up reach about these).
@@ -124,8 +126,6 @@ def seed_outcomes(
 
     Everything is decided in memory first, then each table is written once (follow-ups with their final status,
     responses, scores), with history rows for the audited ones (registry.demo.bulk_insert)."""
-    from registry.demo import bulk_insert, insert_rows, reserve_ids
-
     by_episode = {ep.pk: ep for ep in episodes}
     follow_ups = follow_ups_build(episodes=episodes, today=as_of)  # per episode, in window order
     if connection.vendor == "postgresql":
@@ -226,8 +226,6 @@ def demo_wording_load(*, sites: Iterable[Any]) -> int:
     """Load the project's demo wording (outcomes/demo_wording/, each marked as demo wording, not the validated
     text) at each site that has none for that instrument and language, so every demo questionnaire can be
     answered by link. A site's own wording is never replaced. Returns how many rows were created."""
-    from outcomes.models import InstrumentWording
-
     created = 0
     for path in demo_wording_files():
         content = json.loads(path.read_text(encoding="utf-8"))

@@ -3,6 +3,9 @@
 Each item becomes a labelled field (choices as radio buttons, VAS as a number 0-100 with one decimal), grouped
 in the instrument's printed sections. Items show the site's validated wording when it has loaded one for the
 instrument and language, else the registry's short content labels; the form says which.
+
+`InstrumentForm` is the questionnaire as both the patient pages (outcomes.patient_views) and staff entry ask it;
+`EntryForm` is staff entry's (outcomes.admin): the same items, with a reason for every blank, the date and mode.
 """
 
 from __future__ import annotations
@@ -12,10 +15,12 @@ from decimal import Decimal
 from typing import Any
 
 from django import forms
+from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 import scoring
 from outcomes.asking import items_asked  # noqa: F401  (one definition, shared with the patient pages)
-from outcomes.models import HHS_EXAM
+from outcomes.models import HHS_EXAM, FollowUp, MissingCode, Mode
 
 
 def definition_for(instrument: str) -> scoring.Instrument:
@@ -146,3 +151,98 @@ def unscorable_outputs(instrument: str, answers: Mapping[str, Any]) -> list[str]
 
 
 DERIVED_NAMES = {"koos": ("womac_from_koos",), "hoos": ("womac_from_hoos",)}
+
+
+BLANK_CHOICES = [("", "—"), *((c.value, c.label) for c in MissingCode if c != MissingCode.SKIPPED)]
+
+
+class EntryForm(InstrumentForm):
+    """Staff entry of answers given by phone, on paper or in the clinic. Every item left blank gets a reason,
+    its own or the one given for all blanks; the reasons are stored as missing-data codes beside the answers."""
+
+    blank_all = forms.ChoiceField(
+        label="Reason for every blank without its own",
+        choices=BLANK_CHOICES,
+        required=False,
+        help_text="Use this when several items share one reason (e.g. a page of the paper form not filled in).",
+    )
+    completed_on = forms.DateField(label="Date the answers were given", widget=forms.DateInput(attrs={"type": "date"}))
+    mode = forms.ChoiceField(choices=[c for c in Mode.choices if c[0] != Mode.WEB], initial=Mode.PAPER)
+    reason = forms.CharField(label="Reason for change", required=False, max_length=100)
+    confirm_incomplete = forms.BooleanField(
+        label="Save anyway, with the scores that cannot be computed left empty", required=False
+    )
+
+    def __init__(self, *args: Any, editing: bool, follow_up: FollowUp, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.editing = editing
+        self.follow_up = follow_up
+        self.fields["reason"].required = editing
+        if editing:
+            self.fields["reason"].help_text = "These answers were already submitted: say why they change."
+        self.fields["completed_on"].initial = min(timezone.localdate(), follow_up.window_closes)
+        self.blank_fields: dict[str, str] = {}
+        for code in self.item_fields:
+            name = f"blank_{code}"
+            self.fields[name] = forms.ChoiceField(
+                label=f"{code} left blank because", choices=BLANK_CHOICES, required=False
+            )
+            self.fields[name].blank_for = code  # type: ignore[attr-defined]
+            self.blank_fields[code] = name
+
+    def entry_sections(self) -> list[tuple[str, list[tuple[forms.BoundField, forms.BoundField]]]]:
+        """Each item's field with its blank-reason field, under the instrument's headings."""
+        return [
+            (title, [(f, self[self.blank_fields[f.field.item_code]]) for f in fields])
+            for title, fields in self.sections()
+        ]
+
+    def other_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in self.fields if not name.startswith(("item_", "blank_")) and name != "blank_all"]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        every = cleaned.get("blank_all") or ""
+        unexplained = []
+        for code, name in self.item_fields.items():
+            if name in self.errors:
+                continue
+            answered = cleaned.get(name) is not None
+            reason = cleaned.get(self.blank_fields[code]) or ""
+            if answered and reason:
+                self.add_error(self.blank_fields[code], f"{code} has an answer: clear the reason, or clear the answer.")
+            elif not answered and not reason and not every:
+                unexplained.append(code)
+        if unexplained:
+            self.add_error(
+                "blank_all",
+                f"Left blank without a reason: {', '.join(unexplained)}. Give each its reason, or one reason for all.",
+            )
+            for code in unexplained:
+                self.add_error(self.blank_fields[code], "Why is this blank?")
+        return cleaned
+
+    def missing(self) -> dict[str, str]:
+        """Item code -> missing-data code, for the items left blank."""
+        every = self.cleaned_data.get("blank_all") or ""
+        out = {}
+        for code, name in self.item_fields.items():
+            if self.cleaned_data.get(name) is None:
+                out[code] = self.cleaned_data.get(self.blank_fields[code]) or every
+        return out
+
+    def initial_missing(self, missing: dict[str, str]) -> None:
+        for code, reason in missing.items():
+            if code in self.blank_fields:
+                self.initial[self.blank_fields[code]] = reason
+
+    def clean_completed_on(self) -> Any:
+        day = self.cleaned_data["completed_on"]
+        fu = self.follow_up
+        if day > timezone.localdate():
+            raise ValidationError("This date is in the future.")
+        if not fu.window_opens <= day <= fu.window_closes:
+            raise ValidationError(
+                f"Outside the {fu.get_timepoint_display()} window ({fu.window_opens} to {fu.window_closes})."
+            )
+        return day

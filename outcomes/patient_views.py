@@ -32,6 +32,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from outcomes import asking, contact, services
+from outcomes.dashboards import patient_charts
 from outcomes.forms import InstrumentForm
 from outcomes.models import AccessToken, Draft, FollowUp, Mode, TokenChannel
 from registry import clock
@@ -66,7 +67,7 @@ def patient_page(view: Callable) -> Callable:
         response["X-Robots-Tag"] = "noindex, nofollow"
         return response
 
-    wrapper.csrf_token_only = True  # type: ignore[attr-defined]  # see registry.middleware
+    wrapper.csrf_token_only = True  # type: ignore[attr-defined]  # see project.middleware
     return wrapper
 
 
@@ -98,9 +99,7 @@ class _Session:
         pk = request.session.get(SESSION_KEY)
         self.tablet = bool(request.session.get(TABLET_KEY))
         self.stored = (
-            AccessToken.objects.select_related("patient__site", "patient__identity", "started_by")
-            .filter(pk=pk)
-            .first()
+            AccessToken.objects.select_related("patient__site", "patient__identity", "started_by").filter(pk=pk).first()
             if pk
             else None
         )
@@ -146,9 +145,9 @@ def _tablet_end(token: AccessToken, now: Any) -> None:
 
 def _asks(token: AccessToken) -> list[asking.Asked]:
     """What the patient still owes through this link now, in a stable order (by treatment, then timepoint)."""
-    follow_ups = token.follow_ups.select_related(
-        "episode__patient__site", "episode__patient__identity"
-    ).order_by("episode__index_date", "episode_id", "window_opens")
+    follow_ups = token.follow_ups.select_related("episode__patient__site", "episode__patient__identity").order_by(
+        "episode__index_date", "episode_id", "window_opens"
+    )
     return sorted((a for a in asking.asked(follow_ups, now=clock.now()).values() if a.by_link), key=asking.order_key)
 
 
@@ -442,7 +441,6 @@ def thanks(request: HttpRequest) -> HttpResponse:
 
 def _chart_context(token: AccessToken) -> dict[str, Any]:
     """The patient's own chart (outcomes.dashboards), unless the site switched it off. Only this token's patient."""
-    from outcomes.dashboards import patient_charts
 
     if not contact.settings_for(token.patient.site).show_patient_chart:
         return {}

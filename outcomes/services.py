@@ -21,16 +21,20 @@ from django.utils import timezone
 
 import scoring
 from outcomes import asking
+from outcomes.contact import contact_after_schedule, contact_reset_for_moved
 from outcomes.models import (
     HHS_EXAM,
+    AccessToken,
     CallAttempt,
     CallOutcome,
     DoubleEntry,
+    Draft,
     EndedReason,
     EnteredVia,
     FollowUp,
     FollowUpSettings,
     FollowUpStatus,
+    InstrumentWording,
     MissingCode,
     Mode,
     OutcomePlan,
@@ -90,8 +94,6 @@ def plan_instruments(plan: OutcomePlan | None) -> dict[str, list[str]]:
 
 def wording_for(*, site: Site, instrument: str, language: str) -> scoring.Wording | None:
     """The site's validated wording for the instrument (a derived WOMAC or the HHS exam use their source's)."""
-    from outcomes.models import InstrumentWording
-
     source = {"hhs_exam": "hhs", "womac_from_koos": "koos", "womac_from_hoos": "hoos"}.get(instrument, instrument)
     row = InstrumentWording.objects.filter(site=site, instrument=source, language=language).first()
     if row is None:
@@ -192,13 +194,9 @@ def follow_ups_schedule(*, episode: TreatmentEpisode, today: date | None = None)
                 fu.instruments = owed.get(window.timepoint, [])
         _refresh_one(fu, today=today)
         if moved and fu.status != FollowUpStatus.COMPLETED:
-            from outcomes.contact import contact_reset_for_moved
-
             contact_reset_for_moved(follow_up=fu)
         fu.save()
         result.append(fu)
-    from outcomes.contact import contact_after_schedule
-
     contact_after_schedule(follow_ups=result)
     return result
 
@@ -856,8 +854,6 @@ def drafts_flush(*, drafts: Iterable[Any], why: str) -> list[FollowUp]:
     """Keep what a patient answered but could not send (the window closed, the tablet session ended): each draft
     becomes a response dated when it was last saved, scored where the rules allow (a part left unanswered
     leaves its subscale empty), and the draft goes. Returns the follow-ups that received answers."""
-    from outcomes.models import Draft
-
     kept: list[FollowUp] = []
     for draft in drafts:
         token = draft.token
@@ -887,9 +883,6 @@ def drafts_flush(*, drafts: Iterable[Any], why: str) -> list[FollowUp]:
 def drafts_settle(*, now: datetime | None = None) -> int:
     """Beat's sweep: drafts whose follow-up window has closed at the site, or whose link or tablet session has
     ended, are kept as answers (drafts_flush). Returns how many follow-ups received answers."""
-    from outcomes import asking
-    from outcomes.models import Draft
-
     now = now or clock.now()
     candidates = Draft.objects.filter(
         Q(follow_up__window_closes__lt=now.date() + timedelta(days=1))
@@ -921,8 +914,6 @@ TABLET_LONGEST = timedelta(hours=2)
 
 def tablet_refusal(fu: FollowUp, chosen: Any, *, now: datetime) -> str:
     """Why a follow-up has nothing for the patient to answer on the tablet now, in words for staff."""
-    from outcomes import asking
-
     if fu.status not in asking.LIVE or not asking.window_open(fu, asking.local_date(fu.episode.patient.site, now)):
         return "its window is not open today"
     if chosen is not None and chosen.unworded:
@@ -941,9 +932,6 @@ def tablet_session_start(*, follow_up: FollowUp, by: Any, end_other: bool = Fals
     (unless `end_other`, which ends it first, keeping what was answered)."""
     import hashlib
     import secrets
-
-    from outcomes import asking
-    from outcomes.models import AccessToken, Draft
 
     now = now or clock.now()
     fu = FollowUp.objects.select_for_update().select_related("episode__patient__site").get(pk=follow_up.pk)

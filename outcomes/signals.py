@@ -9,6 +9,7 @@ from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from outcomes import services
+from outcomes.asking import _wording_usable
 from outcomes.models import FollowUp, FollowUpStatus, InstrumentWording
 from registry.models import Patient, TreatmentEpisode
 
@@ -31,6 +32,4 @@ def patient_withdrawal(sender: Any, instance: Patient, raw: bool = False, **kwar
 
 @receiver([post_save, post_delete], sender=InstrumentWording, dispatch_uid="outcomes.wording_changed")
 def wording_changed(sender: Any, **kwargs: Any) -> None:
-    from outcomes.asking import _wording_usable
-
     _wording_usable.cache_clear()  # validated once per row version; a save or delete starts afresh

@@ -1,5 +1,2 @@
-"""The registry's Django project and its core app (sites, patients, treatments)."""
-
-from registry.celery import app as celery_app
-
-__all__ = ["celery_app"]
+"""The clinical core: sites, staff, patients, identities, consent, protocols, treatments, adverse events,
+surgeries, who may see which site, and the audit trail (docs/architecture.md)."""

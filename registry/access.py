@@ -3,20 +3,21 @@
 `sites_visible_to(user)` is the rule. Every site-scoped model carries `SITE_PATH`, the lookup from the model to
 its Site, and its manager's `visible_to(user)` filters through that path. The admin (querysets, form choices,
 autocomplete, inlines) and every export call `visible_to`, never their own filter.
+
+The models' managers are built on `SiteScopedQuerySet`, so registry.models imports this module; this module
+names the Site model through Django's app registry (`apps.get_model`, as a foreign key names "registry.Site")
+rather than importing registry.models back.
 """
 
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from django.apps import apps
 from django.contrib.admin.utils import unquote
 from django.db import models
 from django.http import Http404
-
-if TYPE_CHECKING:
-    from registry.models import Site
-
 
 _PK = re.compile(r"[0-9]{1,18}")
 
@@ -35,10 +36,9 @@ def is_registry_admin(user: Any) -> bool:
     return bool(user and user.is_active and user.is_superuser)
 
 
-def sites_visible_to(user: Any) -> models.QuerySet[Site]:
+def sites_visible_to(user: Any) -> models.QuerySet:
     """The sites whose data `user` may see: all for a registry administrator, else active memberships."""
-    from registry.models import Site
-
+    Site = apps.get_model("registry", "Site")  # noqa: N806 - the model class, named as everywhere else
     if not user or not user.is_authenticated or not user.is_active:
         return Site.objects.none()
     if is_registry_admin(user):

@@ -10,7 +10,6 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
-from django.contrib.admin.views.autocomplete import AutocompleteJsonView
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.models import User
 from django.core import signing
@@ -23,6 +22,7 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from registry import roles
 from registry.access import is_registry_admin, pk_or_404, sites_visible_to
+from registry.extensions import EPISODE_PANELS
 from registry.models import (
     Administration,
     AdverseEvent,
@@ -36,15 +36,7 @@ from registry.models import (
     TreatmentEpisode,
     site_date,
 )
-
-# Optional two-factor authentication: staff who enrolled an authenticator give its code at login (registry.otp).
-from registry.otp import OptionalOTPLoginForm  # noqa: E402
-from registry.services import episode_cancel, episode_mark_done
-
-admin.site.login_form = OptionalOTPLoginForm
-admin.site.site_header = "Outcome registry"
-admin.site.site_title = "Outcome registry"
-admin.site.index_title = "Registry administration"
+from registry.services import PatientRightsError, episode_cancel, episode_mark_done, patient_anonymise, patient_export
 
 
 def _scoped(model: type[models.Model], request: HttpRequest) -> models.QuerySet:
@@ -62,18 +54,6 @@ def patient_label(patient: Patient) -> str:
         return patient.registry_id
     mrn = f", record {identity.medical_record_number}" if identity.medical_record_number else ""
     return f"{identity.family_name}, {identity.given_name} ({identity.date_of_birth:%Y}{mrn}) · {patient.registry_id}"
-
-
-class LabelledAutocomplete(AutocompleteJsonView):
-    """The admin's autocomplete, labelling each result with its model admin's `autocomplete_label` if it has
-    one (patients: patient_label) instead of str()."""
-
-    def serialize_result(self, obj: Any, to_field_name: str) -> dict[str, str]:
-        label = getattr(self.model_admin, "autocomplete_label", str)
-        return {"id": str(getattr(obj, to_field_name)), "text": label(obj)}
-
-
-admin.site.autocomplete_view = lambda request: LabelledAutocomplete.as_view(admin_site=admin.site)(request)
 
 
 class SiteScopedAdminMixin:
@@ -445,8 +425,6 @@ class PatientAdmin(ClinicalAdmin):
         from django.core.exceptions import PermissionDenied
         from django.core.serializers.json import DjangoJSONEncoder
 
-        from registry.services import patient_export
-
         patient = self._patient_or_404(request, object_id)
         if not self.has_view_permission(request, patient):
             raise PermissionDenied
@@ -462,8 +440,6 @@ class PatientAdmin(ClinicalAdmin):
         from django.http import HttpResponseRedirect
         from django.template.response import TemplateResponse
         from django.urls import reverse
-
-        from registry.services import PatientRightsError, patient_anonymise
 
         patient = self._patient_or_404(request, object_id)
         if not self.has_change_permission(request, patient):
@@ -581,7 +557,7 @@ class TreatmentEpisodeAdmin(ClinicalAdmin):
         ),
         ("Audit", {"fields": ["change_reason"]}),
     ]
-    # Scores over time, drawn by outcomes.charts (the template adds plotly.js from the registry's own static files).
+    # Panels of the apps above the core (registry.extensions.EPISODE_PANELS) go below the inlines.
     change_form_template = "admin/registry/treatmentepisode/change_form.html"
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
@@ -674,12 +650,13 @@ class TreatmentEpisodeAdmin(ClinicalAdmin):
     def change_view(
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict | None = None
     ) -> HttpResponse:
-        from outcomes.dashboards import episode_charts
-
         episode = self.get_object(request, unquote(object_id))  # through get_queryset: visible_to(user)
         extra_context = {**(extra_context or {})}
         if episode is not None:
-            extra_context["episode_charts"] = episode_charts(episode=episode, user=request.user)
+            # What the floors above add to this page (registry.extensions): follow-up's scores over time.
+            extra_context["episode_panels"] = [
+                {"panel": panel, "content": panel.content(episode, request.user)} for panel in EPISODE_PANELS
+            ]
         return super().change_view(request, object_id, form_url, extra_context)
 
 
@@ -752,6 +729,3 @@ class SubsequentSurgeryAdmin(ClinicalAdmin):
     list_select_related = ["episode", "episode__patient"]
     autocomplete_fields = ["episode"]
 
-
-# Researcher API keys and pseudonym tables (registry/research/admin.py).
-from registry.research import admin as research_admin  # noqa: E402,F401

@@ -9,7 +9,6 @@ class RegistryConfig(AppConfig):
     def ready(self) -> None:
         from registry import roles
         from registry import signals as _first_administration  # noqa: F401 - connects the receivers
-        from registry.research import signals as _pseudonyms  # noqa: F401 - connects the receivers
 
         # Role groups and their permissions are code, kept in step with the models after every migrate.
         post_migrate.connect(roles.sync_role_groups_after_migrate, dispatch_uid="registry.sync_role_groups")

@@ -14,6 +14,8 @@ from typing import Any
 from django.apps import apps
 from django.db import connection
 
+from registry.access import is_registry_admin
+
 FUNCTION = """
 CREATE OR REPLACE FUNCTION registry_history_append_only() RETURNS trigger AS $$
 BEGIN
@@ -104,8 +106,6 @@ def audit_export(request: Any) -> Any:
 
     from django.core.exceptions import PermissionDenied
     from django.http import StreamingHttpResponse
-
-    from registry.access import is_registry_admin
 
     if not is_registry_admin(request.user):
         raise PermissionDenied

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -35,7 +35,6 @@ from registry.models import (
     SubsequentSurgery,
     TreatmentEpisode,
 )
-from registry.research.services import pseudonyms_assign
 
 SEED_REASON = "seed_demo (synthetic data)"
 
@@ -143,6 +142,22 @@ class SeedReport:
 
 class SeedError(ValueError):
     pass
+
+
+@dataclass(frozen=True)
+class SeedExtras:
+    """What the apps above the core seed alongside it (project.demo fills this in; the core imports none of them).
+
+    - `sites_ready(sites)`: once the sites exist (follow-up loads the demo wording);
+    - `chunk_seeded(rng, episodes, first_product, as_of)`: after each chunk of episodes is in, with the chunk's
+      random stream, so that the same seed gives the same data; returns counts to add to the report
+      (follow_ups, responses, scores);
+    - `bulk_tables`: the big tables whose indexes a large seed builds once, after the load.
+    """
+
+    sites_ready: Callable[[list[Site]], None] | None = None
+    chunk_seeded: Callable[[random.Random, list[TreatmentEpisode], dict[int, str], date], dict[str, int]] | None = None
+    bulk_tables: tuple[str, ...] = ()
 
 
 def _weighted(rng: random.Random, options: list[tuple[object, float]]) -> object:
@@ -280,15 +295,6 @@ def bulk_insert(
     return objs
 
 
-# The tables a large seed fills most (9 million score rows for 100,000 patients). On an empty PostgreSQL
-# database their secondary indexes, unique constraints and foreign keys are built once after the load.
-BULK_TABLES = (
-    "outcomes_score",
-    "outcomes_response",
-    "outcomes_historicalresponse",
-    "outcomes_followup",
-    "outcomes_historicalfollowup",
-)
 DEFER_INDEXES_FROM = 5000  # patients; below this, maintaining the indexes row by row costs less than rebuilding
 
 
@@ -315,7 +321,7 @@ def _deferrable(table: str) -> tuple[list[tuple[str, str]], list[tuple[str, str]
 
 
 @contextmanager
-def indexes_built_once(tables: Sequence[str] = BULK_TABLES) -> Iterator[None]:
+def indexes_built_once(tables: Sequence[str]) -> Iterator[None]:
     """For a bulk load into empty tables (PostgreSQL): drop their secondary indexes, unique constraints and
     foreign keys, load, then build each index in one pass and validate each constraint in one pass, instead of
     maintaining them row by row. Runs in one transaction: if anything fails, the load and the DDL roll back
@@ -358,21 +364,27 @@ def seed_demo(
     as_of: date,
     chunk_size: int = 5000,
     defer_indexes: bool | None = None,
+    extras: SeedExtras | None = None,
 ) -> SeedReport:
     """Create `patients` synthetic patients spread over `sites` demo sites. Idempotent: a site that already
     holds patients is left alone, so running the demo twice duplicates nothing.
 
     `defer_indexes` (default: on PostgreSQL, from DEFER_INDEXES_FROM patients, when the bulk tables are empty)
     loads the whole seed in one transaction with the big tables' indexes built once at the end."""
+    extras = extras or SeedExtras()
+    run = {"patients": patients, "seed": seed, "sites": sites, "as_of": as_of, "chunk_size": chunk_size}
     if defer_indexes is None:
         defer_indexes = patients >= DEFER_INDEXES_FROM
-    if defer_indexes and connection.vendor == "postgresql" and _tables_empty(BULK_TABLES):
-        with indexes_built_once():
-            return _seed_demo(patients=patients, seed=seed, sites=sites, as_of=as_of, chunk_size=chunk_size)
-    return _seed_demo(patients=patients, seed=seed, sites=sites, as_of=as_of, chunk_size=chunk_size)
+    tables = extras.bulk_tables
+    if defer_indexes and tables and connection.vendor == "postgresql" and _tables_empty(tables):
+        with indexes_built_once(tables):
+            return _seed_demo(**run, extras=extras)
+    return _seed_demo(**run, extras=extras)
 
 
-def _seed_demo(*, patients: int, seed: int, sites: int, as_of: date, chunk_size: int) -> SeedReport:
+def _seed_demo(
+    *, patients: int, seed: int, sites: int, as_of: date, chunk_size: int, extras: SeedExtras
+) -> SeedReport:
     if patients < 1:
         raise SeedError("--patients must be at least 1.")
     if not 1 <= sites <= 50:
@@ -382,9 +394,8 @@ def _seed_demo(*, patients: int, seed: int, sites: int, as_of: date, chunk_size:
     report = SeedReport()
     site_objs = ensure_sites(sites)
     report.sites = len(site_objs)
-    from outcomes.demo import demo_wording_load
-
-    demo_wording_load(sites=site_objs)  # every demo questionnaire can be answered by link
+    if extras.sites_ready is not None:
+        extras.sites_ready(site_objs)
     rng = random.Random(seed)
     per_site = [patients // sites + (1 if i < patients % sites else 0) for i in range(sites)]
     for site, count in zip(site_objs, per_site, strict=True):
@@ -396,13 +407,19 @@ def _seed_demo(*, patients: int, seed: int, sites: int, as_of: date, chunk_size:
         site_rng = random.Random(f"{seed}:{site.code}")
         for n in _chunks(count, chunk_size):
             with transaction.atomic():
-                _seed_chunk(site_rng, site, protocols, n, as_of, report)
+                _seed_chunk(site_rng, site, protocols, n, as_of, report, extras)
     del rng
     return report
 
 
 def _seed_chunk(
-    rng: random.Random, site: Site, protocols: list[Protocol], count: int, as_of: date, report: SeedReport
+    rng: random.Random,
+    site: Site,
+    protocols: list[Protocol],
+    count: int,
+    as_of: date,
+    report: SeedReport,
+    extras: SeedExtras,
 ) -> None:
     patients: list[Patient] = []
     identities: list[PatientIdentity] = []
@@ -519,18 +536,14 @@ def _seed_chunk(
     report.adverse_events += len(adverse)
     report.surgeries += len(surgeries)
 
-    from outcomes.demo import seed_outcomes
-
-    first_product = {}
-    for a in administrations:
-        first_product.setdefault(a.episode_id, a.product_type)
-    outcome_counts = seed_outcomes(rng=rng, episodes=episodes, products=first_product, as_of=as_of)
-    # Rows inserted in bulk get no pseudonym from the creating receivers (registry.research.signals); these are
-    # the newest rows, so the check above the newest pseudonym finds them.
-    pseudonyms_assign(full=False)
-    report.follow_ups += outcome_counts["follow_ups"]
-    report.responses += outcome_counts["responses"]
-    report.scores += outcome_counts["scores"]
+    if extras.chunk_seeded is not None:
+        first_product = {}
+        for a in administrations:
+            first_product.setdefault(a.episode_id, a.product_type)
+        counts = extras.chunk_seeded(rng, episodes, first_product, as_of)
+        report.follow_ups += counts.get("follow_ups", 0)
+        report.responses += counts.get("responses", 0)
+        report.scores += counts.get("scores", 0)
 
 
 def _episode(

@@ -813,7 +813,3 @@ class SubsequentSurgery(models.Model):
             raise ValidationError(_not_done_message(episode, "A subsequent surgery"))
         if episode and episode.index_date and self.surgery_date and self.surgery_date < episode.index_date:
             raise ValidationError({"surgery_date": "A subsequent surgery cannot be before the episode's index date."})
-
-
-# Research API keys and pseudonym tables (registry/research/models.py) belong to this app.
-from registry.research.models import *  # noqa: E402,F401,F403

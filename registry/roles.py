@@ -12,7 +12,9 @@ from typing import Any
 from django.contrib.auth.models import Group, Permission
 from django.db import transaction
 
-# app_label.model -> actions, per role. Models of later apps are added here as they arrive.
+from registry.models import Membership
+
+# app_label.model -> actions, per role. The apps above the core add theirs with grants_add() in their ready().
 CLINICAL_MODELS = [
     "registry.patient",
     "registry.patientidentity",
@@ -21,32 +23,29 @@ CLINICAL_MODELS = [
     "registry.adverseevent",
     "registry.subsequentsurgery",
 ]
-READ_ONLY_MODELS = ["registry.site", "registry.protocol", "registry.membership", "outcomes.outcomeplan"]
-# Follow-ups are made by the schedule and answers go through the entry form: staff view them and enter answers.
-FOLLOW_UP_GRANTS = {
-    "outcomes.followup": ("view", "change"),
-    "outcomes.worklist": ("view",),
-    "outcomes.response": ("view", "add", "change"),
-    "outcomes.instrumentwording": ("view", "add", "change"),
-    "outcomes.message": ("view",),
-    "outcomes.emailoptout": ("view", "add", "delete"),
-    "outcomes.followupsettings": ("view", "add", "change"),
-}
+READ_ONLY_MODELS = ["registry.site", "registry.protocol", "registry.membership"]
 
 ROLE_GROUPS: dict[str, dict[str, tuple[str, ...]]] = {
     "coordinator": {
         **dict.fromkeys(CLINICAL_MODELS, ("view", "add", "change")),
         **dict.fromkeys(READ_ONLY_MODELS, ("view",)),
         "registry.protocol": ("view", "add", "change"),
-        **FOLLOW_UP_GRANTS,
     },
     "clinician": {
         **dict.fromkeys(CLINICAL_MODELS, ("view", "add", "change")),
         **dict.fromkeys(READ_ONLY_MODELS, ("view",)),
-        **FOLLOW_UP_GRANTS,
     },
-    "viewer": dict.fromkeys(CLINICAL_MODELS + READ_ONLY_MODELS + list(FOLLOW_UP_GRANTS), ("view",)),
+    "viewer": dict.fromkeys(CLINICAL_MODELS + READ_ONLY_MODELS, ("view",)),
 }
+
+
+def grants_add(grants: dict[str, dict[str, tuple[str, ...]]]) -> None:
+    """Add an app's model permissions to the roles: {role: {"app_label.model": actions}}."""
+    unknown = set(grants) - set(ROLE_GROUPS)
+    if unknown:
+        raise ValueError(f"No such role: {', '.join(sorted(unknown))}")
+    for role, models in grants.items():
+        ROLE_GROUPS[role].update(models)
 
 
 def group_name(role: str) -> str:
@@ -72,15 +71,14 @@ def sync_role_groups() -> None:
 
 def sync_role_groups_after_migrate(sender: Any, **kwargs: Any) -> None:
     # auth's own post_migrate handler (connected earlier) has created this app's permissions by now.
-    if getattr(sender, "name", None) in ("registry", "outcomes"):
+    granted = {label.split(".")[0] for grants in ROLE_GROUPS.values() for label in grants}
+    if getattr(sender, "label", None) in granted:
         sync_role_groups()
 
 
 @transaction.atomic
 def membership_sync_user(*, user: Any) -> None:
     """Give a user exactly the role groups and staff status their active memberships call for."""
-    from registry.models import Membership
-
     roles = set(Membership.objects.filter(user=user, active=True).values_list("role", flat=True))
     role_groups = Group.objects.filter(name__in=[group_name(r) for r in ROLE_GROUPS])
     user.groups.remove(*role_groups)

@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from datetime import date, datetime
-from decimal import Decimal
+from datetime import date
 from typing import Any
 
 from django.contrib.admin.models import CHANGE, LogEntry
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
 from django.db import connection, models, transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
-from registry.models import Administration, Patient, PatientIdentity, TreatmentEpisode
+from registry.extensions import PATIENT_DATA, export_row
+from registry.models import Administration, EpisodeStatus, Patient, PatientIdentity, TreatmentEpisode
 
 ANONYMISED = "anonymised"
 
@@ -46,21 +48,6 @@ def episodes_first_administration_refresh(*, episode_ids: Iterable[int | None]) 
         first_administration_values(TreatmentEpisode.objects.filter(pk__in=ids))
 
 
-def _row(obj: models.Model, *, exclude: tuple[str, ...] = ()) -> dict[str, Any]:
-    """A row's own columns as JSON-able values (dates as ISO text, decimals as text, foreign keys as ids)."""
-    out: dict[str, Any] = {}
-    for field in obj._meta.concrete_fields:
-        if field.name in exclude:
-            continue
-        value = getattr(obj, field.attname)
-        if isinstance(value, date | datetime):
-            value = value.isoformat()
-        elif isinstance(value, Decimal):
-            value = str(value)
-        out[field.name] = value
-    return out
-
-
 def _audit(*, user: Any, patient: Patient, message: str) -> None:
     LogEntry.objects.log_actions(
         user_id=user.pk, queryset=[patient], action_flag=CHANGE, change_message=message, single_object=True
@@ -69,30 +56,18 @@ def _audit(*, user: Any, patient: Patient, message: str) -> None:
 
 def patient_export(*, patient: Patient, by: Any) -> dict[str, Any]:
     """Everything the registry holds about one patient, as plain JSON-able data."""
-    from outcomes.models import AccessToken, CallAttempt, EmailOptOut, FollowUp, Message, Response, Score
-
     identity = getattr(patient, "identity", None)
     episodes = []
     for ep in patient.episodes.order_by("index_date", "pk"):
-        follow_ups = []
-        for fu in FollowUp.objects.filter(episode=ep).order_by("window_opens"):
-            follow_ups.append(
-                {
-                    **_row(fu, exclude=("episode",)),
-                    "responses": [_row(r, exclude=("follow_up",)) for r in Response.objects.filter(follow_up=fu)],
-                    "scores": [_row(s, exclude=("follow_up", "response")) for s in Score.objects.filter(follow_up=fu)],
-                    "calls": [_row(c, exclude=("follow_up", "by")) for c in CallAttempt.objects.filter(follow_up=fu)],
-                }
-            )
-        episodes.append(
-            {
-                **_row(ep, exclude=("patient",)),
-                "administrations": [_row(a, exclude=("episode",)) for a in ep.administrations.all()],
-                "adverse_events": [_row(a, exclude=("episode",)) for a in ep.adverse_events.all()],
-                "surgeries": [_row(s, exclude=("episode",)) for s in ep.surgeries.all()],
-                "follow_ups": follow_ups,
-            }
-        )
+        part = {
+            **export_row(ep, exclude=("patient",)),
+            "administrations": [export_row(a, exclude=("episode",)) for a in ep.administrations.all()],
+            "adverse_events": [export_row(a, exclude=("episode",)) for a in ep.adverse_events.all()],
+            "surgeries": [export_row(s, exclude=("episode",)) for s in ep.surgeries.all()],
+        }
+        for data in PATIENT_DATA:  # follow-ups, responses, scores, calls (registry.extensions)
+            part.update(data.episode_export(ep))
+        episodes.append(part)
     history = [
         {
             "record": h.instance_type._meta.verbose_name if hasattr(h, "instance_type") else type(h).__name__,
@@ -108,25 +83,13 @@ def patient_export(*, patient: Patient, by: Any) -> dict[str, Any]:
         "format": "registry-patient-export/1",
         "exported_at": timezone.now().isoformat(),
         "site": {"code": patient.site.code, "name": patient.site.name},
-        "patient": _row(patient, exclude=("site",)),
-        "identity": _row(identity, exclude=("patient",)) if identity else None,
+        "patient": export_row(patient, exclude=("site",)),
+        "identity": export_row(identity, exclude=("patient",)) if identity else None,
         "episodes": episodes,
-        "emails": [
-            {
-                "kind": m.kind,
-                "status": m.status,
-                "created_at": m.created_at.isoformat(),
-                "sent_at": m.sent_at.isoformat() if m.sent_at else None,
-                "to": m.to_email,
-            }
-            for m in Message.objects.filter(patient=patient).order_by("created_at")
-        ],
-        "email_opt_out": _row(EmailOptOut.objects.get(patient=patient), exclude=("patient",))
-        if EmailOptOut.objects.filter(patient=patient).exists()
-        else None,
-        "links_issued": AccessToken.objects.filter(patient=patient).count(),
         "change_history": history,
     }
+    for part in PATIENT_DATA:  # emails, opt-out, links issued (registry.extensions)
+        data.update(part.patient_export(patient))
     _audit(user=by, patient=patient, message="Exported everything held about the patient (access request).")
     return data
 
@@ -134,8 +97,6 @@ def patient_export(*, patient: Patient, by: Any) -> dict[str, Any]:
 def _scrub_admin_log(patient: Patient, identity: PatientIdentity) -> int:
     """Django's admin log names the identity inline's object on every edit of the patient ("object": "Moss,
     Jane"): replace the name, email, phone and record number wherever the patient's log entries hold them."""
-    from django.contrib.contenttypes.models import ContentType
-
     secrets = [
         str(identity),
         identity.family_name,
@@ -170,8 +131,6 @@ def patient_anonymise(*, patient: Patient, by: Any, reason: str) -> Patient:
     Only for a withdrawn patient at a site whose policy is to anonymise. The identity's history is overwritten too:
     that is the one change to history the registry makes, as erasure requires, and it is recorded.
     """
-    from outcomes.models import AccessToken, CallAttempt, Draft, Message
-
     if not reason.strip():
         raise PatientRightsError("Give the reason (e.g. the patient's request and its date).")
     patient = Patient.objects.select_for_update().select_related("site").get(pk=patient.pk)
@@ -201,10 +160,8 @@ def patient_anonymise(*, patient: Patient, by: Any, reason: str) -> Patient:
         identity._change_reason = f"anonymised: {reason.strip()}"[:100]
         identity._history_user = by
         identity.save()
-    AccessToken.objects.filter(patient=patient).delete()
-    Draft.objects.filter(token__patient=patient).delete()
-    Message.objects.filter(patient=patient).update(to_email="")
-    CallAttempt.objects.filter(follow_up__episode__patient=patient).update(note="")  # free text about the person
+    for data in PATIENT_DATA:  # links, drafts, email addresses, call notes (registry.extensions)
+        data.anonymise(patient)
     _audit(user=by, patient=patient, message=f"Anonymised (site policy): {reason.strip()}")
     return patient
 
@@ -216,9 +173,7 @@ def patient_anonymise(*, patient: Patient, by: Any, reason: str) -> Patient:
 def episode_mark_done(*, episode: TreatmentEpisode, on: date, by: Any, reason: str = "") -> TreatmentEpisode:
     """A planned treatment happened on `on` (the planned date confirmed, or corrected): follow-up is timed from
     it (the follow-ups move with the date through the episode's save). ValidationError if it cannot be."""
-    from django.core.exceptions import ValidationError
 
-    from registry.models import EpisodeStatus
 
     ep = TreatmentEpisode.objects.select_for_update().select_related("patient__site").get(pk=episode.pk)
     if ep.status != EpisodeStatus.PLANNED:
@@ -239,9 +194,7 @@ def episode_mark_done(*, episode: TreatmentEpisode, on: date, by: Any, reason: s
 def episode_cancel(*, episode: TreatmentEpisode, reason: str, by: Any) -> TreatmentEpisode:
     """A planned treatment will not happen: its follow-ups are cancelled and every message stops (through the
     episode's save). A done treatment cannot be cancelled."""
-    from django.core.exceptions import ValidationError
 
-    from registry.models import EpisodeStatus
 
     if not reason.strip():
         raise ValidationError({"reason": "Say why the treatment is cancelled; the history keeps it."})

@@ -17,7 +17,7 @@ from outcomes import services
 from outcomes.models import AccessToken
 from outcomes.patient_views import SESSION_KEY
 from registry import clock
-from registry.research.services import api_key_create
+from research.services import api_key_create
 from tests import factories
 from tests.browser.chromium import ARGS, CHROMIUM, sync_playwright_or_skip
 

@@ -21,7 +21,7 @@ import pytest
 import time_machine
 from django.core import mail
 
-from outcomes import contact
+from outcomes import dispatcher, outbox
 from outcomes.models import FollowUp, Response
 from registry.models import TreatmentEpisode
 from tests import factories
@@ -78,8 +78,8 @@ def no_sideways_scroll(page) -> bool:
 
 
 def dispatch_and_send(now: datetime) -> None:
-    for message_id in contact.dispatch(now=now).due:
-        contact.message_send(message_id=message_id, now=now)
+    for message_id in dispatcher.dispatch(now=now).due:
+        outbox.message_send(message_id=message_id, now=now)
 
 
 def link_of(message) -> str:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.core import mail
 
-from outcomes import contact
+from outcomes import dispatcher, outbox
 from outcomes.models import Score
 from tests import factories
 from tests.browser.chromium import ARGS, CHROMIUM, sync_playwright_or_skip
@@ -44,9 +44,9 @@ def test_a_patient_completes_koos_and_vas_on_a_phone(live_server, browser_page, 
     today = datetime.now(tz=UTC).date()
     patient = factories.PatientFactory(site=site_a)
     episode = factories.EpisodeFactory(patient=patient, index_date=today - timedelta(days=100))
-    report = contact.dispatch()
+    report = dispatcher.dispatch()
     for message_id in report.due:
-        contact.message_send(message_id=message_id)
+        outbox.message_send(message_id=message_id)
     link = re.search(r"(http://\S+/p/(?!optout)[\w-]+/)", mail.outbox[0].body).group(1)
 
     page = browser_page
@@ -86,8 +86,8 @@ def test_the_questionnaire_works_without_javascript(live_server, site_a, monkeyp
     monkeypatch.setattr(dj_settings, "REGISTRY_BASE_URL", live_server.url)
     today = datetime.now(tz=UTC).date()
     factories.EpisodeFactory(patient=factories.PatientFactory(site=site_a), index_date=today - timedelta(days=100))
-    for message_id in contact.dispatch().due:
-        contact.message_send(message_id=message_id)
+    for message_id in dispatcher.dispatch().due:
+        outbox.message_send(message_id=message_id)
     link = re.search(r"(http://\S+/p/(?!optout)[\w-]+/)", mail.outbox[0].body).group(1)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)

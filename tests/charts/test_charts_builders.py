@@ -6,8 +6,9 @@ import json
 
 import pytest
 
-from outcomes import charts
-from outcomes.charts import ScorePoint
+from outcomes.charts import clinic, episode, patient
+from outcomes.charts.episode import ScorePoint
+from research import charts as cohort
 
 
 def _koos_points() -> list[ScorePoint]:
@@ -23,7 +24,7 @@ def _koos_points() -> list[ScorePoint]:
 
 
 def test_it_draws_one_chart_per_instrument_with_a_trace_per_headline_score():
-    built = charts.episode_charts(_koos_points(), joint="knee")
+    built = episode.episode_charts(_koos_points(), joint="knee")
     assert [c.id for c in built] == ["episode-koos", "episode-vas"]
     koos, vas = built
     assert [t["name"] for t in koos.figure["data"]] == ["KOOS pain", "KOOS function in daily living"]
@@ -32,7 +33,7 @@ def test_it_draws_one_chart_per_instrument_with_a_trace_per_headline_score():
 
 
 def test_axes_have_titles_with_units_and_the_direction():
-    koos, vas = charts.episode_charts(_koos_points(), joint="knee")
+    koos, vas = episode.episode_charts(_koos_points(), joint="knee")
     layout = koos.figure["layout"]
     assert layout["xaxis"]["title"]["text"].startswith("Months since the index date")
     assert layout["yaxis"]["title"]["text"] == "Score (points, 0-100, higher = better)"
@@ -42,7 +43,7 @@ def test_axes_have_titles_with_units_and_the_direction():
 
 
 def test_the_mcii_band_runs_from_baseline_towards_improvement():
-    koos, vas = charts.episode_charts(_koos_points(), joint="knee")
+    koos, vas = episode.episode_charts(_koos_points(), joint="knee")
     band = next(s for s in koos.figure["layout"]["shapes"] if s.get("name") == "mcii-band")
     # KOOS pain at the knee: +15 (Mostafaee 2021), higher is better: from 50 up to 65.
     assert (band["y0"], band["y1"]) == (50.0, 65.0)
@@ -54,7 +55,7 @@ def test_the_mcii_band_runs_from_baseline_towards_improvement():
 
 
 def test_the_baseline_is_marked_and_hover_names_the_mode_of_entry():
-    koos = charts.episode_charts(_koos_points(), joint="knee")[0]
+    koos = episode.episode_charts(_koos_points(), joint="knee")[0]
     pain = koos.figure["data"][0]
     assert pain["marker"]["symbol"] == ["diamond", "circle"]
     assert pain["x"][0] < 0 < pain["x"][1]
@@ -65,7 +66,7 @@ def test_the_baseline_is_marked_and_hover_names_the_mode_of_entry():
 
 def test_no_band_where_no_threshold_is_published():
     # KOOS at the hip has no published MCII.
-    koos = charts.episode_charts(_koos_points(), joint="hip")[0]
+    koos = episode.episode_charts(_koos_points(), joint="hip")[0]
     assert not any(s.get("name") == "mcii-band" for s in koos.figure["layout"]["shapes"])
     assert koos.table_rows[0][-2] == "none published"
 
@@ -118,7 +119,7 @@ def _summary(suppressed_tp: str = "m24") -> dict:
 
 
 def test_trajectories_leave_suppressed_cells_out_and_mark_them():
-    chart = charts.trajectory_chart(_summary())
+    chart = cohort.trajectory_chart(_summary())
     assert chart.trace_count == 2
     bmac = chart.figure["data"][0]
     assert len(bmac["x"]) == 4  # 24 months withheld
@@ -137,7 +138,7 @@ def test_trajectories_leave_suppressed_cells_out_and_mark_them():
 
 
 def test_responder_bars_have_no_bar_for_a_suppressed_cell():
-    chart = charts.responder_chart(_summary("m12"))
+    chart = cohort.responder_chart(_summary("m12"))
     bars = chart.figure["data"][0]
     idx = bars["x"].index("12 months")
     assert bars["y"][idx] is None
@@ -173,7 +174,7 @@ def test_km_draws_a_step_curve_with_its_band_and_names_withheld_groups():
             },
         ],
     }
-    chart = charts.km_chart(km)
+    chart = cohort.km_chart(km)
     assert chart.trace_count == 2  # the knee's band and line; the hip is not drawn
     line = chart.figure["data"][1]
     assert line["line"]["shape"] == "hv" and line["y"] == [100.0, 90.0]
@@ -186,15 +187,15 @@ def test_km_draws_a_step_curve_with_its_band_and_names_withheld_groups():
 
 
 def test_group_names_are_the_human_ones():
-    assert charts.group_name({}) == "All episodes"
-    assert charts.group_name({"kl_grade": None}) == "KL grade not recorded"
-    assert charts.group_name({"product_type": "bmac", "kl_grade": 3}) == "BMAC, KL 3"
-    assert charts.group_name({"source": None, "joint": "knee"}) == "Cell source not recorded, Knee"
-    assert charts.group_name({"product_type": None}) == "Product not recorded"
+    assert cohort.group_name({}) == "All episodes"
+    assert cohort.group_name({"kl_grade": None}) == "KL grade not recorded"
+    assert cohort.group_name({"product_type": "bmac", "kl_grade": 3}) == "BMAC, KL 3"
+    assert cohort.group_name({"source": None, "joint": "knee"}) == "Cell source not recorded, Knee"
+    assert cohort.group_name({"product_type": None}) == "Product not recorded"
 
 
 def test_site_charts_count_by_status_grade_and_product():
-    completion = charts.completion_chart({("baseline", "completed"): 5, ("m3", "missed"): 2})
+    completion = clinic.completion_chart({("baseline", "completed"): 5, ("m3", "missed"): 2})
     assert [t["name"] for t in completion.figure["data"]] == [
         "Completed",
         "Partially completed",
@@ -204,24 +205,24 @@ def test_site_charts_count_by_status_grade_and_product():
         "Lost to follow-up",
     ]
     assert completion.figure["data"][0]["y"][0] == 5 and completion.figure["data"][3]["y"][1] == 2
-    ae = charts.adverse_events_chart({("effusion", 1): 3, ("effusion", 3): 1}, {"effusion": "Effusion", "x": "X"})
+    ae = clinic.adverse_events_chart({("effusion", 1): 3, ("effusion", 3): 1}, {"effusion": "Effusion", "x": "X"})
     assert [t["name"] for t in ae.figure["data"]] == ["Grade 1", "Grade 3"]
     assert ae.figure["data"][0]["x"] == ["Effusion"]
-    tr = charts.treatments_chart({("2026-01", "prp"): 2, ("2026-02", "bmac"): 1}, {"bmac": "BMAC (x)", "prp": "PRP"})
+    tr = clinic.treatments_chart({("2026-01", "prp"): 2, ("2026-02", "bmac"): 1}, {"bmac": "BMAC (x)", "prp": "PRP"})
     assert tr.figure["data"][0]["x"] == ["2026-01", "2026-02"] and tr.figure["data"][0]["y"] == [0, 1]
-    rate = charts.response_rate_chart([("2026-01", 4, 3)])
+    rate = clinic.response_rate_chart([("2026-01", 4, 3)])
     assert rate.figure["data"][0]["y"] == [75.0]
     assert rate.figure["layout"]["yaxis"]["title"]["text"] == "Completed (% of follow-ups)"
 
 
 def test_the_patient_chart_speaks_plainly():
-    series = charts.PatientSeries(
+    series = patient.PatientSeries(
         "Your pain", "0 = none, 100 = worst", "Lower is better.", [("Before treatment", 62.0), ("3 months", 35.0)]
     )
-    chart = charts.patient_chart(series, chart_id="p")
+    chart = patient.patient_chart(series, chart_id="p")
     assert chart.summary == "Before treatment: 62. Now: 35. Lower is better."
     assert chart.title == "Your pain (0 = none, 100 = worst)"
     assert chart.figure["layout"]["font"]["size"] >= 16
     assert chart.figure["data"][0]["x"] == ["Before<br>treatment", "3<br>months"]  # two lines: no run-together
-    late = charts.PatientSeries("Your pain", "0 = none, 100 = worst", "Lower is better.", [("6 months", 38.0)])
-    assert charts.patient_chart(late, chart_id="q").summary == "6 months: 38. Lower is better."
+    late = patient.PatientSeries("Your pain", "0 = none, 100 = worst", "Lower is better.", [("6 months", 38.0)])
+    assert patient.patient_chart(late, chart_id="q").summary == "6 months: 38. Lower is better."

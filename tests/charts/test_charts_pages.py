@@ -11,7 +11,7 @@ from django.test import Client
 from django.urls import reverse
 
 from outcomes.models import FollowUpSettings
-from registry.research.services import api_key_create
+from research.services import api_key_create
 from tests import factories
 
 pytestmark = pytest.mark.django_db

@@ -1,7 +1,7 @@
 """Fault tests: a real Celery worker in a subprocess, on the real broker (Redis) and the test database
 (PostgreSQL), sending to an SMTP sink in this process.
 
-The worker runs `registry.settings` (not the test settings, which force the locmem email backend) with its
+The worker runs `project.settings` (not the test settings, which force the locmem email backend) with its
 environment pointed at the test database, the broker of the run and the sink. It consumes a queue of its own and
 sends every task to it (the tests name it too), so no other test run sharing the Redis database can take its work
 or give it theirs.
@@ -33,7 +33,7 @@ from django.db import connection
 from kombu import Exchange, Queue
 
 from outcomes.models import FollowUp, FollowUpStatus, Message, MessageItem, MessageKind
-from registry.celery import app
+from project.celery import app
 from tests import factories
 
 DISPATCH = "outcomes.tasks.dispatch_follow_ups"  # the beat task: the stable public entry point
@@ -43,7 +43,7 @@ WORKER_READY_SECONDS = 20.0
 # control is off so a killed worker leaves no mailbox binding behind on the shared broker.
 WORKER_BOOT = """
 import os
-from registry.celery import app
+from project.celery import app
 queue = os.environ["FAULTS_QUEUE"]
 app.conf.task_default_queue = queue
 app.conf.worker_enable_remote_control = False
@@ -218,7 +218,7 @@ def start_worker(transactional_db, smtp_sink, fault_queue, tmp_path) -> Iterator
     _, port = smtp_sink
     env = {
         **os.environ,
-        "DJANGO_SETTINGS_MODULE": "registry.settings",
+        "DJANGO_SETTINGS_MODULE": "project.settings",
         "DATABASE_URL": database_url(),
         "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
         "SECRET_KEY": settings.SECRET_KEY,

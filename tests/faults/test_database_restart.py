@@ -23,7 +23,7 @@ from django.db import connection
 from django.utils import timezone
 from psycopg import sql
 
-from outcomes import contact
+from outcomes import dispatcher, outbox
 from outcomes.models import FollowUp, FollowUpStatus, Message, MessageItem
 from tests.faults.conftest import (
     assert_everyone_invited_once,
@@ -176,7 +176,7 @@ def test_a_database_restart_right_after_the_server_accepted_an_email_does_not_se
     assert not Message.objects.exclude(status="sent").exists(), list(Message.objects.values("status", "last_error"))
 
     # After the lease, a dispatcher pass finds nothing stalled: nobody gets a second copy.
-    report = contact.dispatch(now=timezone.now() + contact.SENDING_LEASE + timedelta(minutes=1))
+    report = dispatcher.dispatch(now=timezone.now() + outbox.SENDING_LEASE + timedelta(minutes=1))
     assert report.requeued == 0
     worker.run()
     assert_everyone_invited_once(due_work, sink.delivered)

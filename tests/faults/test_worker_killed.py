@@ -18,7 +18,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from outcomes import contact
+from outcomes import dispatcher, outbox
 from outcomes.models import Message, MessageStatus
 from tests.faults.conftest import (
     assert_everyone_invited_once,
@@ -61,7 +61,7 @@ def test_a_worker_killed_inside_smtp_data_loses_no_invitation_and_sends_none_twi
     assert Message.objects.filter(to_email__in=stalled, status=MessageStatus.SENDING).count() == len(stalled)
 
     # After the lease the dispatcher puts them back, and the next beat pass on the worker sends them.
-    report = contact.dispatch(now=timezone.now() + contact.SENDING_LEASE + timedelta(minutes=1))
+    report = dispatcher.dispatch(now=timezone.now() + outbox.SENDING_LEASE + timedelta(minutes=1))
     assert report.requeued == len(stalled)
     second.run()
     wait_until(

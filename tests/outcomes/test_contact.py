@@ -9,13 +9,14 @@ from datetime import UTC, date, datetime, timedelta
 from unittest import mock
 
 import pytest
+from celery import current_app
 from django.core import mail
 from django.core.mail.backends.locmem import EmailBackend as LocMem
 from django.db import connection
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 
-from outcomes import contact, services, tasks
+from outcomes import contact, dispatcher, outbox, queue, services, tasks
 from outcomes.models import AccessToken, EmailOptOut, FollowUpSettings, Message, MessageItem, MessageStatus
 from tests import factories
 from tests.outcomes import flaky_mail
@@ -27,8 +28,8 @@ pytestmark = pytest.mark.django_db
 def run_pass(now=None):
     """What `followups_run` does: one dispatcher pass, then send what is due."""
     now = now or datetime.now(tz=UTC)
-    report = contact.dispatch(now=now)
-    results = [contact.message_send(message_id=m, now=now) for m in report.due]
+    report = dispatcher.dispatch(now=now)
+    results = [outbox.message_send(message_id=m, now=now) for m in report.due]
     return report, results
 
 
@@ -92,11 +93,11 @@ def test_reminders_on_day_7_and_14_then_the_call_list_and_one_digest(patient_a, 
 def test_answering_stops_a_reminder_already_queued(open_m3, alice):
     start = datetime.now(tz=UTC)
     run_pass(start)
-    report = contact.dispatch(now=start + timedelta(days=7, minutes=1))  # reminder queued, not yet sent
+    report = dispatcher.dispatch(now=start + timedelta(days=7, minutes=1))  # reminder queued, not yet sent
     assert report.reminders == 1
     services.response_submit(follow_up=open_m3, instrument="koos", answers=all_items("koos", 1), by=alice, mode="phone")
     services.response_submit(follow_up=open_m3, instrument="vas", answers={"vas_mm": 20}, by=alice, mode="phone")
-    results = [contact.message_send(message_id=m, now=start + timedelta(days=7, minutes=2)) for m in report.due]
+    results = [outbox.message_send(message_id=m, now=start + timedelta(days=7, minutes=2)) for m in report.due]
     assert results == ["cancelled"] and len(mail.outbox) == 1
     run_pass(start + timedelta(days=14, minutes=1))
     assert len(mail.outbox) == 1
@@ -173,10 +174,10 @@ def test_a_refused_address_fails_permanently_and_is_shown_to_staff(open_m3, alic
 
 
 def test_a_message_is_sent_once_even_if_its_task_runs_twice(open_m3):
-    report = contact.dispatch(now=datetime.now(tz=UTC))
+    report = dispatcher.dispatch(now=datetime.now(tz=UTC))
     (message_id,) = report.due
-    assert contact.message_send(message_id=message_id) == "sent"
-    assert contact.message_send(message_id=message_id) == "skipped"  # redelivered task
+    assert outbox.message_send(message_id=message_id) == "sent"
+    assert outbox.message_send(message_id=message_id) == "skipped"  # redelivered task
     assert len(mail.outbox) == 1
 
 
@@ -257,7 +258,7 @@ class ScriptedServer:
 @pytest.fixture
 def smtp(monkeypatch) -> ScriptedServer:
     server = ScriptedServer()
-    monkeypatch.setattr(contact, "get_connection", server.connection)
+    monkeypatch.setattr(outbox, "get_connection", server.connection)
     return server
 
 
@@ -266,7 +267,7 @@ def due_invitations(site, n: int) -> list[Message]:
     for _ in range(n):
         patient = factories.PatientFactory(site=site)
         factories.EpisodeFactory(patient=patient, index_date=date.today() - timedelta(days=100))
-    contact.dispatch(now=datetime.now(tz=UTC))
+    dispatcher.dispatch(now=datetime.now(tz=UTC))
     return list(Message.objects.select_related("patient").order_by("pk"))
 
 
@@ -278,9 +279,9 @@ def test_a_batch_goes_over_one_connection_with_a_few_queries_per_message(site_a,
     messages = due_invitations(site_a, 8)
     ids = [m.pk for m in messages]
     with CaptureQueriesContext(connection) as two:
-        assert contact.messages_send(message_ids=ids[:2]) == {"sent": 2}
+        assert outbox.messages_send(message_ids=ids[:2]) == {"sent": 2}
     with CaptureQueriesContext(connection) as six:
-        assert contact.messages_send(message_ids=ids[2:] + ids[:2]) == {"sent": 6, "skipped": 2}
+        assert outbox.messages_send(message_ids=ids[2:] + ids[:2]) == {"sent": 6, "skipped": 2}
     assert smtp.connections == 2 and len(mail.outbox) == 8
     assert len({e.to[0] for e in mail.outbox}) == 8
     assert len(six) - len(two) <= 4  # the "sent" mark after each message, no N+1
@@ -290,7 +291,7 @@ def test_a_batch_goes_over_one_connection_with_a_few_queries_per_message(site_a,
 
 
 def test_an_opt_out_or_an_answer_during_a_batch_stops_the_later_messages(site_a, alice, smtp):
-    k = contact.RECHECK_EVERY  # messages re-checked together: the opt-out lands before the next group's check
+    k = outbox.RECHECK_EVERY  # messages re-checked together: the opt-out lands before the next group's check
     messages = due_invitations(site_a, k + 3)
     first, opts_out, answers = messages[0], messages[k], messages[k + 1]
 
@@ -301,7 +302,7 @@ def test_an_opt_out_or_an_answer_during_a_batch_stops_the_later_messages(site_a,
         services.response_submit(follow_up=fu, instrument="vas", answers={"vas_mm": 20}, by=alice, mode="phone")
 
     smtp.on[first.to_email] = meanwhile  # runs while the first message is with the server
-    counts = contact.messages_send(message_ids=[m.pk for m in messages])
+    counts = outbox.messages_send(message_ids=[m.pk for m in messages])
     assert counts == {"sent": k + 1, "cancelled": 2}
     assert {e.to[0] for e in mail.outbox} == {m.to_email for m in messages} - {opts_out.to_email, answers.to_email}
     assert statuses([first, opts_out, answers, messages[-1]]) == ["sent", "cancelled", "cancelled", "sent"]
@@ -313,7 +314,7 @@ def test_an_opt_out_or_an_answer_during_a_batch_stops_the_later_messages(site_a,
 def test_a_refused_recipient_fails_only_its_own_message(site_a, smtp):
     messages = due_invitations(site_a, 3)
     smtp.on[messages[1].to_email] = "refuse"
-    assert contact.messages_send(message_ids=[m.pk for m in messages]) == {"sent": 2, "failed": 1}
+    assert outbox.messages_send(message_ids=[m.pk for m in messages]) == {"sent": 2, "failed": 1}
     assert statuses(messages) == ["sent", "failed", "sent"]
     assert "refused by the mail server" in Message.objects.get(pk=messages[1].pk).last_error
     assert smtp.connections == 1  # the server reset the session; the batch went on over the same connection
@@ -325,7 +326,7 @@ def test_a_dropped_connection_reconnects_once_then_puts_the_rest_back_and_nothin
     start = datetime.now(tz=UTC)
     smtp.on[messages[1].to_email] = "drop"
     smtp.on[messages[3].to_email] = "drop"
-    counts = contact.messages_send(message_ids=ids, now=start)
+    counts = outbox.messages_send(message_ids=ids, now=start)
     assert counts == {"sent": 2, "retry": 2, "requeued": 2}
     assert statuses(messages) == ["sent", "pending", "sent", "pending", "pending", "pending"]
     rows = {m.pk: m for m in Message.objects.filter(pk__in=ids)}
@@ -335,8 +336,8 @@ def test_a_dropped_connection_reconnects_once_then_puts_the_rest_back_and_nothin
     assert rows[ids[4]].next_attempt_at <= start and rows[ids[4]].last_error == ""
     assert smtp.connections == 2
     assert AccessToken.objects.count() == 4  # the requeued ones' links were never sent: dropped
-    assert contact.messages_send(message_ids=ids, now=start) == {"sent": 2, "skipped": 4}
-    assert contact.messages_send(message_ids=ids, now=start + timedelta(minutes=2)) == {"sent": 2, "skipped": 4}
+    assert outbox.messages_send(message_ids=ids, now=start) == {"sent": 2, "skipped": 4}
+    assert outbox.messages_send(message_ids=ids, now=start + timedelta(minutes=2)) == {"sent": 2, "skipped": 4}
     recipients = [e.to[0] for e in mail.outbox]
     assert sorted(recipients) == sorted(m.to_email for m in messages)  # each exactly once
     assert set(statuses(messages)) == {"sent"}
@@ -347,12 +348,12 @@ def test_a_worker_killed_mid_batch_leaves_the_message_in_flight_to_the_lease_and
     start = datetime.now(tz=UTC)
     smtp.on[messages[1].to_email] = "crash"
     with pytest.raises(RuntimeError):
-        contact.messages_send(message_ids=[m.pk for m in messages], now=start)
+        outbox.messages_send(message_ids=[m.pk for m in messages], now=start)
     # The server may have accepted the second one: only the lease may retry it. The others were never tried.
     assert statuses(messages) == ["sent", "sending", "pending", "pending"]
-    assert contact.messages_send(message_ids=[m.pk for m in messages], now=start) == {"sent": 2, "skipped": 2}
-    assert contact.dispatch(now=start + contact.SENDING_LEASE + timedelta(minutes=1)).requeued == 1
-    assert contact.message_send(message_id=messages[1].pk, now=start + contact.SENDING_LEASE) == "sent"
+    assert outbox.messages_send(message_ids=[m.pk for m in messages], now=start) == {"sent": 2, "skipped": 2}
+    assert dispatcher.dispatch(now=start + outbox.SENDING_LEASE + timedelta(minutes=1)).requeued == 1
+    assert outbox.message_send(message_id=messages[1].pk, now=start + outbox.SENDING_LEASE) == "sent"
     assert len(mail.outbox) == 4
 
 
@@ -360,7 +361,7 @@ def test_a_mail_server_that_cannot_be_reached_backs_off_each_message_as_alone(si
     messages = due_invitations(site_a, 3)
     start = datetime.now(tz=UTC)
     smtp.down = True
-    assert contact.messages_send(message_ids=[m.pk for m in messages], now=start) == {"retry": 3}
+    assert outbox.messages_send(message_ids=[m.pk for m in messages], now=start) == {"retry": 3}
     rows = Message.objects.filter(pk__in=[m.pk for m in messages])
     assert {(m.status, m.attempts, m.next_attempt_at) for m in rows} == {("pending", 1, start + timedelta(minutes=1))}
     assert "connection refused" in rows[0].last_error and AccessToken.objects.count() == 0
@@ -377,7 +378,7 @@ def test_two_batches_over_the_same_messages_at_once_send_each_exactly_once(site_
     def sender(order):
         try:
             barrier.wait()
-            counts.append(contact.messages_send(message_ids=order))
+            counts.append(outbox.messages_send(message_ids=order))
         except Exception as exc:  # pragma: no cover - reported below
             errors.append(exc)
         finally:
@@ -403,7 +404,7 @@ def test_the_dispatcher_hands_due_messages_out_in_batches_and_a_staff_resend_goe
     with (
         mock.patch.object(tasks, "SEND_BATCH", 2),
         mock.patch.object(tasks.send_messages, "delay") as batches,
-        mock.patch.object(tasks.send_message, "delay") as single,
+        mock.patch.object(current_app, "send_task") as single,
         django_capture_on_commit_callbacks(execute=True),
     ):
         assert tasks.dispatch_follow_ups()["due"] == 5
@@ -414,9 +415,11 @@ def test_the_dispatcher_hands_due_messages_out_in_batches_and_a_staff_resend_goe
     assert tasks.send_messages(ids) == {"sent": 5}
     fu = MessageItem.objects.first().follow_up
     with (
-        mock.patch.object(tasks.send_message, "delay") as single,
+        mock.patch.object(current_app, "send_task") as single,
         django_capture_on_commit_callbacks(execute=True),
     ):
-        resent = contact.message_resend(follow_up=fu)
-    single.assert_called_once_with(resent.pk)
+        resent = dispatcher.message_resend(follow_up=fu)
+    # Queued by name (outcomes.queue), the very task the worker registers.
+    single.assert_called_once_with(queue.SEND_MESSAGE, args=[resent.pk])
+    assert tasks.send_message.name == queue.SEND_MESSAGE and queue.SEND_MESSAGE in current_app.tasks
     assert tasks.send_message(resent.pk) == "sent" and len(mail.outbox) == 6

@@ -14,9 +14,9 @@ from django.core import mail
 from django.db import connection
 from django.test import Client
 
-from outcomes import contact, tasks
+from outcomes import dispatcher, outbox, tasks
 from outcomes.models import Message, MessageItem, Score
-from registry.celery import app
+from project.celery import app
 from tests import factories
 from tests.outcomes.conftest import all_items
 
@@ -53,7 +53,7 @@ def test_a_real_worker_invites_the_patient_answers_and_nothing_is_sent_twice(sit
             client.post(f"/p/q/{number}/", {f"item_{c}": "1" for c in all_items("koos", 1)})
         client.post("/p/q/6/", {"item_vas_mm": "30"})
         assert "Thank you" in client.post("/p/q/summary/", follow=True).content.decode()
-        report = contact.dispatch()
+        report = dispatcher.dispatch()
         assert (report.invitations, report.reminders, report.due) == (0, 0, [])
         tasks.dispatch_follow_ups.delay()
         time.sleep(1.0)
@@ -74,19 +74,19 @@ def test_two_dispatchers_and_two_senders_at_once_send_each_email_exactly_once(si
     barrier = threading.Barrier(2)
     reports, errors = [], []
 
-    def dispatcher():
+    def dispatch_and_send():
         try:
             barrier.wait()
-            reports.append(contact.dispatch(now=now))
+            reports.append(dispatcher.dispatch(now=now))
             barrier.wait()
             for message_id in Message.objects.values_list("pk", flat=True):
-                contact.message_send(message_id=message_id, now=now)
+                outbox.message_send(message_id=message_id, now=now)
         except Exception as exc:  # pragma: no cover - reported below
             errors.append(exc)
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=dispatcher) for _ in range(2)]
+    threads = [threading.Thread(target=dispatch_and_send) for _ in range(2)]
     for t in threads:
         t.start()
     for t in threads:

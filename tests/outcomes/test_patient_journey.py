@@ -13,7 +13,7 @@ from django.core import mail
 from django.core.exceptions import ValidationError
 from django.test import Client
 
-from outcomes import contact, services
+from outcomes import dispatcher, outbox, services
 from outcomes.checks import check_patient_wording
 from outcomes.models import (
     AccessToken,
@@ -42,8 +42,8 @@ def frozen():
 
 
 def run_pass(now: datetime = NOW):
-    report = contact.dispatch(now=now)
-    results = [contact.message_send(message_id=m, now=now) for m in report.due]
+    report = dispatcher.dispatch(now=now)
+    results = [outbox.message_send(message_id=m, now=now) for m in report.due]
     return report, results
 
 
@@ -176,7 +176,7 @@ def test_a_done_date_in_the_future_is_refused_and_nothing_changes(patient_a, ali
 
 def test_cancelling_cancels_the_follow_ups_and_every_message(patient_a, alice):
     episode = planned_knee(patient_a)
-    contact.dispatch(now=NOW)  # the invitation is queued, not yet sent
+    dispatcher.dispatch(now=NOW)  # the invitation is queued, not yet sent
     assert Message.objects.get().status == MessageStatus.PENDING
     episode_cancel(episode=episode, reason="patient chose surgery", by=alice)
     assert set(episode.follow_ups.values_list("status", flat=True)) == {"cancelled"}
@@ -212,8 +212,8 @@ def test_administrations_belong_to_a_done_treatment_only(patient_a):
 
 
 def test_research_never_sees_a_planned_or_cancelled_treatment(patient_a):
-    from registry.research.access import research_queryset
-    from registry.research.services import api_key_create
+    from research.access import research_queryset
+    from research.services import api_key_create
 
     planned_knee(patient_a)
     done = factories.EpisodeFactory(patient=patient_a, index_date=TODAY - timedelta(days=100))
@@ -240,11 +240,11 @@ def test_a_partial_follow_up_whose_window_closed_is_never_invited(patient_a):
 def test_a_bundle_drops_the_follow_up_that_closed_and_still_goes(patient_a):
     closing = factories.EpisodeFactory(patient=patient_a, side="left", index_date=TODAY - timedelta(days=120))
     later = factories.EpisodeFactory(patient=patient_a, side="right", index_date=TODAY - timedelta(days=70))
-    contact.dispatch(now=NOW)  # both 3-month follow-ups in one invitation, queued
+    dispatcher.dispatch(now=NOW)  # both 3-month follow-ups in one invitation, queued
     assert Message.objects.get().items.count() == 2
     tomorrow = NOW + timedelta(days=1)
     with time_machine.travel(tomorrow, tick=False):
-        results = [contact.message_send(message_id=m.pk, now=tomorrow) for m in Message.objects.all()]
+        results = [outbox.message_send(message_id=m.pk, now=tomorrow) for m in Message.objects.all()]
     assert results == ["sent"]
     token = AccessToken.objects.get()
     assert list(token.follow_ups.values_list("episode_id", flat=True)) == [later.pk]

@@ -11,7 +11,7 @@ from django.core import mail
 from django.test import Client, override_settings
 from django.urls import reverse
 
-from outcomes import contact
+from outcomes import contact, dispatcher, outbox
 from outcomes.models import AccessToken, Draft, FollowUpSettings, Response, Score
 from tests.outcomes.conftest import all_items
 
@@ -21,9 +21,9 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def link(knee_episode) -> str:
     """The token of the invitation emailed for the open 3-month follow-up."""
-    report = contact.dispatch(now=datetime.now(tz=UTC))
+    report = dispatcher.dispatch(now=datetime.now(tz=UTC))
     for message_id in report.due:
-        contact.message_send(message_id=message_id)
+        outbox.message_send(message_id=message_id)
     return re.search(r"/p/(?!optout)([\w-]+)/", mail.outbox[-1].body).group(1)
 
 

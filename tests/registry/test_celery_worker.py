@@ -13,7 +13,7 @@ from celery.contrib.testing.worker import start_worker
 from django.conf import settings
 from kombu import Exchange, Queue
 
-from registry.celery import app
+from project.celery import app
 
 QUEUE = f"test-worker-{uuid.uuid4().hex[:12]}"
 received: list[int] = []

@@ -41,7 +41,7 @@ def _env_example() -> dict[str, str]:
 
 def _variables_the_settings_read() -> set[str]:
     """Every NAME the settings pass to an env_* helper; env_secret also reads NAME_FILE."""
-    source = (ROOT / "registry" / "settings.py").read_text()
+    source = (ROOT / "project" / "settings.py").read_text()
     names = set(re.findall(r"\benv_\w+\(\s*\"([A-Z][A-Z0-9_]*)\"", source))
     secrets = set(re.findall(r"\benv_secret\(\s*\"([A-Z][A-Z0-9_]*)\"", source))
     return names | {f"{name}_FILE" for name in secrets}
@@ -82,9 +82,9 @@ def test_app_services_wait_for_healthy_postgres_and_redis_and_the_migration(serv
 
 def test_web_runs_gunicorn_on_the_wsgi_app_and_worker_and_beat_run_celery(services):
     web = services["web"]["command"]
-    assert web[:2] == ["gunicorn", "registry.wsgi"]
-    assert services["worker"]["command"][:4] == ["celery", "-A", "registry", "worker"]
-    assert services["beat"]["command"][:4] == ["celery", "-A", "registry", "beat"]
+    assert web[:2] == ["gunicorn", "project.wsgi"]
+    assert services["worker"]["command"][:4] == ["celery", "-A", "project", "worker"]
+    assert services["beat"]["command"][:4] == ["celery", "-A", "project", "beat"]
     assert services["migrate"]["command"][-3:] == ["manage.py", "migrate", "--noinput"]
 
 
@@ -112,7 +112,7 @@ def test_an_app_container_environment_passes_the_settings(services, tmp_path):
     env.update(
         {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "DJANGO_SETTINGS_MODULE": "registry.settings",
+            "DJANGO_SETTINGS_MODULE": "project.settings",
             "REGISTRY_VAR_DIR": str(tmp_path),
         }
     )

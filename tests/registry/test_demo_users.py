@@ -15,7 +15,7 @@ from django.db import transaction
 from django.test import Client, override_settings
 from django.urls import reverse
 
-from registry.management.commands.demo_users import DEMO_USERS
+from project.management.commands.demo_users import DEMO_USERS
 from registry.models import Membership, Patient
 
 pytestmark = pytest.mark.django_db
@@ -50,7 +50,7 @@ def test_it_refuses_without_debug():
 def test_from_the_command_line_it_exits_non_zero_without_debug(tmp_path):
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "DJANGO_SETTINGS_MODULE": "registry.test_settings",  # DEBUG is off there
+        "DJANGO_SETTINGS_MODULE": "project.test_settings",  # DEBUG is off there
         "REGISTRY_VAR_DIR": str(tmp_path),
         "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
     }

@@ -71,7 +71,7 @@ def runs(tmp_path_factory) -> dict[str, tuple[subprocess.CompletedProcess, Path]
         var_dir = tmp / re.sub(r"\W+", "-", name)
         environment = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "DJANGO_SETTINGS_MODULE": "registry.settings",
+            "DJANGO_SETTINGS_MODULE": "project.settings",
             "REGISTRY_VAR_DIR": str(var_dir),
             **env,
         }
@@ -160,7 +160,7 @@ def test_links_follow_the_demo_s_address_in_every_process(tmp_path, debug, given
     (tmp_path / "demo-base-url").write_text("http://127.0.0.1:8123\n")
     env = {
         "PATH": os.environ["PATH"],
-        "DJANGO_SETTINGS_MODULE": "registry.settings",
+        "DJANGO_SETTINGS_MODULE": "project.settings",
         "DEBUG": debug,
         "SECRET_KEY": secrets.token_urlsafe(50),
         "REGISTRY_VAR_DIR": str(tmp_path),

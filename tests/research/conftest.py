@@ -16,7 +16,7 @@ from django.test import Client
 import scoring
 from outcomes.models import FollowUp, Response, Score
 from registry.models import Patient, TreatmentEpisode
-from registry.research.services import api_key_create
+from research.services import api_key_create
 from tests import factories
 
 TODAY = date.today()
@@ -250,16 +250,16 @@ def cohort(site_a, site_b) -> Cohort:
 
 
 def subject_id(patient: Patient) -> str:
-    from registry.research.models import SubjectPseudonym
-    from registry.research.services import pseudonyms_assign
+    from research.models import SubjectPseudonym
+    from research.services import pseudonyms_assign
 
     pseudonyms_assign()
     return SubjectPseudonym.objects.get(patient=patient).pseudonym
 
 
 def episode_id(episode: TreatmentEpisode) -> str:
-    from registry.research.models import EpisodePseudonym
-    from registry.research.services import pseudonyms_assign
+    from research.models import EpisodePseudonym
+    from research.services import pseudonyms_assign
 
     pseudonyms_assign()
     return EpisodePseudonym.objects.get(episode=episode).pseudonym

@@ -9,9 +9,9 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from registry.models import Patient, TreatmentEpisode
-from registry.research import services
-from registry.research.models import EpisodePseudonym, SubjectPseudonym
-from registry.tasks import assign_pseudonyms
+from research import services
+from research.models import EpisodePseudonym, SubjectPseudonym
+from research.tasks import assign_pseudonyms
 from tests.research.conftest import make_episode, make_patient
 
 pytestmark = pytest.mark.django_db
@@ -74,13 +74,13 @@ def test_the_sweep_finds_a_row_without_a_pseudonym_behind_the_newest_one(site_a)
 
 def test_the_sweep_runs_every_hour_from_beat(settings):
     entry = settings.CELERY_BEAT_SCHEDULE["pseudonym-sweep"]
-    assert entry == {"task": "registry.tasks.assign_pseudonyms", "schedule": 3600}
+    assert entry == {"task": "research.tasks.assign_pseudonyms", "schedule": 3600}
 
 
 def test_bulk_seeded_patients_and_episodes_have_pseudonyms():
     from datetime import date
 
-    from registry.demo import seed_demo
+    from project.demo import seed_demo
 
     seed_demo(patients=6, seed=3, sites=2, as_of=date(2026, 6, 1))
     assert SubjectPseudonym.objects.count() == Patient.objects.count() == 6

@@ -9,8 +9,8 @@ import re
 
 import pytest
 
-from registry.research.models import EpisodePseudonym, SubjectPseudonym
-from registry.research.services import pseudonyms_assign
+from research.models import EpisodePseudonym, SubjectPseudonym
+from research.services import pseudonyms_assign
 from tests.research.conftest import DAYS, episode_id, subject_id
 
 pytestmark = pytest.mark.django_db
@@ -134,7 +134,7 @@ def test_a_key_for_site_a_gets_nothing_of_site_b(api_a, cohort, site_b):
 
 
 def test_a_key_for_site_b_only_lists_empty_at_site_a(client, site_b, cohort):
-    from registry.research.services import api_key_create
+    from research.services import api_key_create
     from tests.research.conftest import ApiClient
 
     api = ApiClient(client, api_key_create(name="B", sites=[site_b])[1])

@@ -10,7 +10,7 @@ import pytest
 from django.core.management import call_command
 from django.test import override_settings
 
-from registry.research.models import ApiKey
+from research.models import ApiKey
 from tests.research.conftest import ApiClient
 
 pytestmark = pytest.mark.django_db

@@ -13,7 +13,7 @@ from django.db import connection
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 
-from registry.research import deid
+from research import deid
 from tests.research.conftest import add_scores, make_episode, make_patient
 
 pytestmark = pytest.mark.django_db

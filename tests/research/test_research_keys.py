@@ -12,8 +12,8 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
-from registry.research.models import ApiKey
-from registry.research.services import api_key_create, api_key_revoke
+from research.models import ApiKey
+from research.services import api_key_create, api_key_revoke
 from tests.research.conftest import ApiClient
 
 pytestmark = pytest.mark.django_db
@@ -96,7 +96,7 @@ def test_a_staff_session_does_not_open_the_research_api(alice_client, charlie_cl
 
 def test_the_administrator_creates_a_key_in_the_admin_and_sees_it_once(charlie_client, site_a, site_b):
     response = charlie_client.post(
-        reverse("admin:registry_apikey_add"), {"name": "KOOS study", "sites": [site_a.pk], "expires_at_0": ""}
+        reverse("admin:research_apikey_add"), {"name": "KOOS study", "sites": [site_a.pk], "expires_at_0": ""}
     )
     assert response.status_code == 200, response.content[:2000]
     key = ApiKey.objects.get(name="KOOS study")
@@ -106,14 +106,14 @@ def test_the_administrator_creates_a_key_in_the_admin_and_sees_it_once(charlie_c
     assert list(key.sites.all()) == [site_a]
     assert key.created_by.username == "charlie"
     # Never shown again: not on the change page, not in the list.
-    for url in (reverse("admin:registry_apikey_change", args=[key.pk]), reverse("admin:registry_apikey_changelist")):
+    for url in (reverse("admin:research_apikey_change", args=[key.pk]), reverse("admin:research_apikey_changelist")):
         assert raw not in charlie_client.get(url).content.decode()
 
 
 def test_the_administrator_revokes_keys_with_an_action(charlie_client, site_a):
     key, raw = api_key_create(name="Study", sites=[site_a])
     response = charlie_client.post(
-        reverse("admin:registry_apikey_changelist"), {"action": "revoke", "_selected_action": [key.pk]}
+        reverse("admin:research_apikey_changelist"), {"action": "revoke", "_selected_action": [key.pk]}
     )
     assert response.status_code == 302
     key.refresh_from_db()
@@ -123,4 +123,4 @@ def test_the_administrator_revokes_keys_with_an_action(charlie_client, site_a):
 def test_site_staff_cannot_see_keys_or_pseudonyms(alice_client, site_a):
     api_key_create(name="Study", sites=[site_a])
     for name in ("apikey", "subjectpseudonym", "episodepseudonym"):
-        assert alice_client.get(reverse(f"admin:registry_{name}_changelist")).status_code == 403
+        assert alice_client.get(reverse(f"admin:research_{name}_changelist")).status_code == 403

@@ -1,4 +1,4 @@
-"""A research replica (DATABASE_REPLICA_URL, registry/dbrouter.py): research API reads go to it, everything else
+"""A research replica (DATABASE_REPLICA_URL, research/dbrouter.py): research API reads go to it, everything else
 and every write to the primary, and no row reaches a researcher without its pseudonym.
 
 The "replica" here is a second connection to the test database under the alias "replica", read-only on
@@ -14,11 +14,11 @@ import pytest
 from django.db import connections
 from django.test.utils import CaptureQueriesContext
 
-from registry.dbrouter import REPLICA, ResearchReplicaRouter
 from registry.models import Patient, TreatmentEpisode
-from registry.research.access import research_queryset
-from registry.research.models import ApiKey, EpisodePseudonym, SubjectPseudonym
-from registry.research.services import pseudonyms_assign
+from research.access import research_queryset
+from research.dbrouter import REPLICA, ResearchReplicaRouter
+from research.models import ApiKey, EpisodePseudonym, SubjectPseudonym
+from research.services import pseudonyms_assign
 from tests.research.conftest import make_episode, make_patient
 
 # "__all__": the test case is built after the module fixture below has added the alias, so it may use it.
@@ -54,7 +54,7 @@ def _touches(queries: CaptureQueriesContext, text: str) -> bool:
     return any(text in q["sql"] for q in queries.captured_queries)
 
 
-RELEASE_RULE = '"consent_research"'  # in every query that reads released rows (registry.research.access)
+RELEASE_RULE = '"consent_research"'  # in every query that reads released rows (research.access)
 
 
 def _as_if_imported_without_pseudonyms() -> None:
@@ -118,7 +118,7 @@ def test_with_a_replica_no_row_is_released_before_its_pseudonyms_reached_it(repl
 
 
 def test_without_a_replica_the_router_routes_nothing(monkeypatch):
-    from registry import dbrouter
+    from research import dbrouter
 
     router = ResearchReplicaRouter()
     with dbrouter.research_reads():

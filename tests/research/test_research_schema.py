@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 import scoring
-from registry.research import deid
+from research import deid
 
 pytestmark = pytest.mark.django_db
 

@@ -15,7 +15,7 @@ from scipy import stats
 import scoring
 from outcomes.models import Score
 from registry.models import TreatmentEpisode
-from registry.research import summaries
+from research.summaries import scores as summaries
 from tests import factories
 from tests.research.conftest import TODAY, add_scores, make_episode, make_patient
 

@@ -63,7 +63,7 @@ def test_the_claim_is_measured_on_a_padded_table_that_is_rolled_back(tmp_path):
     output = tmp_path / "benchmarks.md"
     call_command("seed_demo", "--patients", "60", "--seed", "3", stdout=StringIO())
     before = FollowUp.objects.count()
-    from registry.management.commands.bench_all import Command
+    from project.management.commands.bench_all import Command
 
     command = Command(stdout=StringIO())
     command.opts = {"claim_rows": 3 * before + 17, "rounds": 1, "output": str(output)}

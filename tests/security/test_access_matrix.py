@@ -16,7 +16,7 @@ from django.contrib import admin
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from outcomes import contact
+from outcomes import dispatcher, outbox
 from outcomes.models import EmailOptOut, FollowUpSettings, InstrumentWording, Message, OutcomePlan, Response
 from registry.models import Membership
 from tests import factories
@@ -40,9 +40,9 @@ MODELS: dict[str, tuple[bool, set[str]]] = {
     "registry.administration": (True, {"view", "add", "change"}),
     "registry.adverseevent": (True, {"view", "add", "change"}),
     "registry.subsequentsurgery": (True, {"view", "add", "change"}),
-    "registry.apikey": (False, set()),
-    "registry.subjectpseudonym": (False, set()),
-    "registry.episodepseudonym": (False, set()),
+    "research.apikey": (False, set()),
+    "research.subjectpseudonym": (False, set()),
+    "research.episodepseudonym": (False, set()),
     "auth.user": (False, set()),
     "auth.group": (False, set()),
     "axes.accessattempt": (False, set()),
@@ -63,8 +63,8 @@ NO_ADD = {
     "outcomes.worklist",
     "outcomes.response",
     "outcomes.message",
-    "registry.subjectpseudonym",
-    "registry.episodepseudonym",
+    "research.subjectpseudonym",
+    "research.episodepseudonym",
     "axes.accessattempt",
     "axes.accesslog",
     "axes.accessfailurelog",
@@ -72,16 +72,16 @@ NO_ADD = {
 NO_CHANGE_FORM = {"outcomes.worklist"}  # change and history redirect to the follow-up's pages
 NO_DELETE = {  # keys are revoked and staff deactivated, never deleted
     "outcomes.message",
-    "registry.apikey",
-    "registry.subjectpseudonym",
-    "registry.episodepseudonym",
+    "research.apikey",
+    "research.subjectpseudonym",
+    "research.episodepseudonym",
     "auth.user",
 }
 HISTORY_LESS = {
     "otp_totp.totpdevice",
-    "registry.apikey",
-    "registry.subjectpseudonym",
-    "registry.episodepseudonym",
+    "research.apikey",
+    "research.subjectpseudonym",
+    "research.episodepseudonym",
     "auth.user",
     "auth.group",
     "axes.accessattempt",
@@ -124,7 +124,7 @@ EXTRA_ADMIN_VIEWS = {
     "outcomes_followup_resolve",
     "registry_episode_done",
     "registry_episode_cancel",
-    "registry_apikey_created",
+    "research_apikey_created",
     "auth_user_password_change",
     "registry_patient_export",
     "registry_patient_anonymise",
@@ -179,7 +179,7 @@ def world(site_a, site_b, alice, bob, charlie, patient_a, patient_b):
         }
     from django.contrib.auth.models import Group
 
-    from registry.research.services import api_key_create
+    from research.services import api_key_create
 
     key_a, raw_a = api_key_create(name="matrix A", sites=[site_a])
     from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -188,19 +188,19 @@ def world(site_a, site_b, alice, bob, charlie, patient_a, patient_b):
         "otp_totp.totpdevice": TOTPDevice.objects.create(user=charlie, name="phone", confirmed=False),
         "auth.user": alice,
         "auth.group": Group.objects.first(),
-        "registry.apikey": key_a,
+        "research.apikey": key_a,
     }
     # Pseudonyms exist once the API has been used; axes rows once a login failed.
     Client().get("/api/v1/treatments/", HTTP_AUTHORIZATION=f"Token {raw_a}")
     Client().post("/admin/login/", {"username": "nobody", "password": "wrong-wrong-wrong"})
     from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 
-    from registry.research.models import EpisodePseudonym, SubjectPseudonym
+    from research.models import EpisodePseudonym, SubjectPseudonym
 
     shared.update(
         {
-            "registry.subjectpseudonym": SubjectPseudonym.objects.first(),
-            "registry.episodepseudonym": EpisodePseudonym.objects.first(),
+            "research.subjectpseudonym": SubjectPseudonym.objects.first(),
+            "research.episodepseudonym": EpisodePseudonym.objects.first(),
             "axes.accessattempt": AccessAttempt.objects.first(),
             "axes.accesslog": AccessLog.objects.first()
             or AccessLog.objects.create(username="x", ip_address="127.0.0.1"),
@@ -210,9 +210,9 @@ def world(site_a, site_b, alice, bob, charlie, patient_a, patient_b):
     for label, obj in shared.items():
         objects["A"][label] = objects["B"][label] = obj
     # The patient of site B opens their link.
-    report = contact.dispatch()
+    report = dispatcher.dispatch()
     for message_id in report.due:
-        contact.message_send(message_id=message_id)
+        outbox.message_send(message_id=message_id)
     from django.core import mail
 
     token_b = next(
@@ -344,7 +344,7 @@ def test_admin_site_pages_by_persona(world):
 
 def test_research_api_by_persona(world):
     objects = world["objects"]
-    from registry.research.models import EpisodePseudonym
+    from research.models import EpisodePseudonym
 
     ids = {k: EpisodePseudonym.objects.filter(episode=objects[k]["registry.treatmentepisode"]).first() for k in "AB"}
     lists = [route for route, name in routes() if name and name.startswith("research-") and "detail" not in name]

@@ -10,7 +10,7 @@ import pytest
 import time_machine
 from django.test import Client, override_settings
 
-from registry.logscrub import GunicornScrubbingLogger, ScrubTokensFilter, scrub
+from project.logscrub import GunicornScrubbingLogger, ScrubTokensFilter, scrub
 
 pytestmark = pytest.mark.django_db
 

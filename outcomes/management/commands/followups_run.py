@@ -12,7 +12,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from outcomes import contact
+from outcomes import dispatcher, outbox
 from registry import clock
 
 
@@ -46,7 +46,7 @@ class Command(BaseCommand):
                 clock.set_demo_now(now)
                 self.stdout.write(f"Demo clock set to {now.isoformat()} (web server and worker follow it).")
         now = now or clock.now()
-        report = contact.dispatch(now=now)
+        report = dispatcher.dispatch(now=now)
         self.stdout.write(f"Dispatcher pass at {now.isoformat()}:")
         for line in report.lines():
             self.stdout.write(f"  {line}")
@@ -54,7 +54,7 @@ class Command(BaseCommand):
             return
         outcomes: dict[str, int] = {}
         for message_id in report.due:
-            result = contact.message_send(message_id=message_id, now=now)
+            result = outbox.message_send(message_id=message_id, now=now)
             outcomes[result] = outcomes.get(result, 0) + 1
         if report.due:
             self.stdout.write("  sent here: " + ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items())))

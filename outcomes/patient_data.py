@@ -1,0 +1,58 @@
+"""Follow-up's share of a patient's data, for the core's patient export and anonymisation
+(registry.extensions.PATIENT_DATA; outcomes.apps registers it)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from outcomes.models import AccessToken, CallAttempt, Draft, EmailOptOut, FollowUp, Message, Response, Score
+from registry.extensions import PatientData, export_row
+from registry.models import Patient, TreatmentEpisode
+
+
+def episode_export(episode: TreatmentEpisode) -> dict[str, Any]:
+    follow_ups = []
+    for fu in FollowUp.objects.filter(episode=episode).order_by("window_opens"):
+        follow_ups.append(
+            {
+                **export_row(fu, exclude=("episode",)),
+                "responses": [export_row(r, exclude=("follow_up",)) for r in Response.objects.filter(follow_up=fu)],
+                "scores": [
+                    export_row(s, exclude=("follow_up", "response")) for s in Score.objects.filter(follow_up=fu)
+                ],
+                "calls": [
+                    export_row(c, exclude=("follow_up", "by")) for c in CallAttempt.objects.filter(follow_up=fu)
+                ],
+            }
+        )
+    return {"follow_ups": follow_ups}
+
+
+def patient_export(patient: Patient) -> dict[str, Any]:
+    opt_out = EmailOptOut.objects.filter(patient=patient).first()
+    return {
+        "emails": [
+            {
+                "kind": m.kind,
+                "status": m.status,
+                "created_at": m.created_at.isoformat(),
+                "sent_at": m.sent_at.isoformat() if m.sent_at else None,
+                "to": m.to_email,
+            }
+            for m in Message.objects.filter(patient=patient).order_by("created_at")
+        ],
+        "email_opt_out": export_row(opt_out, exclude=("patient",)) if opt_out else None,
+        "links_issued": AccessToken.objects.filter(patient=patient).count(),
+    }
+
+
+def anonymise(patient: Patient) -> None:
+    AccessToken.objects.filter(patient=patient).delete()
+    Draft.objects.filter(token__patient=patient).delete()
+    Message.objects.filter(patient=patient).update(to_email="")
+    CallAttempt.objects.filter(follow_up__episode__patient=patient).update(note="")  # free text about the person
+
+
+FOLLOW_UP_DATA = PatientData(
+    app="outcomes", episode_export=episode_export, patient_export=patient_export, anonymise=anonymise
+)

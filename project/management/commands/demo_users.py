@@ -1,0 +1,76 @@
+"""python manage.py demo_users: the demo's logins, one per role, with known passwords (demo only)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import transaction
+
+from registry import roles
+from registry.models import Membership, Site
+from research.models import ApiKey
+from research.services import api_key_create, api_key_revoke
+
+# username, password, what they are; passwords are public by design: this is the demo.
+DEMO_USERS = [
+    ("admin", "demo-admin-pass", "registry administrator (all sites)"),
+    ("coord.hrj", "demo-coord-pass", "coordinator at site HRJ"),
+    ("coord.sro", "demo-coord-pass", "coordinator at site SRO"),
+    ("researcher", "demo-research-pass", "researcher (read-only API, no admin access)"),
+]
+
+# The researcher's demo API key: the raw key is shown once, so each run revokes the last one and makes a new one.
+DEMO_KEY_NAME = "demo researcher (HRJ, SRO)"
+
+
+class Command(BaseCommand):
+    help = "Create or reset the demo logins (refuses to run unless DEBUG is on or --force is given)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--force", action="store_true", help="run even with DEBUG off (never in production)")
+
+    @transaction.atomic
+    def handle(self, *args: Any, **opts: Any) -> None:
+        if not settings.DEBUG and not opts["force"]:
+            raise CommandError("demo_users creates logins with published passwords; it runs only with DEBUG=true.")
+        sites = {s.code: s for s in Site.objects.filter(code__in=["HRJ", "SRO"])}
+        if len(sites) < 2:
+            raise CommandError("Demo sites HRJ and SRO are missing: run seed_demo first.")
+        for username, password, _ in DEMO_USERS:
+            user, _ = User.objects.get_or_create(username=username)
+            user.set_password(password)
+            user.email = f"{username}@example.test"
+            user.is_active = True
+            user.is_superuser = username == "admin"
+            user.is_staff = username != "researcher"
+            user.save()
+            if username.startswith("coord."):
+                site = sites[username.split(".")[1].upper()]
+                Membership.objects.update_or_create(
+                    user=user, site=site, defaults={"role": Membership.Role.COORDINATOR, "active": True}
+                )
+                roles.membership_sync_user(user=user)
+        self.stdout.write("Demo logins (username / password — role):")
+        for username, password, role in DEMO_USERS:
+            self.stdout.write(f"  {username:<12} / {password:<20} — {role}")
+        raw_key = self.research_key(sites=[sites["HRJ"], sites["SRO"]], by=User.objects.get(username="admin"))
+        self.stdout.write("Researcher API key (sites HRJ and SRO, 30 days; a new one each run, the old one revoked):")
+        self.stdout.write(f"  {raw_key}")
+        scores_csv = f"{settings.REGISTRY_BASE_URL}/api/v1/scores/?instrument=koos&format=csv"
+        self.stdout.write(f'  curl -H "Authorization: Token {raw_key}" "{scores_csv}"')
+        self.stdout.write(f"  API docs: {settings.REGISTRY_BASE_URL}/api/v1/docs/")
+
+    def research_key(self, *, sites: list[Site], by: User) -> str:
+        from datetime import timedelta
+
+        from django.utils import timezone
+
+        for old in ApiKey.objects.filter(name=DEMO_KEY_NAME, revoked_at__isnull=True):
+            api_key_revoke(key=old)
+        _, raw_key = api_key_create(
+            name=DEMO_KEY_NAME, sites=sites, expires_at=timezone.now() + timedelta(days=30), created_by=by
+        )
+        return raw_key

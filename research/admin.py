@@ -1,0 +1,145 @@
+"""Admin of researcher API keys and the pseudonym tables: the registry administrator's alone.
+
+A key is created here (through `api_key_create`) and its raw value is shown once, on the page that answers the
+"Save" — it is never stored, put in a message or a cookie, or shown again. Keys are revoked with an action
+(through `api_key_revoke`). The pseudonym tables are the re-identification key: read-only, for the registry
+administrator, e.g. to find the patient behind a subject ID a researcher reports a data problem with.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+
+from registry.access import is_registry_admin
+from research.models import ApiKey, EpisodePseudonym, SubjectPseudonym
+from research.services import api_key_create, api_key_revoke
+
+
+class RegistryAdminOnly:
+    """Visible and usable by the registry administrator only."""
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return is_registry_admin(request.user)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return is_registry_admin(request.user)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return is_registry_admin(request.user)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return is_registry_admin(request.user)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # keys are revoked, not deleted: last use and revocation stay on record
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(RegistryAdminOnly, admin.ModelAdmin):
+    filter_horizontal = ["sites"]
+    list_display = ["name", "prefix", "site_codes", "status", "expires_at", "last_used_at", "created_by", "created_at"]
+    list_filter = [("revoked_at", admin.EmptyFieldListFilter), "expires_at", "sites"]
+    search_fields = ["name", "prefix"]
+    list_select_related = ["created_by"]
+    readonly_fields = ["prefix", "status", "created_by", "created_at", "last_used_at", "revoked_at"]
+    actions = ["revoke"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).prefetch_related("sites")
+
+    def get_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> list[str]:
+        if obj is None:
+            return ["name", "sites", "expires_at"]
+        return [
+            "name",
+            "prefix",
+            "status",
+            "sites",
+            "expires_at",
+            "created_by",
+            "created_at",
+            "last_used_at",
+            "revoked_at",
+        ]
+
+    @admin.display(description="sites")
+    def site_codes(self, obj: ApiKey) -> str:
+        return ", ".join(sorted(site.code for site in obj.sites.all()))
+
+    @admin.display(description="status")
+    def status(self, obj: ApiKey) -> str:
+        return obj.status
+
+    def save_model(self, request: HttpRequest, obj: ApiKey, form: Any, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        key, raw_key = api_key_create(
+            name=form.cleaned_data["name"],
+            sites=form.cleaned_data["sites"],
+            expires_at=form.cleaned_data.get("expires_at"),
+            created_by=request.user,
+        )
+        # The admin goes on with `obj` (history log, redirect): make it the saved key.
+        for field in ApiKey._meta.concrete_fields:
+            setattr(obj, field.attname, getattr(key, field.attname))
+        obj._state = key._state
+        request._research_raw_key = raw_key  # type: ignore[attr-defined]  # shown once by response_add
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        if change:  # a new key got its sites from the service
+            super().save_related(request, form, formsets, change)
+
+    def response_add(self, request: HttpRequest, obj: ApiKey, post_url_continue: Any = None) -> HttpResponse:
+        raw_key = getattr(request, "_research_raw_key", None)
+        if raw_key is None:
+            return super().response_add(request, obj, post_url_continue)
+        key = ApiKey.objects.prefetch_related("sites").get(pk=obj.pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "API key created",
+            "opts": self.model._meta,
+            "key": key,
+            "raw_key": raw_key,
+            "site_codes": self.site_codes(key),
+        }
+        response = TemplateResponse(request, "admin/research/apikey/created.html", context)
+        response["Cache-Control"] = "no-store"
+        return response
+
+    @admin.action(description="Revoke the selected keys")
+    def revoke(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for key in queryset:
+            api_key_revoke(key=key)
+        self.message_user(request, f"Revoked {queryset.count()} key(s).", messages.SUCCESS)
+
+
+class _PseudonymAdmin(RegistryAdminOnly, admin.ModelAdmin):
+    list_display = ["pseudonym", "created_at"]
+    search_fields = ["pseudonym"]
+    show_full_result_count = False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(SubjectPseudonym)
+class SubjectPseudonymAdmin(_PseudonymAdmin):
+    list_display = ["pseudonym", "patient", "created_at"]
+    search_fields = ["pseudonym", "patient__registry_id"]
+    list_select_related = ["patient"]
+
+
+@admin.register(EpisodePseudonym)
+class EpisodePseudonymAdmin(_PseudonymAdmin):
+    list_display = ["pseudonym", "episode", "created_at"]
+    search_fields = ["pseudonym", "episode__patient__registry_id"]
+    list_select_related = ["episode", "episode__patient"]

@@ -1,0 +1,104 @@
+"""`Authorization: Token <key>` with a researcher's API key, and the read-only permission and rate limits.
+
+A key authenticates as a `ResearchClient`, not as a Django user: it has no staff flag, no permissions and no
+session, so it can never reach the admin, and the research views accept nothing else (a staff session does not
+open the research API either). Keys are looked up by their SHA-256 digest; a revoked or expired key is refused
+with 401 and a message saying which.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from rest_framework import exceptions, permissions, throttling
+from rest_framework.authentication import TokenAuthentication
+
+from research.models import ApiKey
+from research.services import api_key_find, api_key_touch
+
+
+class ResearchClient:
+    """The caller of a request made with an API key: authenticated, but no user and no staff rights."""
+
+    is_authenticated = True
+    is_anonymous = False
+    is_active = True
+    is_staff = False
+    is_superuser = False
+    pk = None
+    id = None
+
+    def __init__(self, key: ApiKey) -> None:
+        self.key = key
+        self.username = f"api-key:{key.prefix}"
+
+    def __str__(self) -> str:
+        return self.username
+
+    def has_perm(self, perm: str, obj: Any = None) -> bool:
+        return False
+
+    def has_module_perms(self, app_label: str) -> bool:
+        return False
+
+
+class ApiKeyAuthentication(TokenAuthentication):
+    """`Authorization: Token rk_...`. Subclasses DRF's TokenAuthentication for the header parsing (and so that
+    the OpenAPI schema describes the scheme), but looks the key up among researcher API keys."""
+
+    keyword = "Token"
+
+    def authenticate_credentials(self, key: str) -> tuple[ResearchClient, ApiKey]:
+        api_key = api_key_find(raw_key=key)
+        if api_key is None:
+            raise exceptions.AuthenticationFailed("Invalid API key.")
+        if api_key.is_revoked:
+            raise exceptions.AuthenticationFailed("This API key has been revoked.")
+        if api_key.is_expired:
+            raise exceptions.AuthenticationFailed("This API key has expired.")
+        api_key_touch(key=api_key)
+        return ResearchClient(api_key), api_key
+
+
+class HasResearchKey(permissions.BasePermission):
+    """Only a researcher API key, and only reads."""
+
+    message = "A researcher API key is required: Authorization: Token <key>."
+
+    def has_permission(self, request: Any, view: Any) -> bool:
+        if not isinstance(request.auth, ApiKey):
+            return False
+        if request.method in permissions.SAFE_METHODS:
+            return True
+        # A method the view does not have answers 405 Method Not Allowed (DRF checks it after this); a write the
+        # view could take is refused here.
+        return getattr(view, request.method.lower(), None) is None
+
+
+class ResearchKeyThrottle(throttling.SimpleRateThrottle):
+    """Requests per key (RESEARCH_RATE_LIMIT, default 300/min); over it: 429 with Retry-After."""
+
+    scope = "research"
+    setting = "RESEARCH_RATE_LIMIT"
+
+    def get_rate(self) -> str:
+        return getattr(settings, self.setting)
+
+    def get_cache_key(self, request: Any, view: Any) -> str | None:
+        if not isinstance(request.auth, ApiKey):
+            return None
+        return self.cache_format % {"scope": self.scope, "ident": request.auth.pk}
+
+
+class ResearchCsvThrottle(ResearchKeyThrottle):
+    """CSV exports per key (RESEARCH_CSV_RATE_LIMIT, default 60/hour): each may be a whole cohort."""
+
+    scope = "research_csv"
+    setting = "RESEARCH_CSV_RATE_LIMIT"
+
+    def allow_request(self, request: Any, view: Any) -> bool:
+        renderer = getattr(request, "accepted_renderer", None)
+        if getattr(renderer, "format", None) != "csv":
+            return True
+        return super().allow_request(request, view)

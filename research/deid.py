@@ -1,0 +1,545 @@
+"""What a research row may say: the released columns of every dataset, and the SQL that makes them.
+
+HIPAA Safe Harbor in spirit (DOMAIN.md, "What researchers may see"):
+
+- `subject_id` and `episode_id` are random pseudonyms from the mapping tables (research.models), never a
+  primary key, the registry ID or anything derived from an identifier;
+- every date is given as whole days from the episode's index date (the first administration); the only calendar
+  element is the index year, which Safe Harbor allows;
+- age is completed years at the index date, 90 and over pooled as 90 (the column is numeric, so "90" means
+  "90 or older": it loads as a number in pandas and R);
+- never names, emails, phone numbers, birth dates, record numbers, calendar dates or free text: the free-text
+  fields (administration product name, device/kit, operator; spinal level; adverse-event description) are not
+  released at all.
+
+Each dataset is a list of `Column`s over a base model. The same list gives the JSON fields, the CSV columns (in
+this order), the filters' targets and the data dictionary, so they cannot drift apart. The values are computed
+in SQL (age and days included), which is what lets PostgreSQL stream a whole cohort with COPY.
+
+An episode's product type, source and cell dose are those of its first administration (earliest date, then
+earliest entry). They are joined once per row with an anti-join ("no earlier administration exists"), which
+PostgreSQL runs as a hash anti-join instead of a correlated lookup per row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from django.db import models
+from django.db.models import Count, F, Max, OuterRef, Subquery, Sum, Value
+from django.db.models.functions import Coalesce, ExtractYear, Least, NullIf
+
+import scoring
+from outcomes.models import MissingCode, Mode, Score
+from outcomes.schedule import WINDOWS
+from registry.models import (
+    Administration,
+    AdverseEvent,
+    AdverseEventOutcome,
+    AdverseEventType,
+    CellSource,
+    Diagnosis,
+    Joint,
+    ProductType,
+    Relatedness,
+    Sex,
+    Side,
+    SubsequentSurgery,
+    SurgeryType,
+    TreatmentEpisode,
+)
+
+Kind = Literal["string", "integer", "number", "boolean"]
+
+AGE_POOLED_FROM = 90
+ALIAS_PREFIX = "c_"
+TIMEPOINT_ORDER = [w.timepoint for w in WINDOWS]
+
+
+# SQL helpers ----------------------------------------------------------------------------------------------
+
+
+class DaysBetween(models.Func):
+    """Whole days from the second date to the first (negative if the first is earlier)."""
+
+    output_field = models.IntegerField()
+    arity = 2
+    template = "(%(expressions)s)"
+    arg_joiner = " - "  # PostgreSQL: date - date is an integer number of days
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        # julianday() of a plain date is exact (x.5), so the difference is a whole number.
+        return self.as_sql(
+            compiler,
+            connection,
+            template="CAST(julianday(%(expressions)s) AS INTEGER)",
+            arg_joiner=") - julianday(",
+            **extra,
+        )
+
+
+class CompletedYears(models.Func):
+    """Completed years from the second date (birth) to the first (the index date): age on that day."""
+
+    output_field = models.IntegerField()
+    arity = 2
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return self.as_sql(compiler, connection, template="CAST(EXTRACT(YEAR FROM AGE(%(expressions)s)) AS INTEGER)")
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        at_sql, at_params = compiler.compile(self.source_expressions[0])
+        born_sql, born_params = compiler.compile(self.source_expressions[1])
+        sql = (
+            f"(CAST(strftime('%%Y', {at_sql}) AS INTEGER) - CAST(strftime('%%Y', {born_sql}) AS INTEGER)"
+            f" - (strftime('%%m-%%d', {at_sql}) < strftime('%%m-%%d', {born_sql})))"
+        )
+        return sql, (*at_params, *born_params, *at_params, *born_params)
+
+    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> Any:  # other backends: fail loudly
+        if "template" not in extra:
+            raise NotImplementedError(f"CompletedYears is not implemented for {connection.vendor}.")
+        return super().as_sql(compiler, connection, **extra)
+
+
+def age_at_index(episode_prefix: str) -> models.Expression:
+    """Age in completed years at the index date, 90 and over pooled as 90. The date of birth is read inside the
+    database and never leaves it."""
+    return Least(
+        CompletedYears(F(f"{episode_prefix}index_date"), F(f"{episode_prefix}patient__identity__date_of_birth")),
+        Value(AGE_POOLED_FROM),
+    )
+
+
+def days_from_index(date_path: str, episode_prefix: str) -> models.Expression:
+    return DaysBetween(F(date_path), F(f"{episode_prefix}index_date"))
+
+
+# Columns and datasets -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Column:
+    """One released column. `source` is an ORM path or expression on the dataset's base model (None: the model
+    field called `name`)."""
+
+    name: str
+    kind: Kind
+    description: str
+    source: Any = None
+    choices: tuple[str, ...] = ()
+    unit: str | None = None
+
+    @property
+    def alias(self) -> str:
+        """The name the column has in the SQL: prefixed, so it never clashes with a model field (a released
+        `episode_id` is the pseudonym, not AdverseEvent.episode_id)."""
+        return ALIAS_PREFIX + self.name
+
+    def expression(self) -> Any:
+        source = self.name if self.source is None else self.source
+        return F(source) if isinstance(source, str) else source
+
+    def dictionary(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name, "type": self.kind, "description": self.description}
+        if self.choices:
+            out["values"] = list(self.choices)
+        if self.unit:
+            out["unit"] = self.unit
+        return out
+
+
+def _values(choices: type[models.TextChoices]) -> tuple[str, ...]:
+    return tuple(choices.values)
+
+
+def episode_columns(ep: str, *, first_administration: bool = True) -> list[Column]:
+    """The covariates every row carries: who (pseudonyms, sex, age), where (site), what joint, and (with
+    `first_administration`) what was injected. `ep` is the lookup prefix from the base model to the episode."""
+    pat = f"{ep}patient__"
+    columns = [
+        Column(
+            "subject_id",
+            "string",
+            "Pseudonymous subject ID: random, stable within the registry, not derived from any identifier.",
+            f"{pat}research_pseudonym__pseudonym",
+        ),
+        Column(
+            "episode_id",
+            "string",
+            "Pseudonymous treatment-episode ID (one treated joint or spinal level; a bilateral treatment is two).",
+            f"{ep}research_pseudonym__pseudonym",
+        ),
+        Column("site", "string", "Code of the treating site.", f"{pat}site__code"),
+        Column("joint", "string", "Treated joint.", f"{ep}joint", _values(Joint)),
+        Column("side", "string", "Side (midline for the spine).", f"{ep}side", _values(Side)),
+        Column(
+            "kl_grade",
+            "integer",
+            "Kellgren-Lawrence grade 0-4 at baseline (knee and hip; empty for the spine or when not graded).",
+            f"{ep}kl_grade",
+        ),
+        Column("sex", "string", "Sex.", f"{pat}sex", _values(Sex)),
+        Column(
+            "age_at_index",
+            "integer",
+            f"Age in completed years at the index date; {AGE_POOLED_FROM} means {AGE_POOLED_FROM} or older "
+            "(pooled, Safe Harbor).",
+            age_at_index(ep),
+            unit="years",
+        ),
+        Column("bmi", "number", "Body-mass index at baseline.", f"{ep}bmi", unit="kg/m2"),
+        Column(
+            "index_year",
+            "integer",
+            "Calendar year of the index date (first administration).",
+            ExtractYear(f"{ep}index_date"),
+        ),
+    ]
+    if first_administration:
+        columns += [
+            Column(
+                "product_type",
+                "string",
+                "Product of the episode's first administration (earliest date, then earliest entry).",
+                f"{ep}first_product_type",
+                _values(ProductType),
+            ),
+            Column(
+                "source",
+                "string",
+                "Autologous or allogeneic (na: acellular), of the first administration.",
+                f"{ep}first_source",
+                _values(CellSource),
+            ),
+            Column(
+                "cell_dose_millions",
+                "number",
+                "Cell dose of the first administration, in million cells (empty for acellular products).",
+                f"{ep}first_cell_dose_millions",
+                unit="10^6 cells",
+            ),
+        ]
+    return columns
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A released table: base model, columns in output order, what one row is, and how to order rows."""
+
+    name: str
+    row: str
+    model: type[models.Model]
+    columns: tuple[Column, ...]
+    order_by: str = "id"
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    @property
+    def aliases(self) -> list[str]:
+        return [c.alias for c in self.columns]
+
+    def column(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+    def annotate(self, queryset: models.QuerySet) -> models.QuerySet:
+        """`queryset` (already scoped by research.access) with every column available under its name,
+        for filtering and output."""
+        return queryset.annotate(**{c.alias: c.expression() for c in self.columns})
+
+    def rows(self, queryset: models.QuerySet, *, with_order_key: bool = True) -> models.QuerySet:
+        """Rows as dicts keyed by alias, in column order (plus the ordering key, which pagination needs and
+        output drops)."""
+        names = self.aliases + ([self.order_by] if with_order_key else [])
+        return queryset.values(*names).order_by(self.order_by)
+
+    def dictionary(self) -> dict[str, Any]:
+        return {
+            "row": self.row,
+            "columns": [c.dictionary() for c in self.columns],
+            **({"notes": list(self.notes)} if self.notes else {}),
+        }
+
+
+_PRIORS = [
+    ("prior_nsaids", "Prior NSAIDs or analgesics."),
+    ("prior_physiotherapy", "Prior physiotherapy or exercise."),
+    ("prior_steroid_injection", "Prior corticosteroid injection."),
+    ("prior_ha_injection", "Prior hyaluronic acid injection."),
+    ("prior_prp_injection", "Prior PRP injection."),
+    ("prior_surgery", "Prior surgery on this joint."),
+]
+
+TREATMENTS = Dataset(
+    name="treatments",
+    row="one treatment episode (a treated joint or spinal level of one subject)",
+    model=TreatmentEpisode,
+    columns=(
+        *episode_columns(""),
+        Column("diagnosis", "string", "Diagnosis.", "diagnosis", _values(Diagnosis)),
+        *(Column(name, "boolean", text, name) for name, text in _PRIORS),
+        Column(
+            "n_administrations",
+            "integer",
+            "Number of administrations recorded for the episode (repeat injections included).",
+            Coalesce(
+                Subquery(
+                    Administration.objects.filter(episode=OuterRef("pk"))
+                    .order_by()
+                    .values("episode")
+                    .annotate(n=Count("pk"))
+                    .values("n")
+                ),
+                Value(0),
+            ),
+        ),
+        Column(
+            "total_cell_dose_millions",
+            "number",
+            "Sum of the cell doses of all administrations, in million cells (empty if none recorded).",
+            Subquery(
+                Administration.objects.filter(episode=OuterRef("pk"))
+                .order_by()
+                .values("episode")
+                .annotate(total=Sum("cell_dose_millions"))
+                .values("total")
+            ),
+            unit="10^6 cells",
+        ),
+    ),
+    notes=(
+        "JSON rows also list the episode's administrations (see the administrations dataset for their columns); "
+        "the CSV has one row per episode, and /api/v1/administrations/ gives the administrations as a table.",
+        "Free text (spinal level, protocol description) is not released.",
+    ),
+)
+
+ADMINISTRATIONS = Dataset(
+    name="administrations",
+    row="one administration (injection) of a biologic preparation",
+    model=Administration,
+    columns=(
+        *episode_columns("episode__", first_administration=False),
+        Column(
+            "day",
+            "integer",
+            "Day of the administration, from the index date (0 = index).",
+            days_from_index("administered_on", "episode__"),
+        ),
+        Column("product_type", "string", "Product injected.", "product_type", _values(ProductType)),
+        Column("source", "string", "Autologous or allogeneic (na: acellular).", "source", _values(CellSource)),
+        Column("tissue", "string", "Source tissue.", "tissue", _values(Administration.Tissue)),
+        Column("harvest_site", "string", "Harvest site.", "harvest_site", _values(Administration.HarvestSite)),
+        Column("harvest_volume_ml", "number", "Volume harvested.", "harvest_volume_ml", unit="mL"),
+        Column("processing", "string", "Processing.", "processing", _values(Administration.Processing)),
+        Column("centrifuge_spins", "integer", "Number of centrifuge spins.", "centrifuge_spins"),
+        Column("cell_dose_millions", "number", "Cell dose, in million cells.", "cell_dose_millions", unit="10^6 cells"),
+        Column("viability_pct", "number", "Cell viability.", "viability_pct", unit="%"),
+        Column("volume_ml", "number", "Volume injected.", "volume_ml", unit="mL"),
+        Column("platelet_concentration", "integer", "PRP platelet count.", "platelet_concentration", unit="10^3/uL"),
+        Column(
+            "leukocytes",
+            "string",
+            "PRP: leukocyte-rich or -poor.",
+            NullIf(F("leukocytes"), Value("")),
+            _values(Administration.Leukocytes),
+        ),
+        Column(
+            "activation",
+            "string",
+            "PRP activation.",
+            NullIf(F("activation"), Value("")),
+            _values(Administration.Activation),
+        ),
+        Column("route", "string", "Route.", "route", _values(Administration.Route)),
+        Column("image_guidance", "string", "Image guidance.", "image_guidance", _values(Administration.Guidance)),
+        Column("adjunct_prp", "boolean", "Given with PRP.", "adjunct_prp"),
+        Column("adjunct_ha", "boolean", "Given with hyaluronic acid.", "adjunct_ha"),
+        Column("adjunct_rehabilitation", "boolean", "Given with a rehabilitation programme.", "adjunct_rehabilitation"),
+    ),
+    notes=(
+        "Filters on product type, source and cell dose apply to the administration itself here; on every other "
+        "dataset they apply to the episode's first administration.",
+        "Product name, device or kit and operator are free text and are not released.",
+    ),
+)
+
+SCORES = Dataset(
+    name="scores",
+    row="one score: subject, episode, timepoint, instrument and score key (long format)",
+    model=Score,
+    columns=(
+        *episode_columns("follow_up__episode__")[:2],
+        Column(
+            "timepoint",
+            "string",
+            "Follow-up timepoint (see timepoints for the windows).",
+            "follow_up__timepoint",
+            tuple(TIMEPOINT_ORDER),
+        ),
+        Column(
+            "days_from_index",
+            "integer",
+            "Day the answers were given, from the index date (baseline is 0 or negative).",
+            "follow_up__days_from_index",
+        ),
+        Column("instrument", "string", "Instrument (see instruments).", "instrument", tuple(scoring.INSTRUMENTS)),
+        Column("key", "string", "Score key of the instrument (see instruments: outputs).", "key"),
+        Column(
+            "value", "number", "The score; empty when not scorable (too many items missing) or a category.", "value"
+        ),
+        Column(
+            "value_text",
+            "string",
+            "The score when it is a category (e.g. HHS category, ODI band).",
+            NullIf(F("value_text"), Value("")),
+        ),
+        Column(
+            "mode",
+            "string",
+            "How the answers were given (empty for the full HHS, which combines two responses).",
+            "response__mode",
+            _values(Mode),
+        ),
+        Column(
+            "items_missing",
+            "string",
+            "Items of the response without an answer and why, in the form's order: 'P3:declined;S7:not_asked' "
+            f"(codes: {'; '.join(f'{c.value} = {c.label.lower()}' for c in MissingCode)}). Empty when every item "
+            "was answered. Never a value: a blank item is not scored as 0.",
+            NullIf(F("response__missing_codes"), Value("")),
+        ),
+        Column("scoring_version", "string", "Version of the scoring rules that computed the score.", "scoring_version"),
+        *episode_columns("follow_up__episode__")[2:],
+    ),
+    notes=(
+        "Scores are computed when the answers are stored and recomputed when the scoring rules change, so they "
+        "are never stale; scoring_version says which rules produced each.",
+        "Derived instruments: womac_from_koos and womac_from_hoos are the WOMAC scored from the KOOS or HOOS "
+        "answers (the patient answers once); hhs is the full Harris Hip Score from mhhs and the clinician's "
+        "examination.",
+    ),
+)
+
+ADVERSE_EVENTS = Dataset(
+    name="adverse_events",
+    row="one adverse event",
+    model=AdverseEvent,
+    columns=(
+        *episode_columns("episode__"),
+        Column(
+            "onset_day", "integer", "Day of onset, from the index date.", days_from_index("onset_date", "episode__")
+        ),
+        Column("event_type", "string", "Type of event.", "event_type", _values(AdverseEventType)),
+        Column("grade", "integer", "CTCAE grade 1-5.", "grade"),
+        Column("serious", "boolean", "Serious adverse event.", "serious"),
+        Column("relatedness", "string", "Relatedness to the treatment.", "relatedness", _values(Relatedness)),
+        Column("outcome", "string", "Outcome.", "outcome", _values(AdverseEventOutcome)),
+        Column(
+            "resolution_day",
+            "integer",
+            "Day of resolution, from the index date (empty if not resolved).",
+            days_from_index("resolution_date", "episode__"),
+        ),
+    ),
+    notes=("The description is free text and is not released.",),
+)
+
+SURGERIES = Dataset(
+    name="surgeries",
+    row="one subsequent surgery on the treated joint",
+    model=SubsequentSurgery,
+    columns=(
+        *episode_columns("episode__"),
+        Column(
+            "surgery_day",
+            "integer",
+            "Day of the surgery, from the index date.",
+            days_from_index("surgery_date", "episode__"),
+        ),
+        Column("surgery_type", "string", "Type of surgery.", "surgery_type", _values(SurgeryType)),
+        Column(
+            "arthroplasty",
+            "boolean",
+            "Total or partial arthroplasty: the event of the time-to-arthroplasty analysis.",
+            models.Case(
+                models.When(surgery_type__in=SubsequentSurgery.ARTHROPLASTY, then=Value(True)),
+                default=Value(False),
+                output_field=models.BooleanField(),
+            ),
+        ),
+    ),
+)
+
+DATASETS = {d.name: d for d in (TREATMENTS, ADMINISTRATIONS, SCORES, ADVERSE_EVENTS, SURGERIES)}
+
+
+# Wide scores ----------------------------------------------------------------------------------------------
+
+# A wide row is one follow-up (episode and timepoint). Mode and scoring version belong to each score and may differ
+# within a follow-up, so they are in the long format only.
+WIDE_FIXED = [
+    c for c in SCORES.columns if c.name not in ("instrument", "key", "value", "value_text", "mode", "scoring_version")
+]
+
+
+def wide_column_name(instrument: str, key: str) -> str:
+    return f"{instrument}_{key}"
+
+
+def _all_score_columns() -> list[tuple[str, scoring.Output]]:
+    return [(i, o) for i, definition in scoring.INSTRUMENTS.items() for o in definition.outputs]
+
+
+_WIDE_NAMES = [wide_column_name(i, o.key) for i, o in _all_score_columns()]
+assert len(_WIDE_NAMES) == len(set(_WIDE_NAMES)), "wide score column names must be unique"
+
+
+def wide_score_columns(instruments: Iterable[str] | None = None, keys: Iterable[str] | None = None) -> list[Column]:
+    """The score columns of the wide shape for the chosen instruments and keys (all when not chosen), in the
+    instruments' order: `<instrument>_<key>`."""
+    instruments = set(instruments or scoring.INSTRUMENTS)
+    keys = set(keys) if keys else None
+    out = []
+    for instrument, output in _all_score_columns():
+        if instrument not in instruments or (keys is not None and output.key not in keys):
+            continue
+        category = output.kind == "category"
+        out.append(
+            Column(
+                wide_column_name(instrument, output.key),
+                "string" if category else "number",
+                f"{scoring.INSTRUMENTS[instrument].name}: {output.label}",
+                (instrument, output.key, category),
+                output.choices,
+            )
+        )
+    return out
+
+
+def wide_rows(
+    queryset: models.QuerySet, score_columns: Sequence[Column], *, with_order_key: bool = True
+) -> models.QuerySet:
+    """One row per episode and timepoint from an annotated, filtered scores queryset."""
+    aggregates = {}
+    for column in score_columns:
+        instrument, key, category = column.source
+        # An unscorable category is stored as "" beside a null value: in the wide shape it is null, like numbers.
+        target = NullIf(F("value_text"), Value("")) if category else F("value")
+        aggregates[column.alias] = Max(
+            models.Case(models.When(instrument=instrument, key=key, then=target), default=Value(None))
+        )
+    fixed = [c.alias for c in WIDE_FIXED]
+    grouped = queryset.order_by().values("follow_up_id", *fixed).annotate(**aggregates)
+    out = [*fixed, *aggregates]
+    if with_order_key:
+        out.append("follow_up_id")
+    return grouped.values(*out).order_by("follow_up_id")

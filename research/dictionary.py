@@ -1,0 +1,135 @@
+"""The data dictionary: every released column, every instrument's items and outputs, the timepoints, the
+thresholds, and the rules of release. Built from the same definitions the data comes from (deid's column lists,
+the scoring engine's instruments and thresholds, outcomes.schedule's windows), so it cannot describe something
+the API does not do."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+
+import scoring
+from outcomes.models import Timepoint
+from outcomes.schedule import WINDOWS
+from research import deid
+
+ENDPOINTS = {
+    "treatments": "/api/v1/treatments/",
+    "administrations": "/api/v1/administrations/",
+    "scores": "/api/v1/scores/",
+    "adverse_events": "/api/v1/adverse-events/",
+    "surgeries": "/api/v1/surgeries/",
+}
+
+RULES = [
+    "Subjects and episodes are identified by random pseudonyms from mapping tables, stable within the registry and "
+    "not derived from any key or identifier.",
+    "Dates are released as whole days from the episode's index date (its first administration); the index year is "
+    "the only calendar element.",
+    f"Age is completed years at the index date; {deid.AGE_POOLED_FROM} and over are pooled as {deid.AGE_POOLED_FROM}.",
+    "Names, emails, phone numbers, addresses, birth dates, record numbers, calendar dates and free text are never "
+    "released.",
+    "Only patients who consent to research use are included; a patient who has withdrawn consent is excluded "
+    "entirely, including data recorded before the withdrawal.",
+    "A key reads only the sites it was issued for.",
+    "An episode's product type, source and cell dose are those of its first administration (earliest date, then "
+    "earliest entry); n_administrations counts them all.",
+]
+
+
+def _option(option: scoring.AnswerOption) -> dict[str, Any]:
+    out: dict[str, Any] = {"value": option.value, "label": option.label}
+    if option.points is not None:
+        out["points"] = option.points
+    return out
+
+
+def _instrument(definition: scoring.Instrument) -> dict[str, Any]:
+    return {
+        "id": definition.id,
+        "name": definition.name,
+        "version": definition.version,
+        "derived_from": definition.derived_from,
+        "recall_period": definition.recall_period,
+        "licence": definition.licence,
+        "scoring_source": definition.scoring_source,
+        "label_note": definition.label_note,
+        "items": [
+            {
+                "code": item.code,
+                "section": item.subscale,
+                "order": item.order,
+                "label": item.label,
+                "kind": item.kind,
+                "respondent": item.respondent,
+                "options": [_option(o) for o in item.options],
+                "min": item.min,
+                "max": item.max,
+                "unit": item.unit,
+            }
+            for item in definition.items
+        ],
+        "outputs": [
+            {
+                "key": o.key,
+                "label": o.label,
+                "min": o.min,
+                "max": o.max,
+                "direction": o.direction,
+                "kind": o.kind,
+                "unit": o.unit,
+                "choices": list(o.choices),
+                "wide_column": deid.wide_column_name(definition.id, o.key),
+            }
+            for o in definition.outputs
+        ],
+    }
+
+
+def data_dictionary() -> dict[str, Any]:
+    labels = dict(Timepoint.choices)
+    return {
+        "rules": RULES,
+        "min_cell_size": settings.RESEARCH_MIN_CELL_SIZE,
+        "datasets": {
+            name: {"endpoint": ENDPOINTS[name], **dataset.dictionary()} for name, dataset in deid.DATASETS.items()
+        },
+        "scores_wide": {
+            "endpoint": "/api/v1/scores/wide/",
+            "row": "one episode and timepoint",
+            "columns": [c.dictionary() for c in deid.WIDE_FIXED],
+            "score_columns": "<instrument>_<key> for each output of the chosen instruments (see instruments: "
+            "outputs: wide_column); empty when the score is missing at that timepoint",
+        },
+        "instruments": [_instrument(d) for d in scoring.INSTRUMENTS.values()],
+        "timepoints": [
+            {
+                "timepoint": w.timepoint,
+                "label": labels[w.timepoint],
+                "window_opens_day": w.opens,
+                "target_day": w.target,
+                "window_closes_day": w.closes,
+            }
+            for w in WINDOWS
+        ],
+        "thresholds": [
+            {
+                "measure": t.measure,
+                "instrument": t.instrument,
+                "key": t.key,
+                "joint": t.joint,
+                "value": float(t.value),
+                "kind": t.kind,
+                "better": t.better,
+                "population": t.population,
+                "citation": t.citation,
+            }
+            for t in scoring.THRESHOLDS
+        ],
+        "omeract_oarsi": {
+            "citation": scoring.OMERACT_OARSI_CITATION,
+            "inputs": "WOMAC pain and function 0-100 (also derived from KOOS/HOOS); KOOS/HOOS pain and ADL as "
+            "100 - score; no patient global is recorded",
+        },
+    }

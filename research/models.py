@@ -1,0 +1,133 @@
+"""API keys for researchers and the pseudonym tables that stand between them and the registry's keys.
+
+These models belong to the `research` app. They began in the `registry` app and keep its tables
+(`registry_apikey`, `registry_apikey_sites`, `registry_subjectpseudonym`, `registry_episodepseudonym`): the move
+was a change of Django's state only (research/migrations/0001_initial.py), never of the data.
+
+A key is stored as its SHA-256 digest only. The raw key is 256 random bits, so a fast hash is enough (a slow
+password hash guards low-entropy secrets; this one cannot be guessed), and it lets the key be found with one
+indexed lookup. The first characters (`prefix`) are kept in clear so an administrator can tell keys apart.
+
+Pseudonyms are random (`secrets`), never derived from a primary key, the registry ID or any identifier, and
+stable: once assigned, a subject keeps its pseudonym for the registry's lifetime. The mapping is the
+re-identification key, so only the registry administrator sees it (read-only, in the admin).
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+__all__ = ["ApiKey", "EpisodePseudonym", "SubjectPseudonym"]
+
+# Crockford's base32 without I, L, O, U (as registry IDs): unambiguous when read out or typed.
+_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+PSEUDONYM_LENGTH = 10  # 50 random bits; assignment retries the rare clash
+
+
+def new_pseudonym(prefix: str) -> str:
+    return prefix + "".join(secrets.choice(_ALPHABET) for _ in range(PSEUDONYM_LENGTH))
+
+
+class ApiKeyQuerySet(models.QuerySet):
+    def usable(self, now=None) -> ApiKeyQuerySet:
+        now = now or timezone.now()
+        return self.filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now), revoked_at__isnull=True)
+
+
+class ApiKey(models.Model):
+    """A researcher's read-only key to the de-identified API, scoped to one or more sites."""
+
+    name = models.CharField(max_length=100, help_text="Who holds the key and for which study.")
+    prefix = models.CharField(
+        max_length=16, editable=False, help_text="The key's first characters, to tell keys apart."
+    )
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    sites = models.ManyToManyField(
+        "registry.Site", related_name="api_keys", help_text="Sites whose data the key reads."
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", editable=False
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True, help_text="Empty: never expires (not recommended).")
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    objects = ApiKeyQuerySet.as_manager()
+
+    class Meta:
+        db_table = "registry_apikey"  # kept from the registry app (the many-to-many table follows it)
+        ordering = ["-created_at", "-id"]
+        verbose_name = "researcher API key"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(expires_at__isnull=True) | Q(expires_at__gt=models.F("created_at")),
+                name="apikey_expires_after_creation",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    def clean(self) -> None:
+        created = self.created_at or timezone.now()
+        if self.expires_at is not None and self.expires_at <= created:
+            raise ValidationError({"expires_at": "The expiry must be after the key's creation."})
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= timezone.now()
+
+    @property
+    def is_usable(self) -> bool:
+        return not self.is_revoked and not self.is_expired
+
+    @property
+    def status(self) -> str:
+        if self.is_revoked:
+            return "revoked"
+        if self.is_expired:
+            return "expired"
+        return "active"
+
+
+class SubjectPseudonym(models.Model):
+    """The research subject ID of one patient: random, stable, not derived from any identifier or key."""
+
+    patient = models.OneToOneField("registry.Patient", on_delete=models.CASCADE, related_name="research_pseudonym")
+    pseudonym = models.CharField(max_length=16, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "registry_subjectpseudonym"
+        verbose_name = "subject pseudonym"
+
+    def __str__(self) -> str:
+        return self.pseudonym
+
+
+class EpisodePseudonym(models.Model):
+    """The research episode ID of one treatment episode, random and stable like the subject's."""
+
+    episode = models.OneToOneField(
+        "registry.TreatmentEpisode", on_delete=models.CASCADE, related_name="research_pseudonym"
+    )
+    pseudonym = models.CharField(max_length=16, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "registry_episodepseudonym"
+        verbose_name = "episode pseudonym"
+
+    def __str__(self) -> str:
+        return self.pseudonym
