@@ -22,6 +22,11 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.utils import translation
+from django.utils.translation import gettext, gettext_lazy, pgettext
 
 import scoring
 from outcomes.models import HHS_EXAM, FollowUp, FollowUpStatus, InstrumentWording, Response, Timepoint
@@ -94,6 +99,16 @@ def _wording_usable(pk: int, uploaded_at: datetime) -> bool:
     return True
 
 
+SHIPPED_LANGUAGES = frozenset(code for code, _name in settings.LANGUAGES)
+
+
+def language_of(patient: Any) -> str:
+    """The patient's preferred language if the registry ships it, else English."""
+    identity = getattr(patient, "identity", None)
+    language = getattr(identity, "preferred_language", None) or "en"
+    return language if language in SHIPPED_LANGUAGES else "en"
+
+
 def patient_language(fu: FollowUp) -> str:
     identity = getattr(fu.episode.patient, "identity", None)
     return getattr(identity, "preferred_language", None) or "en"
@@ -146,30 +161,49 @@ def order_key(a: Asked) -> tuple:
 # What a page is about ------------------------------------------------------------------------------------
 
 TIMEPOINT_PHRASE = {
-    Timepoint.BASELINE: "before your treatment",
-    Timepoint.M3: "3 months after your treatment",
-    Timepoint.M6: "6 months after your treatment",
-    Timepoint.M12: "12 months after your treatment",
-    Timepoint.M24: "24 months after your treatment",
+    Timepoint.BASELINE: gettext_lazy("before your treatment"),
+    Timepoint.M3: gettext_lazy("3 months after your treatment"),
+    Timepoint.M6: gettext_lazy("6 months after your treatment"),
+    Timepoint.M12: gettext_lazy("12 months after your treatment"),
+    Timepoint.M24: gettext_lazy("24 months after your treatment"),
+}
+# Staff pages say "the treatment"; they are in English until the staff side is translated.
+STAFF_TIMEPOINT_PHRASE = {
+    Timepoint.BASELINE: "before the treatment",
+    Timepoint.M3: "3 months after the treatment",
+    Timepoint.M6: "6 months after the treatment",
+    Timepoint.M12: "12 months after the treatment",
+    Timepoint.M24: "24 months after the treatment",
+}
+# Whole phrases, not pieces: the order of side and joint differs between languages.
+BODY_PARTS = {
+    ("left", "knee"): gettext_lazy("Left knee"),
+    ("right", "knee"): gettext_lazy("Right knee"),
+    ("left", "hip"): gettext_lazy("Left hip"),
+    ("right", "hip"): gettext_lazy("Right hip"),
+    ("midline", "knee"): gettext_lazy("Knee"),
+    ("midline", "hip"): gettext_lazy("Hip"),
 }
 
 
 def body_part(fu: FollowUp) -> str:
-    """'Left knee', 'Right hip', 'Back (L4-L5)'."""
+    """'Left knee', 'Right hip', 'Back (L4-L5)', in the active language."""
     ep = fu.episode
     if ep.joint == "spine":
-        return f"Back ({ep.spinal_level})" if ep.spinal_level else "Back"
-    side = ep.get_side_display().lower()
-    joint = ep.get_joint_display().lower()
-    return f"{side} {joint}".strip().capitalize()
+        if ep.spinal_level:
+            return pgettext("body part", "Back (%(level)s)") % {"level": ep.spinal_level}
+        return pgettext("body part", "Back")
+    part = BODY_PARTS.get((ep.side, ep.joint))
+    return str(part) if part is not None else f"{ep.get_side_display()} {ep.get_joint_display().lower()}"
 
 
 def about(fu: FollowUp, *, for_staff: bool = False) -> str:
     """'Left knee, 12 months after your treatment' (for staff: '... after the treatment')."""
-    phrase = TIMEPOINT_PHRASE.get(fu.timepoint, fu.get_timepoint_display())
     if for_staff:
-        phrase = phrase.replace("your treatment", "the treatment")
-    return f"{body_part(fu)}, {phrase}"
+        with translation.override("en"):
+            return f"{body_part(fu)}, {STAFF_TIMEPOINT_PHRASE.get(fu.timepoint, fu.get_timepoint_display())}"
+    phrase = TIMEPOINT_PHRASE.get(fu.timepoint, fu.get_timepoint_display())
+    return gettext("%(part)s, %(when)s") % {"part": body_part(fu), "when": phrase}
 
 
 # Pages -----------------------------------------------------------------------------------------------------

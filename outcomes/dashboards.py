@@ -14,6 +14,7 @@ from django.db.models.functions import TruncMonth
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from outcomes.charts import Chart
 from outcomes.charts import clinic as clinic_charts
@@ -163,17 +164,31 @@ def site_dashboard(request: HttpRequest) -> HttpResponse:
 
 _PATIENT_SERIES = {
     # (instrument, key): (name, scale in plain words, which way is better)
-    ("vas", "vas_mm"): ("Your pain", "0 = none, 100 = worst", "Lower is better."),
-    ("koos", "adl"): ("Your daily activities", "0 = extreme problems, 100 = no problems", "Higher is better."),
-    ("hoos", "adl"): ("Your daily activities", "0 = extreme problems, 100 = no problems", "Higher is better."),
-    ("odi", "odi"): ("How much your back limits you", "0 = not at all, 100 = completely", "Lower is better."),
+    ("vas", "vas_mm"): (_("Your pain"), _("0 = none, 100 = worst"), _("Lower is better.")),
+    ("koos", "adl"): (
+        _("Your daily activities"),
+        _("0 = extreme problems, 100 = no problems"),
+        _("Higher is better."),
+    ),
+    ("hoos", "adl"): (
+        _("Your daily activities"),
+        _("0 = extreme problems, 100 = no problems"),
+        _("Higher is better."),
+    ),
+    ("odi", "odi"): (_("How much your back limits you"), _("0 = not at all, 100 = completely"), _("Lower is better.")),
 }
 _PATIENT_TIMEPOINTS = {
     "baseline": patient_figures.PATIENT_BASELINE_LABEL,
-    "m3": "3 months",
-    "m6": "6 months",
-    "m12": "1 year",
-    "m24": "2 years",
+    "m3": _("3 months"),
+    "m6": _("6 months"),
+    "m12": _("1 year"),
+    "m24": _("2 years"),
+}
+_PATIENT_WHERE = {
+    ("left", "knee"): _("Your left knee"),
+    ("right", "knee"): _("Your right knee"),
+    ("left", "hip"): _("Your left hip"),
+    ("right", "hip"): _("Your right hip"),
 }
 
 
@@ -195,16 +210,16 @@ def patient_charts(*, patient: Any) -> list[dict[str, Any]]:
         built = []
         for (instrument, key), points in sorted(by_series.items(), key=lambda kv: kv[0] != ("vas", "vas_mm")):
             points.sort(key=lambda p: order.index(p[0]))
-            name, scale, better = _PATIENT_SERIES[(instrument, key)]
+            name, scale, better = (str(text) for text in _PATIENT_SERIES[(instrument, key)])
             series = patient_figures.PatientSeries(
-                name=name, scale=scale, better=better, points=[(_PATIENT_TIMEPOINTS[t], v) for t, v in points]
+                name=name, scale=scale, better=better, points=[(str(_PATIENT_TIMEPOINTS[t]), v) for t, v in points]
             )
             built.append(patient_figures.patient_chart(series, chart_id=f"patient-{episode.pk}-{instrument}-{key}"))
         if built:
-            where = (
-                "Your back"
+            where = str(
+                _("Your back")
                 if episode.joint == Joint.SPINE
-                else f"Your {episode.get_side_display().lower()} {episode.get_joint_display().lower()}"
+                else _PATIENT_WHERE.get((episode.side, episode.joint), _("Your treated joint"))
             )
             out.append({"where": where, "charts": built})
     return out

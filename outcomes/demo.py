@@ -3,6 +3,7 @@ follow a plausible course (better at 3-6 months, fading by 24), scored by the re
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 from collections.abc import Iterable, Mapping, Sequence
@@ -10,7 +11,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-from django.db import connection
+from django.db import connection, transaction
+from simple_history.utils import bulk_create_with_history
 
 import scoring
 from outcomes import asking
@@ -222,20 +224,30 @@ def demo_wording_files() -> list[Path]:
     return sorted(DEMO_WORDING_DIR.glob("*.json"))
 
 
+@functools.cache
+def _demo_wording(path: Path, mtime_ns: int) -> tuple[dict, str, str, str]:
+    """(content, instrument, language, source) of one demo wording file, parsed and validated once per version."""
+    content = json.loads(path.read_text(encoding="utf-8"))
+    wording = scoring.load_wording(content)
+    return content, wording.instrument, wording.language, wording.source[:200]
+
+
 def demo_wording_load(*, sites: Iterable[Any]) -> int:
     """Load the project's demo wording (outcomes/demo_wording/, each marked as demo wording, not the validated
     text) at each site that has none for that instrument and language, so every demo questionnaire can be
-    answered by link. A site's own wording is never replaced. Returns how many rows were created."""
-    created = 0
-    for path in demo_wording_files():
-        content = json.loads(path.read_text(encoding="utf-8"))
-        wording = scoring.load_wording(content)
-        for site in sites:
-            _, made = InstrumentWording.objects.get_or_create(
-                site=site,
-                instrument=wording.instrument,
-                language=wording.language,
-                defaults={"content": content, "source": wording.source[:200]},
-            )
-            created += made
-    return created
+    answered by link. A site's own wording is never replaced. Returns how many rows were created.
+
+    One query per site for what it has, one bulk insert (with history rows) for what it lacks: every language
+    of every instrument is 35 files, and the tests create a site with them for nearly every test."""
+    files = [_demo_wording(path, path.stat().st_mtime_ns) for path in demo_wording_files()]
+    rows = []
+    for site in sites:
+        have = set(InstrumentWording.objects.filter(site=site).values_list("instrument", "language"))
+        rows += [
+            InstrumentWording(site=site, instrument=instrument, language=language, content=content, source=source)
+            for content, instrument, language, source in files
+            if (instrument, language) not in have
+        ]
+    with transaction.atomic():
+        bulk_create_with_history(rows, InstrumentWording, batch_size=500, default_change_reason="demo wording loaded")
+    return len(rows)

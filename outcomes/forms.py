@@ -17,6 +17,7 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.translation import gettext
 
 import scoring
 from outcomes.asking import items_asked  # noqa: F401  (one definition, shared with the patient pages)
@@ -88,14 +89,17 @@ class InstrumentForm(forms.Form):
                     help_text=f"{item.min}-{item.max} {item.unit or ''}".strip(),
                 )
             if require_all:
-                field.error_messages["required"] = "Please answer this question."
+                field.error_messages["required"] = gettext("Please answer this question.")
             field.item_code = item.code  # type: ignore[attr-defined]
             anchors = dict(wording.items[item.code].anchors) if wording else {}
             field.anchors = anchors  # type: ignore[attr-defined]
             if for_patient and item.kind != "choice":
                 # Patients type the number; the slider the page adds starts with no value chosen.
                 field.help_text = ""
-                plain = f"Please give a number from {item.min:g} to {item.max:g}."
+                plain = gettext("Please give a number from %(min)s to %(max)s.") % {
+                    "min": f"{item.min:g}",
+                    "max": f"{item.max:g}",
+                }
                 for code in ("min_value", "max_value", "invalid", "max_decimal_places", "max_digits"):
                     field.error_messages[code] = plain
                 field.widget.attrs.update({"inputmode": "decimal", "autocomplete": "off"})

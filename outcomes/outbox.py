@@ -38,6 +38,7 @@ from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import Exists, F, OuterRef
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import translation
 
 from outcomes import asking
 from outcomes.contact import contactable_patients, live_items, token_hash
@@ -395,7 +396,10 @@ def _compose(r: _Ready) -> EmailMultiAlternatives:
         "closes": max(fu.window_closes for fu in r.follow_ups),
         "first_closes": min(fu.window_closes for fu in r.follow_ups),
     }
-    email = _render(message.kind, context, [message.to_email], site)
+    # The patient's own language: subject, text, dates and month names (the digest stays in English for staff).
+    with translation.override(asking.language_of(message.patient)):
+        email = _render(message.kind, context, [message.to_email], site)
+    email.extra_headers["Content-Language"] = asking.language_of(message.patient)
     email.extra_headers["List-Unsubscribe"] = f"<{context['optout_link']}>"
     email.extra_headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     return email

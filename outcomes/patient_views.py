@@ -27,7 +27,10 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils import translation
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
@@ -42,13 +45,13 @@ BIRTH_KEY = "patient_birth_ok"
 TABLET_KEY = "patient_tablet"
 BIRTH_ATTEMPTS = 5
 INSTRUMENT_TITLES = {
-    "koos": _("Knee questionnaire"),
-    "hoos": _("Hip questionnaire"),
-    "womac": _("Joint questionnaire"),
-    "mhhs": _("Pain and walking"),
-    "odi": _("Back pain and daily life"),
-    "vas": _("Pain in the last week"),
-    "nrs": _("Pain in the last week"),
+    "koos": gettext_lazy("Knee questionnaire"),
+    "hoos": gettext_lazy("Hip questionnaire"),
+    "womac": gettext_lazy("Joint questionnaire"),
+    "mhhs": gettext_lazy("Pain and walking"),
+    "odi": gettext_lazy("Back pain and daily life"),
+    "vas": gettext_lazy("Pain in the last week"),
+    "nrs": gettext_lazy("Pain in the last week"),
 }
 
 
@@ -57,11 +60,14 @@ def patient_page(view: Callable) -> Callable:
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if _over_limit(request):
-            response = render(request, "outcomes/patient/limited.html", status=429)
-            response["Retry-After"] = "60"
-        else:
-            response = view(request, *args, **kwargs)
+        # The patient's language (a view that finds the patient by a token in the URL activates theirs itself).
+        with translation.override(_page_language(request)):
+            if _over_limit(request):
+                response = render(request, "outcomes/patient/limited.html", status=429)
+                response["Retry-After"] = "60"
+            else:
+                response = view(request, *args, **kwargs)
+            response["Content-Language"] = translation.get_language()
         response["Referrer-Policy"] = "no-referrer"
         response["Cache-Control"] = "no-store"
         response["X-Robots-Tag"] = "noindex, nofollow"
@@ -69,6 +75,31 @@ def patient_page(view: Callable) -> Callable:
 
     wrapper.csrf_token_only = True  # type: ignore[attr-defined]  # see project.middleware
     return wrapper
+
+
+def _page_language(request: HttpRequest) -> str:
+    """The session's patient's preferred language; without one (an unknown or expired link), the browser's, among
+    the shipped languages, else English."""
+    pk = request.session.get(SESSION_KEY)
+    if pk:
+        preferred = (
+            AccessToken.objects.filter(pk=pk).values_list("patient__identity__preferred_language", flat=True).first()
+        )
+        if preferred in asking.SHIPPED_LANGUAGES:
+            return preferred
+    return translation.get_language_from_request(request)
+
+
+def _languages_offered(token: AccessToken) -> list[tuple[str, str]]:
+    """The languages the patient may switch to: those the site has wording in for everything the link asks now
+    (a switch never loses a questionnaire), and always the current one."""
+    current = asking.language_of(token.patient)
+    needed = {i for a in _asks(token) for i in a.by_link}
+    return [
+        (code, name)
+        for code, name in settings.LANGUAGES
+        if code == current or (needed and needed <= asking.worded_instruments(token.patient.site_id, code))
+    ]
 
 
 def _over_limit(request: HttpRequest) -> bool:
@@ -178,6 +209,7 @@ def start(request: HttpRequest, token: str) -> HttpResponse:
     found = _live_token(found)
     if found is None:
         return _neutral(request)
+    translation.activate(asking.language_of(found.patient))
     request.session.cycle_key()
     request.session[SESSION_KEY] = found.pk
     request.session[BIRTH_KEY] = False
@@ -191,6 +223,7 @@ def _context(session: _Session, **extra: Any) -> dict[str, Any]:
         "site": token.patient.site if token else None,
         "tablet": session.tablet,
         "idle_seconds": int(services.TABLET_IDLE.total_seconds()),
+        "languages": _languages_offered(token) if token else [],
         **extra,
     }
 
@@ -463,7 +496,30 @@ def optout(request: HttpRequest, token: str) -> HttpResponse:
     )
     if found is None or found.expires_at + OPT_OUT_GRACE < clock.now():
         return _neutral(request)
+    translation.activate(asking.language_of(found.patient))
     if request.method == "POST":
         contact.patient_opt_out(patient=found.patient, source="link")
         return render(request, "outcomes/patient/optout_done.html", {"site": found.patient.site})
     return render(request, "outcomes/patient/optout.html", {"site": found.patient.site})
+
+
+@patient_page
+@require_http_methods(["POST"])
+def language(request: HttpRequest) -> HttpResponse:
+    """The patient switches language: kept as their preference (with history), so emails follow it too."""
+    session = _Session(request)
+    if session.token is None:
+        return _no_session(request, session)
+    chosen = request.POST.get("language", "")
+    if chosen not in dict(_languages_offered(session.token)):
+        return render(request, "outcomes/patient/language_refused.html", _context(session), status=400)
+    identity = session.token.patient.identity
+    if identity.preferred_language != chosen:
+        identity.preferred_language = chosen
+        identity._change_reason = "language chosen by the patient on the questionnaire page"
+        identity.save()
+    translation.activate(chosen)
+    back = request.POST.get("next", "")
+    if not (back.startswith("/p/q/") and url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()})):
+        back = reverse("outcomes:patient_questionnaire")
+    return HttpResponseRedirect(back, status=303)

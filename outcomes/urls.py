@@ -9,6 +9,7 @@ urlpatterns = [
     path("q/<int:number>/", patient_views.page, name="patient_page"),
     path("q/summary/", patient_views.summary, name="patient_summary"),
     path("q/thanks/", patient_views.thanks, name="patient_thanks"),
+    path("language/", patient_views.language, name="patient_language"),
     path("tablet/done/", patient_views.tablet_done, name="patient_tablet_done"),
     path("tablet/end/", patient_views.tablet_end, name="patient_tablet_end"),
     path("optout/<str:token>/", patient_views.optout, name="patient_optout"),

@@ -86,6 +86,7 @@ TEMPLATES = [
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
@@ -147,7 +148,15 @@ AXES_SENSITIVE_PARAMETERS = ["password", "otp_token"]
 
 # Internationalisation ------------------------------------------------------------------------------------
 LANGUAGE_CODE = "en"
-LANGUAGES = [("en", "English")]
+# The languages the registry ships complete translations for (outcomes/locale), each named in itself: a patient
+# picks theirs from this list. Instrument wording is the site's, loaded per language (InstrumentWording).
+LANGUAGES = [
+    ("en", "English"),
+    ("ko", "한국어"),
+    ("ja", "日本語"),
+    ("zh-hans", "简体中文"),
+    ("zh-hant", "繁體中文"),
+]
 TIME_ZONE = env_str("TIME_ZONE", "UTC")
 try:
     import zoneinfo
@@ -156,6 +165,7 @@ try:
 except Exception:
     raise ImproperlyConfigured(f"TIME_ZONE is not a known IANA time zone: {TIME_ZONE!r}.") from None
 USE_I18N = True
+FORMAT_MODULE_PATH = ["project.formats"]  # English dates spelt out: project/formats/en/formats.py
 USE_TZ = True
 
 # Static files --------------------------------------------------------------------------------------------

@@ -160,6 +160,21 @@ class SeedExtras:
     bulk_tables: tuple[str, ...] = ()
 
 
+# Who prefers which language, by where the clinic is: many patients travel from abroad (DOMAIN.md).
+_DEMO_LANGUAGES = {
+    "Asia/Seoul": [("ko", 0.6), ("en", 0.2), ("zh-hans", 0.1), ("ja", 0.05), ("zh-hant", 0.05)],
+    "Asia/Tokyo": [("ja", 0.6), ("en", 0.2), ("zh-hans", 0.1), ("ko", 0.05), ("zh-hant", 0.05)],
+}
+_DEMO_LANGUAGES_ELSEWHERE = [("en", 0.8), ("zh-hans", 0.1), ("ko", 0.05), ("ja", 0.05)]
+
+
+def _demo_language(site: Site, registry_id: str) -> str:
+    """A patient's preferred language, from a random stream of its own (seeded by the registry ID), so that the
+    rest of the seed stays what it was."""
+    options = _DEMO_LANGUAGES.get(site.time_zone, _DEMO_LANGUAGES_ELSEWHERE)
+    return str(_weighted(random.Random(f"language:{registry_id}"), options))
+
+
 def _weighted(rng: random.Random, options: list[tuple[object, float]]) -> object:
     values, weights = zip(*options, strict=True)
     return rng.choices(values, weights=weights, k=1)[0]
@@ -456,6 +471,7 @@ def _seed_chunk(
                 email=f"{given.lower()}.{family.lower()}.{rng.randint(1000, 999999)}@example.test",
                 phone=f"+1 555 01{rng.randint(0, 99):02d} {rng.randint(1000, 9999)}",
                 medical_record_number=f"{site.code}{rng.randint(100000, 999999)}",
+                preferred_language=_demo_language(site, patient.registry_id),
             )
         )
         plans.append((dob, index))

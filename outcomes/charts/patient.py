@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
 from outcomes.charts import FONT, Chart, figure_layout
 
-PATIENT_BASELINE_LABEL = "Before treatment"
+PATIENT_BASELINE_LABEL = gettext_lazy("Before treatment")
 
 
 @dataclass(frozen=True)
@@ -40,8 +43,8 @@ def patient_chart(series: PatientSeries, *, chart_id: str) -> Chart:
     title = f"{series.name} ({series.scale})"
     layout = figure_layout(
         "",
-        "When you answered",
-        "Score (0-100)",
+        _("When you answered"),
+        _("Score (0-100)"),
         font={**FONT, "size": 17},
         yaxis={"range": [-5, 110], "fixedrange": True},
         xaxis={"fixedrange": True, "type": "category", "tickangle": 0, "tickfont": {"size": 14}, "automargin": True},
@@ -52,10 +55,16 @@ def patient_chart(series: PatientSeries, *, chart_id: str) -> Chart:
     (first_label, first), (_last_label, last) = series.points[0], series.points[-1]
     if len(series.points) == 1:
         summary = f"{first_label}: {first:.0f}. {series.better}"
-    elif first_label == PATIENT_BASELINE_LABEL:
-        summary = f"Before treatment: {first:.0f}. Now: {last:.0f}. {series.better}"
+    elif first_label == str(PATIENT_BASELINE_LABEL):
+        summary = _("Before treatment: %(first)s. Now: %(last)s.") % {"first": f"{first:.0f}", "last": f"{last:.0f}"}
+        summary += f" {series.better}"
     else:
-        summary = f"First answer ({first_label}): {first:.0f}. Now: {last:.0f}. {series.better}"
+        summary = _("First answer (%(when)s): %(first)s. Now: %(last)s.") % {
+            "when": first_label,
+            "first": f"{first:.0f}",
+            "last": f"{last:.0f}",
+        }
+        summary += f" {series.better}"
     return Chart(
         id=chart_id,
         title=title,

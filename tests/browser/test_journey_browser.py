@@ -103,7 +103,7 @@ def answer_all_pages(page, tmp_path, prefix: str, vas: str = "42") -> int:
         if pages == 3:
             shot(page, tmp_path, f"{prefix}-page-3")
             assert no_sideways_scroll(page)
-        go(page, page.locator("form:not(.tablet-back) button[type=submit]"))
+        go(page, page.locator("main form:not(.tablet-back) button[type=submit]"))
     return pages
 
 

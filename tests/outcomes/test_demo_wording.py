@@ -14,6 +14,14 @@ import scoring
 
 DEMO_WORDING = Path(__file__).resolve().parents[2] / "outcomes" / "demo_wording"
 INSTRUMENTS = ("koos", "hoos", "mhhs", "odi", "vas", "nrs", "womac")
+# Every shipped language, each title marked as demo wording in that language.
+DEMO_MARK = {
+    "en": " (demo wording)",
+    "ko": "(데모 문구)",
+    "ja": "（デモ用の文言）",
+    "zh-hans": "（演示用文字）",
+    "zh-hant": "（示範用文字）",
+}
 FORBIDDEN = ("the patient", "as set by", "statement")
 
 
@@ -21,27 +29,33 @@ def _normal(text: str) -> str:
     return " ".join(text.casefold().split())
 
 
-def test_the_folder_holds_exactly_the_seven_files():
-    assert sorted(path.name for path in DEMO_WORDING.iterdir()) == sorted(f"{i}.en.json" for i in INSTRUMENTS)
+def test_the_folder_holds_every_instrument_in_every_shipped_language():
+    from django.conf import settings
+
+    assert set(DEMO_MARK) == {code for code, _name in settings.LANGUAGES}
+    wanted = sorted(f"{i}.{language}.json" for i in INSTRUMENTS for language in DEMO_MARK)
+    assert sorted(path.name for path in DEMO_WORDING.iterdir()) == wanted
 
 
-@pytest.fixture(params=INSTRUMENTS)
+@pytest.fixture(params=[(i, language) for i in INSTRUMENTS for language in DEMO_MARK], ids=lambda p: f"{p[0]}.{p[1]}")
 def loaded(request):
-    instrument = request.param
-    return instrument, scoring.load_wording(DEMO_WORDING / f"{instrument}.en.json")
+    instrument, language = request.param
+    return instrument, scoring.load_wording(DEMO_WORDING / f"{instrument}.{language}.json")
 
 
-def test_file_is_the_named_instrument_in_english(loaded):
+def test_file_is_the_named_instrument_in_its_language(loaded):
     instrument, wording = loaded
     assert wording.instrument == instrument
-    assert wording.language == "en"
+    assert wording.language in DEMO_MARK
 
 
 def test_file_says_it_is_demo_wording(loaded):
-    _, wording = loaded
-    assert wording.title.endswith(" (demo wording)")
-    assert "not the validated" in wording.source
-    assert wording.instructions
+    instrument, wording = loaded
+    assert wording.title.endswith(DEMO_MARK[wording.language])
+    english = scoring.load_wording(DEMO_WORDING / f"{instrument}.en.json")
+    assert "not the validated" in english.source
+    assert wording.source and (wording.language == "en" or wording.source != english.source)
+    assert wording.instructions and (wording.language == "en" or wording.instructions != english.instructions)
 
 
 def test_texts_are_patient_facing(loaded):
@@ -56,6 +70,10 @@ def test_texts_are_patient_facing(loaded):
             texts[f"item {code} option {value}"] = option
         for end, anchor in item.anchors.items():
             texts[f"item {code} anchor {end}"] = anchor
+    if wording.language != "en":  # written in the language: no English left in it
+        english = [(where, text) for where, text in texts.items() if text and text.isascii() and " " in text.strip()]
+        assert not english, f"{instrument}.{wording.language}: {english[:3]}"
+        return
     offending = [(where, phrase) for where, text in texts.items() for phrase in FORBIDDEN if phrase in text.casefold()]
     assert not offending, f"{instrument}: {offending}"
 

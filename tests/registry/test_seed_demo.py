@@ -358,20 +358,30 @@ def test_the_demo_s_first_dispatcher_pass_sends_no_dead_link_and_only_answerable
     from django.test import Client
 
     from outcomes import dispatcher, outbox
-    from outcomes.models import InstrumentWording
+    from outcomes.contact import token_hash
+    from outcomes.demo import demo_wording_files
+    from outcomes.models import AccessToken, InstrumentWording
 
     moment = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
     with time_machine.travel(moment, tick=False):
         seed("--patients", "80", "--seed", "42", "--sites", "2")
-        assert InstrumentWording.objects.filter(source__startswith="Demo wording").count() == 2 * 7
+        files = list(demo_wording_files())
+        assert InstrumentWording.objects.count() == 2 * len(files) and len(files) >= 7
         report = dispatcher.dispatch(now=moment)
         for message_id in report.due:
             outbox.message_send(message_id=message_id, now=moment)
         patient_emails = [m for m in mail.outbox if "/p/optout/" in m.body]
         assert len(patient_emails) >= 3
+        languages = {m.extra_headers["Content-Language"] for m in patient_emails}
+        assert "en" in languages and len(languages) > 1  # the demo's patients prefer several languages
         for message in patient_emails:
+            token = re.search(r"/p/(?!optout)([\w-]+)/", message.body).group(1)
+            assert AccessToken.objects.get(token_hash=token_hash(token)).expires_at > moment
+            if message.extra_headers["Content-Language"] != "en":
+                continue
             until = re.search(r"works until the end of (\d{1,2} \w+ \d{4})", message.body).group(1)
             assert datetime.strptime(until, "%d %B %Y").date() >= moment.date(), message.body
+        patient_emails = [m for m in patient_emails if m.extra_headers["Content-Language"] == "en"]
         client = Client()
         token = re.search(r"/p/(?!optout)([\w-]+)/", patient_emails[0].body).group(1)
         landing = client.get(f"/p/{token}/", follow=True).content.decode()

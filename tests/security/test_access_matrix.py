@@ -97,6 +97,7 @@ NON_ADMIN_ROUTES = {
     "p/q/<int:number>/": "patient",
     "p/q/summary/": "patient",
     "p/q/thanks/": "patient",
+    "p/language/": "patient",
     "p/tablet/done/": "tablet_screen",  # names nobody; tested below
     "p/tablet/end/": "tablet_screen",
     "p/optout/<str:token>/": "patient_token",
@@ -381,6 +382,9 @@ def test_patient_pages_by_persona(world):
     assert "Site A clinic" not in page
     for persona in PERSONAS:
         assert world["clients"][persona].get("/p/" + "Q" * 43 + "/").status_code == 404
+        # The language switch is the session patient's alone.
+        status = world["clients"][persona].post("/p/language/", {"language": "en"}).status_code
+        assert status == (303 if persona == "patient_b" else 404), (persona, status)
     # The patient's session opens nothing of the staff side or the API.
     assert world["clients"]["patient_b"].get("/admin/registry/patient/").status_code == 302
     assert world["clients"]["patient_b"].get("/api/v1/scores/").status_code in (401, 403)
