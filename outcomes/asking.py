@@ -87,6 +87,16 @@ def worded_instruments(site_id: int, language: str) -> set[str]:
     return {instrument for pk, uploaded_at, instrument in rows if _wording_usable(pk, uploaded_at)}
 
 
+def worded_by_language(site_id: int) -> dict[str, set[str]]:
+    """worded_instruments for every language at once (one query): the patient pages' language switch."""
+    rows = InstrumentWording.objects.filter(site_id=site_id).values_list("pk", "uploaded_at", "language", "instrument")
+    out: dict[str, set[str]] = defaultdict(set)
+    for pk, uploaded_at, language, instrument in rows:
+        if _wording_usable(pk, uploaded_at):
+            out[language].add(instrument)
+    return out
+
+
 @functools.lru_cache(maxsize=4096)
 def _wording_usable(pk: int, uploaded_at: datetime) -> bool:
     content = InstrumentWording.objects.filter(pk=pk).values_list("content", flat=True).first()

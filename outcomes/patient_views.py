@@ -95,10 +95,11 @@ def _languages_offered(token: AccessToken) -> list[tuple[str, str]]:
     (a switch never loses a questionnaire), and always the current one."""
     current = asking.language_of(token.patient)
     needed = {i for a in _asks(token) for i in a.by_link}
+    worded = asking.worded_by_language(token.patient.site_id) if needed else {}
     return [
         (code, name)
         for code, name in settings.LANGUAGES
-        if code == current or (needed and needed <= asking.worded_instruments(token.patient.site_id, code))
+        if code == current or (needed and needed <= worded.get(code, set()))
     ]
 
 
