@@ -57,6 +57,8 @@ def demo_env() -> dict[str, str]:
     env.setdefault("DEBUG", "true")
     env.setdefault("EMAIL_BACKEND", "file")
     env.setdefault("EMAIL_FILE_PATH", str(VAR / "mail"))
+    env.setdefault("TEXT_BACKEND", "file")
+    env.setdefault("TEXT_FILE_PATH", str(VAR / "texts"))
     env.setdefault("CELERY_BROKER_URL", "filesystem://")
     env.setdefault("REGISTRY_BASE_URL", f"http://127.0.0.1:{os.environ.get('PORT', '8000')}")  # links in emails
     return env
@@ -97,6 +99,7 @@ def demo(argv: list[str]) -> int:
     )
     _say(f"Celery worker and beat started (pid {worker.pid}), log in {VAR / 'celery.log'}")
     _say(f"emails are written to {env['EMAIL_FILE_PATH']}")
+    _say(f"text messages are written to {env['TEXT_FILE_PATH']}")
     # The web server's own output (request lines, library warnings) goes to its log; the address is printed once
     # the server answers, not before.
     web_log = open(VAR / "web.log", "ab")  # noqa: SIM115 - kept open for the server's lifetime

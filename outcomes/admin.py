@@ -205,18 +205,19 @@ class FollowUpBaseAdmin(SiteScopedAdminMixin, admin.ModelAdmin):
         for line in refused:
             self.message_user(request, line, messages.WARNING)
 
-    @admin.display(description="emails")
+    @admin.display(description="emails and texts")
     def messages(self, obj: FollowUp) -> str:
         rows = Message.objects.filter(items__follow_up=obj).distinct().order_by("created_at")
         if not rows:
             return "None yet."
         return format_html_join(
             "",
-            "<div>{} — {} {}{}</div>",
+            "<div>{} — {} by {}: {}{}</div>",
             (
                 (
                     m.created_at.strftime("%Y-%m-%d %H:%M"),
                     m.get_kind_display(),
+                    m.get_channel_display().lower(),
                     m.get_status_display(),
                     f" ({m.last_error})" if m.last_error else "",
                 )
@@ -1063,13 +1064,14 @@ class InstrumentWordingAdmin(SiteScopedAdminMixin, SimpleHistoryAdmin):
 class MessageAdmin(SiteScopedAdminMixin, admin.ModelAdmin):
     """The outbox: what was sent, what waits, and what failed (staff act on failures)."""
 
-    list_display = ["created_at", "kind", "patient", "site", "status", "attempts", "sent_at", "last_error"]
-    list_filter = ["status", "kind", ("site", admin.RelatedOnlyFieldListFilter)]
+    list_display = ["created_at", "kind", "channel", "patient", "site", "status", "attempts", "sent_at", "last_error"]
+    list_filter = ["status", "kind", "channel", ("site", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["patient__registry_id"]
     list_select_related = ["patient", "site"]
     show_full_result_count = False
     readonly_fields = [
         "kind",
+        "channel",
         "site",
         "patient",
         "status",
@@ -1078,6 +1080,7 @@ class MessageAdmin(SiteScopedAdminMixin, admin.ModelAdmin):
         "claimed_at",
         "sent_at",
         "last_error",
+        "provider_ref",
         "created_at",
         "covers",
     ]

@@ -1,13 +1,16 @@
 """Who may be contacted and how contact follows the schedule: the site's contact settings, the patients who can be
-written to, the opt-out, a moved or cancelled window's messages and links, and the call list.
+written to and by which channel (email, text message), text messages' quiet hours, the opt-out, a moved or
+cancelled window's messages and links, and the call list.
 
-The dispatcher (outcomes.dispatcher) queues the emails; the outbox (outcomes.outbox) sends them.
+The dispatcher (outcomes.dispatcher) queues the messages; the outbox (outcomes.outbox) sends them.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import zoneinfo
+from datetime import datetime, time, timedelta
 
 from django.db import transaction
 from django.db.models import Exists, F, OuterRef, QuerySet
@@ -21,12 +24,13 @@ from outcomes.models import (
     FollowUpSettings,
     FollowUpStatus,
     Message,
+    MessageChannel,
     MessageItem,
     MessageStatus,
     TokenChannel,
 )
 from registry import clock
-from registry.models import Patient, Site
+from registry.models import ContactChannel, Patient, Site
 
 log = logging.getLogger(__name__)
 
@@ -44,21 +48,45 @@ def settings_for(site: Site) -> FollowUpSettings:
         return FollowUpSettings(site=site)
 
 
-def contactable_patients() -> QuerySet[Patient]:
-    """The patients who may be emailed now: an address, consent to email and follow-up, not withdrawn, not
-    opted out. The one definition; the sender checks it again in SQL right before each message goes out."""
-    return Patient.objects.filter(
-        identity__email__gt="",
-        consent_email=True,
-        consent_follow_up=True,
-        withdrawn_on__isnull=True,
-        email_opt_out__isnull=True,
+# Text messages never go out between 21:00 and 08:00 at the site (its time zone).
+QUIET_FROM = time(21, 0)
+QUIET_UNTIL = time(8, 0)
+
+
+def contactable_patients(channel: str = MessageChannel.EMAIL) -> QuerySet[Patient]:
+    """The patients who may be contacted now by this channel. Email: an address, email among their channels,
+    consent to email and follow-up. Text message: a mobile number, text among their channels, consent to
+    follow-up. Both: not withdrawn, not opted out (one opt-out, by link, STOP or staff, stops both channels).
+    The one definition; the sender checks it again in SQL right before each message goes out."""
+    common = Patient.objects.filter(consent_follow_up=True, withdrawn_on__isnull=True, email_opt_out__isnull=True)
+    if channel == MessageChannel.SMS:
+        return common.filter(identity__mobile__gt="", contact_channel__in=ContactChannel.texts())
+    return common.filter(identity__email__gt="", consent_email=True, contact_channel__in=ContactChannel.emails())
+
+
+def channels_for(patient: Patient) -> list[str]:
+    """The channels this patient may be contacted by now, email first (one query)."""
+    row = (
+        Patient.objects.filter(pk=patient.pk)
+        .annotate(**{c: Exists(contactable_patients(c).filter(pk=OuterRef("pk"))) for c in MessageChannel.values})
+        .values(*MessageChannel.values)
+        .first()
     )
+    return [c for c in MessageChannel.values if row and row[c]]
 
 
 def contactable(patient: Patient) -> bool:
-    """May this patient be emailed now?"""
-    return contactable_patients().filter(pk=patient.pk).exists()
+    """May this patient be contacted now by any channel?"""
+    return bool(channels_for(patient))
+
+
+def texts_allowed_from(site: Site, now: datetime) -> datetime:
+    """`now` if a text may go out now at the site, else the end of its quiet hours (08:00 there)."""
+    local = now.astimezone(zoneinfo.ZoneInfo(site.time_zone))
+    if QUIET_UNTIL <= local.time() < QUIET_FROM:
+        return now
+    day = local.date() if local.time() < QUIET_UNTIL else local.date() + timedelta(days=1)
+    return datetime.combine(day, QUIET_UNTIL, tzinfo=local.tzinfo).astimezone(now.tzinfo)
 
 
 def live_items() -> QuerySet[MessageItem]:
@@ -68,7 +96,8 @@ def live_items() -> QuerySet[MessageItem]:
 
 @transaction.atomic
 def patient_opt_out(*, patient: Patient, source: str) -> bool:
-    """Record the opt-out and cancel every unsent email to the patient. Returns False if already opted out."""
+    """Record the opt-out and cancel every unsent message to the patient, emails and texts. Returns False if
+    already opted out."""
     _, created = EmailOptOut.objects.get_or_create(
         patient=patient, defaults={"source": source, "opted_out_at": clock.now()}
     )
@@ -108,7 +137,9 @@ def contact_after_schedule(*, follow_ups: list[FollowUp]) -> None:
     now = clock.now()
     tokens = (
         AccessToken.objects.filter(
-            follow_ups__in=[fu.pk for fu in follow_ups], expires_at__gt=now, channel=TokenChannel.EMAIL
+            follow_ups__in=[fu.pk for fu in follow_ups],
+            expires_at__gt=now,
+            channel__in=[TokenChannel.EMAIL, TokenChannel.SMS],
         )
         .select_related("patient__site")
         .distinct()

@@ -19,10 +19,11 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, QuerySet
 
 from outcomes import asking, queue
-from outcomes.contact import LIVE, contactable, settings_for
+from outcomes.contact import LIVE, channels_for, settings_for, texts_allowed_from
 from outcomes.models import (
     FollowUp,
     Message,
+    MessageChannel,
     MessageItem,
     MessageKind,
     MessageStatus,
@@ -58,8 +59,8 @@ class DispatchReport:
     def lines(self) -> list[str]:
         return [
             f"windows opened: {self.opened}, closed unanswered: {self.missed}",
-            f"invitation emails queued: {self.invitations}",
-            f"reminder emails queued: {self.reminders}",
+            f"invitations queued (emails and texts): {self.invitations}",
+            f"reminders queued (emails and texts): {self.reminders}",
             f"follow-ups put on the call list: {self.call_listed}",
             f"call-list digests queued: {self.digests}",
             f"messages cancelled (answered, withdrawn or closed): {self.cancelled}",
@@ -94,32 +95,49 @@ def dispatch(*, now: datetime | None = None, batch: int = 500, due_limit: int = 
     return report
 
 
-def _new_patient_message(
+def _new_patient_messages(
     kind: str, patient: Patient, fus: list[FollowUp], number: int, now: datetime, *, enqueue: bool = False
+) -> int:
+    """Create this message for several follow-ups of a patient, once per channel the patient can be reached by
+    (email, text message); returns how many were created (none for a channel where any of the follow-ups already
+    had it). A text falling in the site's quiet hours waits until they end. The dispatcher's messages go out
+    through its `due` list in batches; `enqueue` queues them at once (staff)."""
+    created = 0
+    for channel in channels_for(patient):
+        if _new_patient_message(kind, patient, fus, number, now, channel=channel, enqueue=enqueue):
+            created += 1
+    return created
+
+
+def _new_patient_message(
+    kind: str, patient: Patient, fus: list[FollowUp], number: int, now: datetime, *, channel: str, enqueue: bool
 ) -> bool:
-    """Create one email for several follow-ups of a patient; False if any of them already had this email.
-    The dispatcher's emails go out through its `due` list in batches; `enqueue` queues one at once (staff)."""
     first = min(fu.pk for fu in fus)
     key = f"{kind}:{patient.pk}:{first}:{fus[0].contact_round}:{number}"
+    text = channel == MessageChannel.SMS
     try:
         with transaction.atomic():
             message = Message.objects.create(
                 kind=kind,
+                channel=channel,
                 site=patient.site,
                 patient=patient,
-                to_email=patient.identity.email,
-                dedupe_key=key,
-                next_attempt_at=now,
+                to_email="" if text else patient.identity.email,
+                to_phone=patient.identity.mobile if text else "",
+                dedupe_key=f"sms:{key}" if text else key,
+                next_attempt_at=texts_allowed_from(patient.site, now) if text else now,
             )
             MessageItem.objects.bulk_create(
                 [
-                    MessageItem(message=message, follow_up=fu, kind=kind, round=fu.contact_round, number=number)
+                    MessageItem(
+                        message=message, follow_up=fu, kind=kind, round=fu.contact_round, number=number, channel=channel
+                    )
                     for fu in fus
                 ]
             )
     except IntegrityError:
         return False  # another dispatcher got there first
-    if enqueue:
+    if enqueue and message.next_attempt_at <= now:
         transaction.on_commit(lambda: _enqueue(message.pk))
     return True
 
@@ -169,11 +187,10 @@ def _queue_invitations(now: datetime, batch: int) -> tuple[int, int]:
             days = policy.reminder_day_list()
             for fu in fus:
                 fu.next_reminder_at = now + timedelta(days=days[0] if days else policy.call_after_days)
-            if contactable(patient):
-                if _new_patient_message(MessageKind.INVITATION, patient, fus, 0, now):
-                    sent += 1
+            if channels_for(patient):
+                sent += _new_patient_messages(MessageKind.INVITATION, patient, fus, 0, now)
             else:
-                # No email possible (no address, no consent, opted out): straight to the call list.
+                # No message possible (no address or number, no consent, opted out): straight to the call list.
                 for fu in fus:
                     fu.call_list_since, fu.next_reminder_at = now, None
                 listed += len(fus)
@@ -205,7 +222,7 @@ def _queue_reminders(now: datetime, batch: int) -> tuple[int, int]:
             days = policy.reminder_day_list()
             number = fu.reminders_sent + 1
             invited = fu.invited_at or now
-            if number <= len(days) and contactable(fu.episode.patient):
+            if number <= len(days) and channels_for(fu.episode.patient):
                 fu.reminders_sent, fu.last_reminded_at = number, now
                 later = days[number] if number < len(days) else policy.call_after_days
                 fu.next_reminder_at = invited + timedelta(days=later)
@@ -214,8 +231,7 @@ def _queue_reminders(now: datetime, batch: int) -> tuple[int, int]:
                 fu.call_list_since, fu.next_reminder_at = now, None
                 listed += 1
         for (_, number), fus in groups.items():
-            if _new_patient_message(MessageKind.REMINDER, fus[0].episode.patient, fus, number, now):
-                sent += 1
+            sent += _new_patient_messages(MessageKind.REMINDER, fus[0].episode.patient, fus, number, now)
         FollowUp.objects.bulk_update(due, ["reminders_sent", "last_reminded_at", "next_reminder_at", "call_list_since"])
     return sent, listed
 
@@ -247,7 +263,8 @@ def _queue_digests(now: datetime) -> int:
 
 @transaction.atomic
 def message_resend(*, follow_up: FollowUp, by: object = None) -> Message | None:
-    """Staff resend the link for an unanswered follow-up: a fresh email with a fresh token."""
+    """Staff resend the link for an unanswered follow-up: a fresh email (and text, for a patient who takes texts)
+    with a fresh token. Returns the first message queued."""
     fu = (
         FollowUp.objects.select_for_update(of=("self",))
         .select_related("episode__patient__identity", "episode__patient__site")
@@ -256,10 +273,12 @@ def message_resend(*, follow_up: FollowUp, by: object = None) -> Message | None:
     if fu.status not in LIVE:
         raise ValueError("Only an open follow-up can be sent its link again.")
     patient = fu.episode.patient
-    if not contactable(patient):
-        raise ValueError("This patient cannot be emailed (no address, no consent for email, opted out or withdrawn).")
-    number = 1000 + fu.message_items.filter(number__gte=1000).count()  # staff resends count from 1000
+    if not channels_for(patient):
+        raise ValueError(
+            "This patient cannot be sent a message (no address or mobile number, no consent, opted out or withdrawn)."
+        )
+    number = 1000 + fu.message_items.filter(number__gte=1000).values("number").distinct().count()  # from 1000
     now = clock.now()
-    if not _new_patient_message(MessageKind.INVITATION, patient, [fu], number, now, enqueue=True):
+    if not _new_patient_messages(MessageKind.INVITATION, patient, [fu], number, now, enqueue=True):
         raise ValueError("A resend is already queued.")
-    return Message.objects.filter(items__follow_up=fu, items__number=number).first()
+    return Message.objects.filter(items__follow_up=fu, items__number=number).order_by("pk").first()

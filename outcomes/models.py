@@ -552,6 +552,7 @@ class FollowUpSettings(models.Model):
 
 class TokenChannel(models.TextChoices):
     EMAIL = "email", "Emailed link"
+    SMS = "sms", "Texted link"
     TABLET = "tablet", "Clinic tablet session"
 
 
@@ -589,20 +590,26 @@ class AccessToken(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(channel__in=TokenChannel.values), name="token_channel_valid"),
             models.CheckConstraint(
-                condition=Q(channel="email") | Q(started_by__isnull=False), name="token_tablet_has_starter"
+                condition=Q(channel__in=["email", "sms"]) | Q(started_by__isnull=False), name="token_tablet_has_starter"
             ),
         ]
 
     def __str__(self) -> str:
         if self.channel == TokenChannel.TABLET:
             return f"clinic tablet session for {self.patient} ({self.created_at:%Y-%m-%d %H:%M})"
-        return f"link for {self.patient} (expires {self.expires_at:%Y-%m-%d})"
+        how = "texted" if self.channel == TokenChannel.SMS else "emailed"
+        return f"{how} link for {self.patient} (expires {self.expires_at:%Y-%m-%d})"
 
 
 class MessageKind(models.TextChoices):
     INVITATION = "invitation", "Invitation"
     REMINDER = "reminder", "Reminder"
     DIGEST = "digest", "Call-list digest"
+
+
+class MessageChannel(models.TextChoices):
+    EMAIL = "email", "Email"
+    SMS = "sms", "Text message"
 
 
 class MessageStatus(models.TextChoices):
@@ -614,15 +621,20 @@ class MessageStatus(models.TextChoices):
 
 
 class Message(models.Model):
-    """One email to send (the outbox). A row is claimed with a conditional update before it is sent, so two
-    workers, two dispatchers or a redelivered task never send it twice."""
+    """One email or text message to send (the outbox). A row is claimed with a conditional update before it is
+    sent, so two workers, two dispatchers or a redelivered task never send it twice."""
 
     kind = models.CharField(max_length=12, choices=MessageKind.choices)
+    channel = models.CharField(max_length=6, choices=MessageChannel.choices, default=MessageChannel.EMAIL)
     site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="messages")
     patient = models.ForeignKey(
         "registry.Patient", on_delete=models.CASCADE, null=True, blank=True, related_name="messages"
     )
     to_email = models.EmailField(blank=True)
+    to_phone = models.CharField(max_length=16, blank=True, help_text="Text messages: the number, in E.164.")
+    provider_ref = models.CharField(
+        max_length=64, blank=True, help_text="Text messages: the provider's reference for the message sent."
+    )
     dedupe_key = models.CharField(max_length=100, unique=True)
     status = models.CharField(max_length=10, choices=MessageStatus.choices, default=MessageStatus.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)
@@ -641,6 +653,7 @@ class Message(models.Model):
         ordering = ["-created_at"]
         constraints = [
             models.CheckConstraint(condition=Q(kind__in=MessageKind.values), name="message_kind_valid"),
+            models.CheckConstraint(condition=Q(channel__in=MessageChannel.values), name="message_channel_valid"),
             models.CheckConstraint(condition=Q(status__in=MessageStatus.values), name="message_status_valid"),
         ]
         indexes = [
@@ -649,22 +662,26 @@ class Message(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} to {self.patient or self.site.code} ({self.get_status_display()})"
+        how = " (text)" if self.channel == MessageChannel.SMS else ""
+        return f"{self.get_kind_display()}{how} to {self.patient or self.site.code} ({self.get_status_display()})"
 
 
 class MessageItem(models.Model):
-    """Which follow-ups a patient email covers. The unique key (follow-up, kind, round, number) is what makes an
-    invitation or a given reminder impossible to send twice for one follow-up."""
+    """Which follow-ups a patient message covers. The unique key (follow-up, kind, round, number, channel) is what
+    makes an invitation or a given reminder impossible to send twice by one channel for one follow-up."""
 
     message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="items")
     follow_up = models.ForeignKey(FollowUp, on_delete=models.CASCADE, related_name="message_items")
     kind = models.CharField(max_length=12, choices=MessageKind.choices)
     round = models.PositiveSmallIntegerField()
     number = models.PositiveSmallIntegerField(help_text="0 for the invitation, 1.. for reminders.")
+    channel = models.CharField(max_length=6, choices=MessageChannel.choices, default=MessageChannel.EMAIL)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["follow_up", "kind", "round", "number"], name="message_item_once"),
+            models.UniqueConstraint(
+                fields=["follow_up", "kind", "round", "number", "channel"], name="message_item_once_per_channel"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -672,16 +689,23 @@ class MessageItem(models.Model):
 
 
 class EmailOptOut(models.Model):
-    """The patient asked for no more emails (from the link in an email, or told staff). Deleting it (with
-    history) undoes the opt-out."""
+    """The patient asked for no more messages: emails and text messages alike (the link in an email, a STOP reply
+    to a text, or told staff). Deleting it (with history) undoes the opt-out."""
 
     patient = models.OneToOneField("registry.Patient", on_delete=models.CASCADE, related_name="email_opt_out")
     opted_out_at = models.DateTimeField(default=timezone.now)
-    source = models.CharField(max_length=20, choices=[("link", "Link in an email"), ("staff", "Told staff")])
+    source = models.CharField(
+        max_length=20,
+        choices=[("link", "Link in an email"), ("stop", "Replied STOP to a text message"), ("staff", "Told staff")],
+    )
 
     history = HistoricalRecords()
     objects = SiteScopedQuerySet.as_manager()
     SITE_PATH = "patient__site"
+
+    class Meta:
+        verbose_name = "opt-out from messages"
+        verbose_name_plural = "opt-outs from messages"
 
     def __str__(self) -> str:
         return f"{self.patient} opted out on {self.opted_out_at:%Y-%m-%d}"

@@ -39,15 +39,19 @@ from django.db.models import Exists, F, OuterRef
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import translation
+from django.utils.formats import date_format
+from django.utils.translation import gettext
 
-from outcomes import asking
-from outcomes.contact import contactable_patients, live_items, token_hash
+from outcomes import asking, texting
+from outcomes.contact import contactable_patients, live_items, patient_opt_out, texts_allowed_from, token_hash
 from outcomes.models import (
     AccessToken,
     FollowUp,
     Message,
+    MessageChannel,
     MessageKind,
     MessageStatus,
+    TokenChannel,
 )
 from registry import clock
 from registry.models import Membership, Site
@@ -129,14 +133,24 @@ def _claim(ids: list[int], now: datetime) -> list[int]:
         return sorted(row[0] for row in cursor.fetchall())
 
 
-def _unwanted(*, live: bool, reachable: bool) -> str:
-    """Why a patient email is no longer wanted, or ""."""
+def _reachable() -> dict[str, Exists]:
+    """Annotations: may the message's patient still be contacted by email, by text."""
+    return {
+        f"reachable_{c}": Exists(contactable_patients(c).filter(pk=OuterRef("patient_id")))
+        for c in MessageChannel.values
+    }
+
+
+def _unwanted(*, live: bool, reachable: bool, channel: str) -> str:
+    """Why a patient message is no longer wanted, or ""."""
     if not live:
         return (
             "nothing it covered is left for the patient to answer by link "
             "(answered, closed, withdrawn, cancelled, or only staff work remains)"
         )
     if not reachable:
+        if channel == MessageChannel.SMS:
+            return "the patient can no longer be texted (opted out, withdrawn, no mobile number or no longer by text)"
         return "the patient can no longer be emailed (opted out, withdrawn or no address)"
     return ""
 
@@ -168,11 +182,18 @@ def _recheck(messages: list[Message], now: datetime) -> dict[int, str]:
     asking_now = _still_asking(ids, now)
     rows = (
         Message.objects.filter(pk__in=ids)
-        .annotate(reachable=Exists(contactable_patients().filter(pk=OuterRef("patient_id"))))
+        .annotate(**_reachable())
         .order_by()
-        .values_list("pk", "reachable")
+        .values_list("pk", "channel", "reachable_email", "reachable_sms")
     )
-    return {pk: _unwanted(live=bool(asking_now.get(pk)), reachable=reachable) for pk, reachable in rows}
+    return {
+        pk: _unwanted(
+            live=bool(asking_now.get(pk)),
+            reachable=by_sms if channel == MessageChannel.SMS else by_email,
+            channel=channel,
+        )
+        for pk, channel, by_email, by_sms in rows
+    }
 
 
 def _prepare(claimed: list[int], now: datetime, results: dict[int, str]) -> list[_Ready]:
@@ -181,7 +202,7 @@ def _prepare(claimed: list[int], now: datetime, results: dict[int, str]) -> list
     messages = list(
         Message.objects.filter(pk__in=claimed)
         .select_related("site", "patient__identity")
-        .annotate(reachable=Exists(contactable_patients().filter(pk=OuterRef("patient_id"))))
+        .annotate(**_reachable())
         .order_by("pk")
     )
     live = _still_asking(claimed, now)
@@ -196,9 +217,14 @@ def _prepare(claimed: list[int], now: datetime, results: dict[int, str]) -> list
                 continue
             ready.append(_Ready(message, recipients=coordinators[message.site_id]))
             continue
-        why = _unwanted(live=bool(live.get(message.pk)), reachable=message.reachable)
+        text = message.channel == MessageChannel.SMS
+        reachable = message.reachable_sms if text else message.reachable_email
+        why = _unwanted(live=bool(live.get(message.pk)), reachable=reachable, channel=message.channel)
         if why:
             _cancel(message, why, results)
+            continue
+        if text and (allowed := texts_allowed_from(message.site, now)) > now:
+            _defer(message, allowed, results)  # quiet hours at the site: not an attempt
             continue
         asks = live[message.pk]
         ready.append(
@@ -224,6 +250,7 @@ def _tokens_create(ready: list[_Ready], now: datetime) -> None:
             token_hash=token_hash(r.raw_token),
             patient=r.message.patient,
             expires_at=asking.link_expiry(r.message.site, last_day),
+            channel=TokenChannel.SMS if r.message.channel == MessageChannel.SMS else TokenChannel.EMAIL,
         )
     through = AccessToken.follow_ups.through
     with transaction.atomic():
@@ -233,14 +260,111 @@ def _tokens_create(ready: list[_Ready], now: datetime) -> None:
         )
 
 
+class _Refused(Exception):
+    """The server or provider said no to this message only: a permanent failure; the others go on."""
+
+    def __init__(self, reason: str, *, unsubscribed: bool = False) -> None:
+        super().__init__(reason)
+        self.unsubscribed = unsubscribed
+
+
+class _Broken(Exception):
+    """The connection failed while sending this message: retried with back-off, the connection opened again."""
+
+
+class _Unreachable(Exception):
+    """The server or provider cannot be reached at all: each message backs off as it would alone."""
+
+
+class _EmailTransport:
+    """Emails over one SMTP connection."""
+
+    def __init__(self) -> None:
+        self.conn = None
+
+    def compose(self, r: _Ready) -> EmailMultiAlternatives:
+        return _compose(r)
+
+    def open(self) -> None:
+        self.conn = get_connection()
+        try:
+            self.conn.open()
+        except (smtplib.SMTPException, OSError) as exc:
+            self.conn = None
+            raise _Unreachable(f"{type(exc).__name__}: {exc}"[:300]) from exc
+
+    def send(self, email: EmailMultiAlternatives) -> str:
+        email.connection = self.conn
+        try:
+            email.send()
+        except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused) as exc:
+            raise _Refused(f"refused by the mail server: {exc}"[:300]) from exc
+        except (smtplib.SMTPException, OSError) as exc:
+            raise _Broken(f"{type(exc).__name__}: {exc}"[:300]) from exc
+        return ""
+
+    def close(self) -> None:
+        if self.conn is not None:
+            _close(self.conn)
+        self.conn = None
+
+
+class _TextTransport:
+    """Text messages through the configured backend (outcomes.texting)."""
+
+    def __init__(self) -> None:
+        self.conn = None
+
+    def compose(self, r: _Ready) -> texting.TextMessage:
+        return _compose_text(r)
+
+    def open(self) -> None:
+        try:
+            self.conn = texting.get_connection()
+            self.conn.open()
+        except texting.TextError as exc:
+            self.conn = None
+            raise _Unreachable(str(exc)[:300]) from exc
+
+    def send(self, text: texting.TextMessage) -> str:
+        try:
+            return self.conn.send(text)  # type: ignore[union-attr]
+        except texting.TextRefused as exc:
+            raise _Refused(f"refused by the text-message provider: {exc}"[:300], unsubscribed=exc.unsubscribed) from exc
+        except texting.TextUnavailable as exc:
+            raise _Broken(str(exc)[:300]) from exc
+
+    def close(self) -> None:
+        if self.conn is not None:
+            try:
+                self.conn.close()
+            except texting.TextError as exc:
+                log.info("closing the text-message connection: %s", exc)
+        self.conn = None
+
+
 def _deliver(ready: list[_Ready], now: datetime, results: dict[int, str]) -> None:
-    """Send over one SMTP connection, messages re-checked just before (RECHECK_EVERY at a time) and each marked
+    """Emails over one SMTP connection, then texts over one provider session."""
+    emails = [r for r in ready if r.message.channel != MessageChannel.SMS]
+    texts = [r for r in ready if r.message.channel == MessageChannel.SMS]
+    try:
+        if emails:
+            _deliver_by(_EmailTransport(), emails, now, results)
+    finally:
+        if texts:
+            _deliver_by(_TextTransport(), texts, now, results)
+
+
+def _deliver_by(
+    transport: _EmailTransport | _TextTransport, ready: list[_Ready], now: datetime, results: dict[int, str]
+) -> None:
+    """Send over one connection, messages re-checked just before (RECHECK_EVERY at a time) and each marked
     sent just after the server accepted it.
 
     A broken connection fails its message with the usual back-off and is opened again once; if it breaks a
     second time, or anything unexpected stops the batch, the messages not yet handed to the server go back to
     pending without counting an attempt. Messages already handed over stay "sending" until the lease."""
-    conn = None
+    opened = False
     breaks = 0
     started = 0  # ready[:started] were handed to the server or settled
     unwanted: dict[int, str] = {}
@@ -254,45 +378,44 @@ def _deliver(ready: list[_Ready], now: datetime, results: dict[int, str]) -> Non
                 started += 1
                 continue
             try:
-                email = _compose(r)
+                composed = transport.compose(r)
             except Exception as exc:
                 # A bug while composing: never leave the row claimed; retry later, keep the error.
                 log.exception("message %s could not be composed", message.pk)
                 _fail(message, f"{type(exc).__name__}: {exc}"[:300], results, now=now, token=r.token)
                 started += 1
                 continue
-            if conn is None:
-                conn = get_connection()
+            if not opened:
                 try:
-                    conn.open()
-                except (smtplib.SMTPException, OSError) as exc:
+                    transport.open()
+                except _Unreachable as exc:
                     # The server cannot be reached: each of the rest fails as it would alone (back-off).
-                    conn = None
                     for rest in ready[started:]:
-                        _fail(rest.message, f"{type(exc).__name__}: {exc}"[:300], results, now=now, token=rest.token)
+                        _fail(rest.message, str(exc), results, now=now, token=rest.token)
                     started = len(ready)
                     break
+                opened = True
             started += 1  # from here the server may have it: it is never put back before the lease
-            email.connection = conn
             try:
-                email.send()
-            except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused) as exc:
+                ref = transport.send(composed)
+            except _Refused as exc:
                 # The server said no to this message only (and reset the session): the others go on.
-                _fail(message, f"refused by the mail server: {exc}"[:300], results, now=now, permanent=True)
+                _fail(message, str(exc), results, now=now, permanent=True)
+                if exc.unsubscribed and message.patient_id:
+                    patient_opt_out(patient=message.patient, source="stop")
                 continue
-            except (smtplib.SMTPException, OSError) as exc:
-                _fail(message, f"{type(exc).__name__}: {exc}"[:300], results, now=now)
-                _close(conn)
-                conn = None
+            except _Broken as exc:
+                _fail(message, str(exc), results, now=now)
+                transport.close()
+                opened = False
                 breaks += 1
                 if breaks >= 2:
                     break
                 continue
-            _mark_sent(message.pk, now)
+            _mark_sent(message.pk, now, ref)
             results[message.pk] = "sent"
     finally:
-        if conn is not None:
-            _close(conn)
+        transport.close()
         rest = ready[started:]
         if rest:
             log.warning("batch stopped: %s message(s) back to pending", len(rest))
@@ -304,7 +427,7 @@ def _deliver(ready: list[_Ready], now: datetime, results: dict[int, str]) -> Non
                 results[r.message.pk] = "requeued"
 
 
-def _mark_sent(message_id: int, now: datetime) -> None:
+def _mark_sent(message_id: int, now: datetime, ref: str = "") -> None:
     """The server has accepted the message: record it. A row left in "sending" is sent again after the lease, so
     a database outage here (a restart, a failover) is waited out for up to MARK_SENT_PATIENCE, reconnecting
     with back-off, instead of turning the milliseconds of the duplicate window into the length of the outage.
@@ -313,7 +436,7 @@ def _mark_sent(message_id: int, now: datetime) -> None:
     while True:
         try:
             Message.objects.filter(pk=message_id, status=MessageStatus.SENDING).update(
-                status=MessageStatus.SENT, sent_at=now, last_error=""
+                status=MessageStatus.SENT, sent_at=now, last_error="", provider_ref=ref[:64]
             )
             return
         except (OperationalError, InterfaceError) as exc:
@@ -338,6 +461,14 @@ def _cancel(message: Message, why: str, results: dict[int, str], *, token: Acces
     if token is not None:  # never emailed: nobody holds it
         AccessToken.objects.filter(pk=token.pk).delete()
     results[message.pk] = "cancelled"
+
+
+def _defer(message: Message, until: datetime, results: dict[int, str]) -> None:
+    """A text claimed in the site's quiet hours goes back to pending until they end; no attempt is counted."""
+    Message.objects.filter(pk=message.pk, status=MessageStatus.SENDING).update(
+        status=MessageStatus.PENDING, attempts=F("attempts") - 1, next_attempt_at=until
+    )
+    results[message.pk] = "deferred"
 
 
 def _fail(
@@ -403,6 +534,27 @@ def _compose(r: _Ready) -> EmailMultiAlternatives:
     email.extra_headers["List-Unsubscribe"] = f"<{context['optout_link']}>"
     email.extra_headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     return email
+
+
+def _compose_text(r: _Ready) -> texting.TextMessage:
+    """A text is short: the site's name, how long, by when, the link and how to stop. No clinical data (no body
+    part, no treatment, no timepoint), in the patient's language."""
+    message, site = r.message, r.message.site
+    link = _base_url() + reverse("outcomes:patient_start", args=[r.raw_token])
+    minutes = asking.minutes_for(asking.pages_for(r.asks))
+    by = min(fu.window_closes for fu in r.follow_ups)
+    with translation.override(asking.language_of(message.patient)):
+        day = date_format(by, "MONTH_DAY_FORMAT")
+        if message.kind == MessageKind.REMINDER:
+            line = gettext(
+                "{site}: a reminder: your follow-up questions are still waiting (about {minutes} min). "
+                "Please answer by {day}:"
+            )
+        else:
+            line = gettext("{site}: your follow-up questions are ready (about {minutes} min). Please answer by {day}:")
+        stop = gettext("Reply STOP to stop these texts.")
+    body = line.format(site=site.name, minutes=minutes, day=day)
+    return texting.TextMessage(to=message.to_phone, body=f"{body}\n{link}\n{stop}")
 
 
 def _render(kind: str, context: dict, to: list[str], site: Site) -> EmailMultiAlternatives:

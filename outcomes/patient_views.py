@@ -199,6 +199,9 @@ def _settle(token: AccessToken) -> list[str]:
     return sorted({asking.about(fu) for fu in kept})
 
 
+SENT_LINKS = [TokenChannel.EMAIL, TokenChannel.SMS]  # links a patient was sent (a tablet's live in its session)
+
+
 def _title(page: asking.Page) -> str:
     return str(INSTRUMENT_TITLES.get(page.instrument, page.instrument))
 
@@ -206,7 +209,7 @@ def _title(page: asking.Page) -> str:
 @patient_page
 @require_http_methods(["GET"])
 def start(request: HttpRequest, token: str) -> HttpResponse:
-    found = AccessToken.objects.filter(token_hash=contact.token_hash(token), channel=TokenChannel.EMAIL).first()
+    found = AccessToken.objects.filter(token_hash=contact.token_hash(token), channel__in=SENT_LINKS).first()
     found = _live_token(found)
     if found is None:
         return _neutral(request)
@@ -492,7 +495,7 @@ OPT_OUT_GRACE = timedelta(days=60)
 def optout(request: HttpRequest, token: str) -> HttpResponse:
     found = (
         AccessToken.objects.select_related("patient__site")
-        .filter(token_hash=contact.token_hash(token), channel=TokenChannel.EMAIL)
+        .filter(token_hash=contact.token_hash(token), channel__in=SENT_LINKS)
         .first()
     )
     if found is None or found.expires_at + OPT_OUT_GRACE < clock.now():

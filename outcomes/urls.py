@@ -1,6 +1,7 @@
 from django.urls import path
 
 from outcomes import patient_views
+from outcomes.texting import inbound
 
 app_name = "outcomes"
 
@@ -12,6 +13,7 @@ urlpatterns = [
     path("language/", patient_views.language, name="patient_language"),
     path("tablet/done/", patient_views.tablet_done, name="patient_tablet_done"),
     path("tablet/end/", patient_views.tablet_end, name="patient_tablet_end"),
+    path("texts/inbound/twilio/", inbound.twilio_inbound, name="texts_inbound_twilio"),
     path("optout/<str:token>/", patient_views.optout, name="patient_optout"),
     path("<str:token>/", patient_views.start, name="patient_start"),
 ]

@@ -203,6 +203,20 @@ EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 20, minimum=1)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "registry@localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
+# Text messages (outcomes.texting) -------------------------------------------------------------------------
+_TEXT_BACKENDS = {
+    "console": "outcomes.texting.backends.console.TextBackend",
+    "file": "outcomes.texting.backends.filebased.TextBackend",
+    "locmem": "outcomes.texting.backends.locmem.TextBackend",
+    "twilio": "outcomes.texting.backends.twilio.TextBackend",
+}
+TEXT_BACKEND = _TEXT_BACKENDS[env_choice("TEXT_BACKEND", "console", set(_TEXT_BACKENDS))]
+TEXT_FILE_PATH = env_str("TEXT_FILE_PATH", str(VAR_DIR / "texts"))
+TEXT_FROM = env_str("TEXT_FROM", "")
+TWILIO_ACCOUNT_SID = env_str("TWILIO_ACCOUNT_SID", "")
+TWILIO_AUTH_TOKEN = env_secret("TWILIO_AUTH_TOKEN", "")
+TWILIO_MESSAGING_SERVICE_SID = env_str("TWILIO_MESSAGING_SERVICE_SID", "")
+
 # Celery --------------------------------------------------------------------------------------------------
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):

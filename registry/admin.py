@@ -167,7 +167,7 @@ class ScopedInline(SiteScopedAdminMixin):
 
 @admin.register(Site)
 class SiteAdmin(SiteScopedAdminMixin, SimpleHistoryAdmin):
-    list_display = ["code", "name", "time_zone", "language", "contact_email", "active"]
+    list_display = ["code", "name", "country", "time_zone", "language", "contact_email", "active"]
     list_filter = ["active", "language"]
     search_fields = ["code", "name"]
 
@@ -247,8 +247,19 @@ class ProtocolAdmin(ClinicalAdmin):
 # Patients and treatments ----------------------------------------------------------------------------------
 
 
+class IdentityFormSet(ReasonedInlineFormSet):
+    """The identity is checked against the patient as posted with it (its site's country for a mobile number
+    without +, its contact channel for whether a number is needed), not the patient as last saved."""
+
+    def _construct_form(self, i: int, **kwargs: Any) -> forms.Form:
+        form = super()._construct_form(i, **kwargs)
+        form.instance.posted_patient = self.instance
+        return form
+
+
 class IdentityInline(ScopedInline, admin.StackedInline):
     model = PatientIdentity
+    formset = IdentityFormSet
     can_delete = False
     show_change_link = False
     min_num = 1
@@ -331,6 +342,7 @@ class PatientForm(ChangeReasonForm):
 @admin.register(Patient)
 class PatientAdmin(ClinicalAdmin):
     form = PatientForm
+    radio_fields = {"contact_channel": admin.VERTICAL}
     list_display = ["registry_id", "name", "site", "sex", "age", "consent_date", "withdrawn_on"]
     list_filter = [
         ("site", admin.RelatedOnlyFieldListFilter),
@@ -360,7 +372,16 @@ class PatientAdmin(ClinicalAdmin):
         (None, {"fields": ["registry_id", "site", "sex", "registry_id_signed"]}),
         (
             "Consent",
-            {"fields": ["consent_version", "consent_date", "consent_follow_up", "consent_research", "consent_email"]},
+            {
+                "fields": [
+                    "consent_version",
+                    "consent_date",
+                    "consent_follow_up",
+                    "consent_research",
+                    "consent_email",
+                    "contact_channel",
+                ]
+            },
         ),
         ("Withdrawal", {"fields": ["withdrawn_on", "withdrawal_reason", "patient_rights"]}),
         ("Audit", {"fields": ["change_reason"]}),

@@ -39,10 +39,10 @@ from registry.models import (
 SEED_REASON = "seed_demo (synthetic data)"
 
 DEMO_SITES = [
-    ("HRJ", "Han River Joint Clinic", "Asia/Seoul"),
-    ("SRO", "Sakura Regenerative Orthopaedics", "Asia/Tokyo"),
-    ("PBM", "Pacific Bay Musculoskeletal", "America/Los_Angeles"),
-    ("NMO", "Northmoor Orthobiologics", "Europe/London"),
+    ("HRJ", "Han River Joint Clinic", "Asia/Seoul", "KR"),
+    ("SRO", "Sakura Regenerative Orthopaedics", "Asia/Tokyo", "JP"),
+    ("PBM", "Pacific Bay Musculoskeletal", "America/Los_Angeles", "US"),
+    ("NMO", "Northmoor Orthobiologics", "Europe/London", "GB"),
 ]
 
 _GIVEN_F = [
@@ -175,26 +175,54 @@ def _demo_language(site: Site, registry_id: str) -> str:
     return str(_weighted(random.Random(f"language:{registry_id}"), options))
 
 
+# How patients want to be contacted, by country: texts are the habit in Korea and Japan (DOMAIN.md). Synthetic
+# mobile numbers (written to the demo's text-message folder only): Korea's 010-0000-xxxx, Japan's 090, the US
+# fictional 555-01xx; none for the UK site, whose patients are emailed.
+_DEMO_CHANNELS = {
+    "KR": [("both", 0.45), ("sms", 0.2), ("email", 0.35)],
+    "JP": [("both", 0.35), ("sms", 0.15), ("email", 0.5)],
+    "US": [("both", 0.2), ("email", 0.8)],
+}
+
+
+def _demo_contact(site: Site, registry_id: str) -> tuple[str, str]:
+    """A patient's contact channel and mobile number, from a random stream of their own (seeded by the registry
+    ID), so that the rest of the seed stays what it was."""
+    options = _DEMO_CHANNELS.get(site.country)
+    if not options:
+        return "email", ""
+    rng = random.Random(f"contact:{registry_id}")
+    channel = str(_weighted(rng, options))
+    if site.country == "KR":
+        mobile = f"+8210{rng.randint(0, 9999):08d}"
+    elif site.country == "JP":
+        mobile = f"+8190{rng.randint(10000000, 99999999)}"
+    else:
+        mobile = f"+1201555{rng.randint(100, 199):04d}"
+    return channel, mobile
+
+
 def _weighted(rng: random.Random, options: list[tuple[object, float]]) -> object:
     values, weights = zip(*options, strict=True)
     return rng.choices(values, weights=weights, k=1)[0]
 
 
-def _site_rows(count: int) -> list[tuple[str, str, str]]:
+def _site_rows(count: int) -> list[tuple[str, str, str, str]]:
     rows = list(DEMO_SITES[:count])
     for n in range(len(rows) + 1, count + 1):
-        rows.append((f"S{n:03d}", f"Demo Site {n}", "UTC"))
+        rows.append((f"S{n:03d}", f"Demo Site {n}", "UTC", ""))
     return rows
 
 
 def ensure_sites(count: int) -> list[Site]:
     sites = []
-    for code, name, tz in _site_rows(count):
+    for code, name, tz, country in _site_rows(count):
         site, _ = Site.objects.get_or_create(
             code=code,
             defaults={
                 "name": name,
                 "time_zone": tz,
+                "country": country,
                 "contact_email": f"followup@{code.lower()}.example.test",
                 "contact_phone": "+1 555 0100",
             },
@@ -460,6 +488,7 @@ def _seed_chunk(
             withdrawal_reason="Moved away" if withdrawn else "",
         )
         patient.registry_id = "R-" + "".join(rng.choice("0123456789ABCDEFGHJKMNPQRSTVWXYZ") for _ in range(10))
+        patient.contact_channel, mobile = _demo_contact(site, patient.registry_id)
         patients.append(patient)
         given = rng.choice(_GIVEN_F if sex == Sex.FEMALE else _GIVEN_M)
         family = rng.choice(_FAMILY)
@@ -470,6 +499,7 @@ def _seed_chunk(
                 date_of_birth=dob,
                 email=f"{given.lower()}.{family.lower()}.{rng.randint(1000, 999999)}@example.test",
                 phone=f"+1 555 01{rng.randint(0, 99):02d} {rng.randint(1000, 9999)}",
+                mobile=mobile,
                 medical_record_number=f"{site.code}{rng.randint(100000, 999999)}",
                 preferred_language=_demo_language(site, patient.registry_id),
             )

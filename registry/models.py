@@ -26,8 +26,13 @@ from django.db.models import Q
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
-from registry import clock
+from registry import clock, phones
 from registry.access import SiteScopedQuerySet
+
+
+def _known_country(value: str) -> None:
+    if value and value.upper() not in phones.COUNTRIES:
+        raise ValidationError(f"Unknown country code “{value}”: give the two-letter ISO code, e.g. KR, JP, CN.")
 
 
 def _parent(obj: models.Model, name: str) -> models.Model | None:
@@ -60,6 +65,12 @@ class Site(models.Model):
     language = models.CharField(max_length=10, default="en", choices=settings.LANGUAGES)
     contact_email = models.EmailField(help_text="Shown to patients in emails and on questionnaire pages.")
     contact_phone = models.CharField(max_length=40, blank=True)
+    country = models.CharField(
+        max_length=2,
+        blank=True,
+        validators=[_known_country],
+        help_text="ISO country code (KR, JP, CN ...): patients' mobile numbers without + are read as this country's.",
+    )
     active = models.BooleanField(default=True)
     withdrawal_policy = models.CharField(
         max_length=12,
@@ -85,6 +96,7 @@ class Site(models.Model):
     def clean(self) -> None:
         import zoneinfo
 
+        self.country = (self.country or "").upper()
         try:
             zoneinfo.ZoneInfo(self.time_zone)
         except Exception:
@@ -137,6 +149,20 @@ class Sex(models.TextChoices):
     UNKNOWN = "unknown", "Unknown"
 
 
+class ContactChannel(models.TextChoices):
+    EMAIL = "email", "Email"
+    SMS = "sms", "Text message"
+    BOTH = "both", "Email and text message"
+
+    @classmethod
+    def texts(cls) -> list[str]:
+        return [cls.SMS.value, cls.BOTH.value]
+
+    @classmethod
+    def emails(cls) -> list[str]:
+        return [cls.EMAIL.value, cls.BOTH.value]
+
+
 class Patient(models.Model):
     """The clinical side of a patient. Identifying data is in `identity` (PatientIdentity)."""
 
@@ -148,6 +174,13 @@ class Patient(models.Model):
     consent_follow_up = models.BooleanField("consents to registry follow-up", default=True)
     consent_research = models.BooleanField("consents to research use", default=True)
     consent_email = models.BooleanField("consents to contact by email", default=True)
+    contact_channel = models.CharField(
+        "how the patient wants to be contacted",
+        max_length=6,
+        choices=ContactChannel.choices,
+        default=ContactChannel.EMAIL,
+        help_text="Invitations and reminders go this way; text messages need a mobile number.",
+    )
     withdrawn_on = models.DateField(
         null=True,
         blank=True,
@@ -165,6 +198,9 @@ class Patient(models.Model):
         ordering = ["-id"]
         constraints = [
             models.CheckConstraint(condition=Q(sex__in=Sex.values), name="patient_sex_valid"),
+            models.CheckConstraint(
+                condition=Q(contact_channel__in=ContactChannel.values), name="patient_contact_channel_valid"
+            ),
             models.CheckConstraint(
                 condition=Q(withdrawn_on__isnull=True) | Q(withdrawn_on__gte=models.F("consent_date")),
                 name="patient_withdrawal_after_consent",
@@ -197,7 +233,20 @@ class PatientIdentity(models.Model):
     family_name = models.CharField(max_length=100)
     date_of_birth = models.DateField(validators=[_not_in_future])
     email = models.EmailField(blank=True)
-    phone = models.CharField(max_length=40, blank=True)
+    phone = models.CharField(max_length=40, blank=True, help_text="For calls, as staff dial it.")
+    mobile = models.CharField(
+        "mobile number for text messages",
+        max_length=16,
+        blank=True,
+        help_text="As the patient gives it; stored in international form (+82…). Without +, read as a number of the "
+        "patient's country.",
+    )
+    country = models.CharField(
+        max_length=2,
+        blank=True,
+        validators=[_known_country],
+        help_text="ISO country code of the patient's own country, if not the site's (a patient from abroad).",
+    )
     preferred_language = models.CharField(max_length=10, choices=settings.LANGUAGES, default="en")
     medical_record_number = models.CharField("site medical record number", max_length=40, blank=True)
 
@@ -210,6 +259,7 @@ class PatientIdentity(models.Model):
         verbose_name_plural = "patient identities"
         constraints = [
             models.CheckConstraint(condition=Q(date_of_birth__gte=date(1900, 1, 1)), name="identity_dob_plausible"),
+            models.CheckConstraint(condition=Q(mobile="") | Q(mobile__startswith="+"), name="identity_mobile_e164"),
         ]
         indexes = [
             # Staff search patients by family name.
@@ -218,6 +268,31 @@ class PatientIdentity(models.Model):
 
     def __str__(self) -> str:
         return f"{self.family_name}, {self.given_name}"
+
+    def _patient_as_posted(self) -> Patient | None:
+        """The patient this identity belongs to: as posted with it on the patient page (the admin's identity
+        formset hands it over, since Django's inline clears a primary-key parent before validation), else saved."""
+        return getattr(self, "posted_patient", None) or getattr(self, "patient", None)
+
+    @property
+    def phone_country(self) -> str:
+        """The country a number without + is read in: the patient's own, else the site's."""
+        if self.country:
+            return self.country
+        patient = self._patient_as_posted()
+        return patient.site.country if patient is not None and patient.site_id else ""
+
+    def clean(self) -> None:
+        self.country = (self.country or "").upper()
+        try:
+            self.mobile = phones.mobile_normalise(self.mobile, country=self.phone_country)
+        except ValidationError as exc:
+            raise ValidationError({"mobile": exc.messages}) from None
+        patient = self._patient_as_posted()
+        if patient is not None and patient.contact_channel in ContactChannel.texts() and not self.mobile:
+            raise ValidationError(
+                {"mobile": "The patient is to be contacted by text message: give a mobile number, or choose email."}
+            )
 
 
 # Treatments -----------------------------------------------------------------------------------------------

@@ -10,6 +10,16 @@ from django.test import Client
 from tests import factories
 
 
+@pytest.fixture(autouse=True)
+def _empty_text_outbox():
+    """Every test starts with no text messages sent, as Django's test setup empties mail.outbox."""
+    from outcomes import texting
+
+    texting.outbox.clear()
+    yield
+    texting.outbox.clear()
+
+
 @pytest.fixture
 def site_a(db):
     return factories.SiteFactory(code="SITEA", name="Site A clinic")

@@ -47,6 +47,9 @@ from project.celery import app
 queue = os.environ["FAULTS_QUEUE"]
 app.conf.task_default_queue = queue
 app.conf.worker_enable_remote_control = False
+if os.environ.get("FAULTS_TEXT_BACKEND"):
+    from django.conf import settings
+    settings.TEXT_BACKEND = os.environ["FAULTS_TEXT_BACKEND"]
 app.worker_main([
     "worker", "--pool=solo", "--queues=" + queue, "--hostname=" + queue + "@%h", "--loglevel=INFO",
     "--without-gossip", "--without-mingle", "--without-heartbeat",
@@ -230,8 +233,11 @@ def start_worker(transactional_db, smtp_sink, fault_queue, tmp_path) -> Iterator
         "REGISTRY_VAR_DIR": str(tmp_path / "var"),
         "LOG_LEVEL": "INFO",
         "FAULTS_QUEUE": fault_queue,
+        "FAULTS_TEXT_BACKEND": "tests.faults.text_sink.HoldingTextBackend",
+        "FAULTS_TEXT_DIR": str(tmp_path / "texts"),
         "PYTHONUNBUFFERED": "1",
     }
+    (tmp_path / "texts").mkdir()
     workers: list[Worker] = []
 
     def start() -> Worker:

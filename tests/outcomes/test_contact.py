@@ -210,10 +210,10 @@ def test_followups_run_prints_what_it_did(open_m3):
 
     out = StringIO()
     call_command("followups_run", stdout=out)
-    assert "invitation emails queued: 1" in out.getvalue() and "sent here: sent 1" in out.getvalue()
+    assert "invitations queued (emails and texts): 1" in out.getvalue() and "sent here: sent 1" in out.getvalue()
     out = StringIO()
     call_command("followups_run", stdout=out)
-    assert "invitation emails queued: 0" in out.getvalue()
+    assert "invitations queued (emails and texts): 0" in out.getvalue()
     with pytest.raises(Exception, match="ISO 8601"):
         call_command("followups_run", "--now", "next tuesday")
 

@@ -23,6 +23,7 @@ def add_form_data(registry_id_signed: str, **overrides: str) -> dict[str, str]:
         "sex": "female",
         "consent_version": "2.1",
         "consent_date": "2026-01-05",
+        "contact_channel": "email",
         "withdrawn_on": "",
         "withdrawal_reason": "",
         "change_reason": "",

@@ -102,6 +102,7 @@ NON_ADMIN_ROUTES = {
     "p/tablet/end/": "tablet_screen",
     "p/optout/<str:token>/": "patient_token",
     "p/<str:token>/": "patient_token",
+    "p/texts/inbound/twilio/": "provider_signed",  # only Twilio's signature opens it; tested below
     "api/v1/schema/": "api_doc",
     "api/v1/docs/": "api_doc",
     "api/v1/redoc/": "api_doc",
@@ -497,6 +498,17 @@ def test_the_tablet_screens_name_nobody(world):
             assert b"Site A clinic" not in page.content and b"Site B clinic" not in page.content
             assert b"Aardvark" not in page.content and b"Bandicoot" not in page.content
     assert world["clients"]["patient_b"].get("/p/q/1/").status_code == 200  # a link's session is not ended
+
+
+def test_the_text_reply_webhook_takes_the_provider_s_signature_only(world, settings):
+    settings.TWILIO_AUTH_TOKEN = "twilio-test-auth-token"
+    before = EmailOptOut.objects.count()
+    for persona in PERSONAS:
+        client = world["clients"][persona]
+        assert client.get("/p/texts/inbound/twilio/").status_code == 405
+        response = client.post("/p/texts/inbound/twilio/", {"From": "+15555550100", "Body": "STOP"})
+        assert response.status_code == 403, persona  # a staff or patient session is no signature
+    assert EmailOptOut.objects.count() == before
 
 
 def test_patient_rights_pages_by_persona(world):
