@@ -43,6 +43,8 @@ class Item:
     ``subscale`` is the code of the form section the item is printed in; for every instrument but the derived
     WOMAC it is also the scoring subscale. ``order`` is the 1-based position in the printed form.
     ``options`` is set for choice items, in printed order; ``min``/``max``/``unit`` for numeric ones.
+    ``best_first`` says which end of a choice item's printed options is the best answer: True for almost every
+    item, False for the few printed worst answer first (IKDC 6 "yes / no", IKDC 10 "0 = cannot perform").
     """
 
     code: str
@@ -55,6 +57,7 @@ class Item:
     max: int | None = None
     unit: str | None = None
     respondent: Respondent = "patient"
+    best_first: bool = True
 
     @cached_property
     def values(self) -> tuple[int | str, ...]:

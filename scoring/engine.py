@@ -1,5 +1,7 @@
 """``score(instrument, answers)``: validation and the scoring rules of SCORING.md sections 2-7.
 
+The rules of SCORING-2.md's IKDC, Lysholm and Tegner are in ``scoring.knee_forms``; they are named here.
+
 Every rule works on exact values (ints and ``Fraction``) and the result is converted to float only when it is
 built, so a score at a threshold is exactly at the threshold. Each rule cites where it comes from.
 """
@@ -15,6 +17,7 @@ from .definitions import Instrument, Item
 from .errors import ScoringError
 from .exact import describe, to_float, to_fraction, to_integer
 from .instruments import HHS, HHS_CATEGORIES, INSTRUMENTS, ODI_BANDS, get_instrument
+from .knee_forms import RULES as KNEE_FORM_RULES
 
 #: Version of the scoring rules, stamped on every result. Bump it whenever a rule changes, so stored scores
 #: can be recomputed and told apart (SCORING.md section 1).
@@ -62,9 +65,16 @@ def _choice_check(where: str, item: Item) -> Check:
     if all(isinstance(value, int) for value in item.values):
         low, high = min(item.values), max(item.values)
 
+        # Lysholm items take only their listed points (locking 0, 2, 6, 10, 15): a value inside the range but not
+        # listed is named as such rather than "out of range".
+        gaps = len(allowed) != high - low + 1
+        listed = ", ".join(str(value) for value in sorted(cast(frozenset[int], allowed)))
+
         def check_int(value: object) -> Value:
             number = to_integer(value, where)
             if number not in allowed:
+                if gaps and low <= number <= high:
+                    raise ScoringError(f"{where}: {number} is not one of the allowed values ({listed})")
                 raise ScoringError(f"{where}: {number} is out of range ({low}-{high})")
             return number
 
@@ -406,6 +416,8 @@ _RULES: dict[str, Rule] = {
     "vas": _single,
     "nrs": _single,
     "odi": _odi,
+    # SCORING-2.md: IKDC, Lysholm, Tegner (scoring.knee_forms).
+    **KNEE_FORM_RULES,
 }
 _CONVERT = {
     instrument.id: tuple((output.key, output.kind) for output in instrument.outputs)

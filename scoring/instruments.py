@@ -13,6 +13,7 @@ from types import MappingProxyType
 
 from .definitions import AnswerOption, Instrument, Item, Output, Section, Subscale
 from .errors import ScoringError
+from .knee_forms import IKDC, LYSHOLM, TEGNER
 
 # --- answer scales --------------------------------------------------------------------------------
 # KOOS/HOOS/WOMAC items are stored 0-4 with 0 = no problem. The labels are the usual one-word anchors of each
@@ -787,7 +788,11 @@ ODI = Instrument(
 INSTRUMENTS: Mapping[str, Instrument] = MappingProxyType(
     {
         instrument.id: instrument
-        for instrument in (KOOS, HOOS, WOMAC, WOMAC_FROM_KOOS, WOMAC_FROM_HOOS, HHS, MHHS, VAS, NRS, ODI)
+        for instrument in (
+            *(KOOS, HOOS, WOMAC, WOMAC_FROM_KOOS, WOMAC_FROM_HOOS, HHS, MHHS, VAS, NRS, ODI),
+            # SCORING-2.md: IKDC, Lysholm, Tegner (scoring.knee_forms).
+            *(IKDC, LYSHOLM, TEGNER),
+        )
     }
 )
 

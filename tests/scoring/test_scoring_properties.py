@@ -23,6 +23,7 @@ SETTINGS = settings(
     suppress_health_check=[HealthCheck.too_slow],
 )
 IDS = list(INSTRUMENTS)
+
 # Range-of-motion fields: less motion is worse. Other numeric fields (deformity, pain) are worse when larger.
 ROM_FIELDS = {
     "flexion_deg",
@@ -100,9 +101,11 @@ def test_every_score_stays_within_its_range_and_is_rounded_once(instrument_id, d
 def worse(draw: st.DrawFn, instrument_id: str, item: Item, value: object) -> object:
     """A different answer to ``item`` that is at least as bad as ``value``."""
     if item.kind == "choice":
-        index = item.values.index(value)
-        # Stored 0-4 (0-5) values grow worse upwards, S4/S5 included; Harris options run best to worst.
-        return draw(st.sampled_from(item.values[index + 1 :] or item.values[index:]))
+        # Stored 0-4 (0-5) values grow worse upwards, S4/S5 included; Harris options run best to worst; the few
+        # items printed worst first (IKDC6, IKDC10a/b) say so with best_first.
+        ordered = item.values if item.best_first else item.values[::-1]
+        index = ordered.index(value)
+        return draw(st.sampled_from(ordered[index + 1 :] or ordered[index:]))
     assert item.min is not None and item.max is not None
     if item.kind == "integer":
         return draw(st.integers(value, item.max))  # type: ignore[arg-type]
