@@ -127,6 +127,8 @@ class Instrument:
     instrument's, ``subscales`` list the source item codes in WOMAC order, and ``item_map`` pairs each WOMAC
     item code with the source item it is taken from. ``label_note`` tells a form what our labels are and where
     the validated wording comes from; ``notes`` are things a form must show (e.g. a different recall period).
+    ``value_sets`` lists the codes of the value sets ``score(..., value_set=CODE)`` takes (EQ-5D-5L); it is empty
+    for every instrument scored without one, and ``score()`` then refuses a value set.
     """
 
     id: str
@@ -144,6 +146,7 @@ class Instrument:
     derived_from: str | None = None
     item_map: tuple[tuple[str, str], ...] = ()
     notes: tuple[str, ...] = field(default=())
+    value_sets: tuple[str, ...] = ()
 
     @cached_property
     def _items_by_code(self) -> dict[str, Item]:

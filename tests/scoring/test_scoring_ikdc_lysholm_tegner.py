@@ -91,6 +91,7 @@ def test_item_codes_and_output_keys_are_the_specs(instrument_id, codes, outputs)
     assert list(instrument.item_codes) == codes
     assert list(instrument.output_keys) == outputs
     assert list(score(instrument_id, {}).scores) == outputs
+    assert instrument.value_sets == ()
     assert instrument.loinc_panel is None
     labels = [item.label for item in instrument.items]
     assert all(label.strip() for label in labels) and len(set(labels)) == len(labels)
@@ -376,3 +377,10 @@ def test_ikdc_messages_name_the_item_and_range():
     with pytest.raises(ScoringError) as error:
         score("ikdc", {"IKDC2": 11})
     assert str(error.value) == "ikdc item IKDC2: 11 is out of range (0-10)"
+
+
+@pytest.mark.parametrize("instrument_id", ["ikdc", "lysholm", "tegner"])
+@pytest.mark.parametrize("value_set", ["US", "DE", "", "JP"])
+def test_a_value_set_is_refused_by_the_knee_forms(instrument_id, value_set):
+    with pytest.raises(ScoringError, match=rf"{instrument_id}: takes no value set"):
+        score(instrument_id, {}, value_set=value_set)
