@@ -11,8 +11,9 @@ Sources and choices:
   IKDC3 (pain frequency and severity, 0 = never / no pain) score 10 - value; IKDC10a (function before the
   injury) is recorded and never scored; 18 scored items, maximum 87. The score is raw / max_possible x 100,
   where max_possible is the sum of the maxima of the items answered, and needs at least 16 of the 18 answered.
-  ``awell-health/awell-score`` ``src/scores/ikdc/`` (read for the item structure only) requires every item and
-  always divides by 87; SCORING-2.md's rule, followed here, divides by the answered items' maxima.
+  ``awell-health/awell-score`` ``src/scores/ikdc/``, by SCORING-2.md's account (not consulted for this module),
+  requires every item and always divides by 87; SCORING-2.md's rule, followed here, divides by the answered
+  items' maxima.
   Registry choice (SCORING-2.md is silent): ``raw`` and ``max_possible`` are ``None`` whenever ``ikdc`` is, so a
   sum of a few items is never stored as if it were a score; ``answered`` is always given (as ODI's).
 - Lysholm: Tegner Y, Lysholm J. Rating systems in the evaluation of knee ligament injuries. Clin Orthop Relat
