@@ -14,17 +14,23 @@ Sources of the coefficients, how each set was checked, and its worst state (5555
   UA4 and UA5 are both 0.255 in both sources (the model's, not a typing slip).
 - ``DE``: Ludwig K et al., PharmacoEconomics 2018;36(6):663-74, doi 10.1007/s40273-018-0615-8. VT.csv (Germany);
   all 20 cells equal in the same MII file (``de-de``). 55555 = -0.661 (published -0.661).
-- ``GB-ENG``: Devlin NJ et al., Health Econ 2018;27(1):7-22, doi 10.1002/hec.3564. VT.csv (England); no second
-  source. 55555 = -0.285 (published -0.285).
+- ``GB-ENG``: Devlin NJ et al., Health Econ 2018;27(1):7-22, doi 10.1002/hec.3564. VT.csv (England); all 20 cells
+  equal in a public Python copy (``qualy_eq_5d_5l``, "United Kingdom", noted there as England's weights). 55555 =
+  -0.285 (published -0.285). A public TypeScript copy ("Approximate Devlin 2018 UK coefficients") has the same 20
+  cells but adds a constant of 0.0488, which Devlin 2018 does not have: with it 55555 would be -0.3338, not -0.285.
 - ``JP``: Shiroiwa T et al., Value Health 2016;19(5):648-54, doi 10.1016/j.jval.2016.03.1834, the cTTO model.
   The six-decimal coefficients of the public R script "R functions for mapping EORTC QLQ-C30 onto EQ-5D-5L"
   (Hagiwara Y, University of Tokyo; ``tariff.jp.*``, which also states the worst state, ``index.jp.min <-
   -0.025449``); VT.csv (Japan_cTTO) prints the same 21 coefficients rounded to four decimals (all equal after
   rounding). 55555 = -0.025449 (published -0.025).
 - ``KR``: Kim SH et al., Qual Life Res 2016;25(7):1845-52, doi 10.1007/s11136-015-1205-2. VT.csv (SouthKorea,
-  with its Intercept 0.096 and N4 0.078); no second source. 55555 = -0.066 (published -0.066).
-- ``CN``: Luo N et al., Value Health 2017;20(4):662-9, doi 10.1016/j.jval.2016.11.016. VT.csv (China); no
-  second source. 55555 = -0.391 (published -0.391).
+  with its Intercept 0.096 and N4 0.078); all 20 cells, the constant and N4 equal in a public Python script
+  (``KR5``). 55555 = -0.066 (published -0.066).
+- ``CN``: Luo N et al., Value Health 2017;20(4):662-9, doi 10.1016/j.jval.2016.11.016. VT.csv (China); all 20
+  cells equal in a public R script (``coef_mult``). 55555 = -0.391 (published -0.391).
+
+The three further copies (GB-ENG, KR, CN) were found by exact-string search of public code, whose index does not
+name their repositories; they are corroboration, not the source.
 
 Disagreement between sources (Japan): with VT.csv's four-decimal coefficients (constant 0.0609; level-5
 decrements 0.2429, 0.1597, 0.1748, 0.1912, 0.196) 55555 is 1 - 0.0609 - 0.9646 = -0.0255 exactly, a tie that
