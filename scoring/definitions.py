@@ -43,6 +43,8 @@ class Item:
     ``subscale`` is the code of the form section the item is printed in; for every instrument but the derived
     WOMAC it is also the scoring subscale. ``order`` is the 1-based position in the printed form.
     ``options`` is set for choice items, in printed order; ``min``/``max``/``unit`` for numeric ones.
+    ``best_first`` says which end of a choice item's printed options is the best answer: True for almost every
+    item, False for the few printed worst answer first (IKDC 6 "yes / no", IKDC 10 "0 = cannot perform").
     """
 
     code: str
@@ -55,6 +57,7 @@ class Item:
     max: int | None = None
     unit: str | None = None
     respondent: Respondent = "patient"
+    best_first: bool = True
 
     @cached_property
     def values(self) -> tuple[int | str, ...]:
@@ -124,6 +127,8 @@ class Instrument:
     instrument's, ``subscales`` list the source item codes in WOMAC order, and ``item_map`` pairs each WOMAC
     item code with the source item it is taken from. ``label_note`` tells a form what our labels are and where
     the validated wording comes from; ``notes`` are things a form must show (e.g. a different recall period).
+    ``value_sets`` lists the codes of the value sets ``score(..., value_set=CODE)`` takes (EQ-5D-5L); it is empty
+    for every instrument scored without one, and ``score()`` then refuses a value set.
     """
 
     id: str
@@ -141,6 +146,7 @@ class Instrument:
     derived_from: str | None = None
     item_map: tuple[tuple[str, str], ...] = ()
     notes: tuple[str, ...] = field(default=())
+    value_sets: tuple[str, ...] = ()
 
     @cached_property
     def _items_by_code(self) -> dict[str, Item]:

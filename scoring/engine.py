@@ -1,5 +1,8 @@
 """``score(instrument, answers)``: validation and the scoring rules of SCORING.md sections 2-7.
 
+The rules of SCORING-2.md's IKDC, Lysholm and Tegner are in ``scoring.knee_forms`` and EQ-5D-5L's (the one
+instrument scored with a value set, ``score(..., value_set=CODE)``) in ``scoring.eq5d``; they are named here.
+
 Every rule works on exact values (ints and ``Fraction``) and the result is converted to float only when it is
 built, so a score at a threshold is exactly at the threshold. Each rule cites where it comes from.
 """
@@ -12,9 +15,11 @@ from fractions import Fraction
 from typing import TypeAlias, cast
 
 from .definitions import Instrument, Item
+from .eq5d import score_eq5d5l
 from .errors import ScoringError
 from .exact import describe, to_float, to_fraction, to_integer
 from .instruments import HHS, HHS_CATEGORIES, INSTRUMENTS, ODI_BANDS, get_instrument
+from .knee_forms import RULES as KNEE_FORM_RULES
 
 #: Version of the scoring rules, stamped on every result. Bump it whenever a rule changes, so stored scores
 #: can be recomputed and told apart (SCORING.md section 1).
@@ -31,7 +36,8 @@ class ScoreResult:
 
     ``scores`` has exactly the instrument's output keys (``Instrument.outputs``): floats for decimal outputs,
     ints for integer outputs, strings for categories, ``None`` where the rules give no score (never 0, never
-    NaN). ``missing`` counts the unanswered items of each scoring subscale. ``exact`` holds the same scores
+    NaN). ``missing`` counts the unanswered items of each scoring subscale. ``value_set`` is the value set the
+    scores were computed in (EQ-5D-5L), ``None`` for every other instrument. ``exact`` holds the same scores
     before conversion to float (``Fraction`` for decimal outputs): compute flags from it when the result is at
     hand, as a stored float of a non-terminating score (e.g. 650/9) is only the nearest float. Both mappings
     are plain dicts, new for every call, so they serialize to JSON as they are.
@@ -42,15 +48,20 @@ class ScoreResult:
     scores: Mapping[str, Score]
     missing: Mapping[str, int]
     exact: Mapping[str, Exact]
+    value_set: str | None = None
 
     def to_dict(self) -> dict[str, object]:
-        """A JSON-ready copy: instrument, version, scores, missing (not the exact values)."""
-        return {
+        """A JSON-ready copy: instrument, version, scores, missing (not the exact values); and the value set,
+        for an instrument scored with one."""
+        document: dict[str, object] = {
             "instrument": self.instrument,
             "version": self.version,
             "scores": dict(self.scores),
             "missing": dict(self.missing),
         }
+        if self.value_set is not None:
+            document["value_set"] = self.value_set
+        return document
 
 
 # --- validation -----------------------------------------------------------------------------------
@@ -62,9 +73,16 @@ def _choice_check(where: str, item: Item) -> Check:
     if all(isinstance(value, int) for value in item.values):
         low, high = min(item.values), max(item.values)
 
+        # Lysholm items take only their listed points (locking 0, 2, 6, 10, 15): a value inside the range but not
+        # listed is named as such rather than "out of range".
+        gaps = len(allowed) != high - low + 1
+        listed = ", ".join(str(value) for value in sorted(cast(frozenset[int], allowed)))
+
         def check_int(value: object) -> Value:
             number = to_integer(value, where)
             if number not in allowed:
+                if gaps and low <= number <= high:
+                    raise ScoringError(f"{where}: {number} is not one of the allowed values ({listed})")
                 raise ScoringError(f"{where}: {number} is out of range ({low}-{high})")
             return number
 
@@ -406,7 +424,11 @@ _RULES: dict[str, Rule] = {
     "vas": _single,
     "nrs": _single,
     "odi": _odi,
+    # SCORING-2.md: IKDC, Lysholm, Tegner (scoring.knee_forms).
+    **KNEE_FORM_RULES,
 }
+#: Rules that take a value set as a third argument (SCORING-2.md: EQ-5D-5L, scoring.eq5d).
+_VALUE_SET_RULES = {"eq5d5l": score_eq5d5l}
 _CONVERT = {
     instrument.id: tuple((output.key, output.kind) for output in instrument.outputs)
     for instrument in INSTRUMENTS.values()
@@ -422,16 +444,38 @@ def _public(value: Exact, kind: str) -> Score:
     return to_float(value)
 
 
-def score(instrument: str, answers: Mapping[str, object]) -> ScoreResult:
+def _value_set(instrument: Instrument, value_set: object) -> str | None:
+    """The value set to score in: required and known where the instrument has value sets, else refused."""
+    if not instrument.value_sets:
+        if value_set is not None:
+            takes = ", ".join(i.id for i in INSTRUMENTS.values() if i.value_sets)
+            raise ScoringError(
+                f"{instrument.id}: takes no value set (given {describe(value_set)}); only {takes} does"
+            )
+        return None
+    known = ", ".join(instrument.value_sets)
+    if value_set is None:
+        raise ScoringError(f"{instrument.id}: a value set is required (value_set=, one of {known})")
+    if not isinstance(value_set, str) or value_set not in instrument.value_sets:
+        raise ScoringError(f"{instrument.id}: unknown value set {describe(value_set)}; known: {known}")
+    return value_set
+
+
+def score(instrument: str, answers: Mapping[str, object], *, value_set: str | None = None) -> ScoreResult:
     """Score one response.
 
     ``answers`` maps item codes (``Instrument.items``) to stored values; an absent key and ``None`` both mean
-    "not answered". Raises ``ScoringError`` for an unknown instrument or item code and for any invalid value;
-    nothing is clamped or coerced.
+    "not answered". ``value_set`` is required by an instrument with value sets (``Instrument.value_sets``:
+    EQ-5D-5L) and refused by every other one. Raises ``ScoringError`` for an unknown instrument, item code or
+    value set and for any invalid value; nothing is clamped or coerced.
     """
     definition = get_instrument(instrument)
+    chosen = _value_set(definition, value_set)
     values = validate(definition, answers)
-    exact, missing = _RULES[definition.id](definition, values)
+    if chosen is None:
+        exact, missing = _RULES[definition.id](definition, values)
+    else:
+        exact, missing = _VALUE_SET_RULES[definition.id](definition, values, chosen)
     scores = {key: _public(exact[key], kind) for key, kind in _CONVERT[definition.id]}
     return ScoreResult(
         instrument=definition.id,
@@ -439,4 +483,5 @@ def score(instrument: str, answers: Mapping[str, object]) -> ScoreResult:
         scores=scores,
         missing=missing,
         exact={key: exact[key] for key, _ in _CONVERT[definition.id]},
+        value_set=chosen,
     )

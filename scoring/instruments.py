@@ -12,7 +12,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from types import MappingProxyType
 
 from .definitions import AnswerOption, Instrument, Item, Output, Section, Subscale
+from .eq5d import EQ5D5L
 from .errors import ScoringError
+from .knee_forms import IKDC, LYSHOLM, TEGNER
 
 # --- answer scales --------------------------------------------------------------------------------
 # KOOS/HOOS/WOMAC items are stored 0-4 with 0 = no problem. The labels are the usual one-word anchors of each
@@ -787,7 +789,11 @@ ODI = Instrument(
 INSTRUMENTS: Mapping[str, Instrument] = MappingProxyType(
     {
         instrument.id: instrument
-        for instrument in (KOOS, HOOS, WOMAC, WOMAC_FROM_KOOS, WOMAC_FROM_HOOS, HHS, MHHS, VAS, NRS, ODI)
+        for instrument in (
+            *(KOOS, HOOS, WOMAC, WOMAC_FROM_KOOS, WOMAC_FROM_HOOS, HHS, MHHS, VAS, NRS, ODI),
+            # SCORING-2.md: IKDC, Lysholm, Tegner (scoring.knee_forms) and EQ-5D-5L (scoring.eq5d).
+            *(IKDC, LYSHOLM, TEGNER, EQ5D5L),
+        )
     }
 )
 

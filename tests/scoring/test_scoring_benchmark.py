@@ -12,8 +12,9 @@ def test_benchmark_responses_are_valid_and_reproducible():
     for instrument_id, instrument in INSTRUMENTS.items():
         responses = make_responses(instrument, 20)
         assert responses == make_responses(instrument, 20)
+        value_set = instrument.value_sets[0] if instrument.value_sets else None
         for answers in responses:
-            score(instrument_id, answers)
+            score(instrument_id, answers, value_set=value_set)
 
 
 def test_benchmark_prints_responses_per_second_for_each_instrument(capsys):

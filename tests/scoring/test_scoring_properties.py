@@ -23,6 +23,14 @@ SETTINGS = settings(
     suppress_health_check=[HealthCheck.too_slow],
 )
 IDS = list(INSTRUMENTS)
+
+
+def run(instrument_id: str, answers: dict[str, object]):
+    """``score()``, in the first value set of an instrument scored with one (EQ-5D-5L)."""
+    value_sets = get_instrument(instrument_id).value_sets
+    return score(instrument_id, answers, value_set=value_sets[0] if value_sets else None)
+
+
 # Range-of-motion fields: less motion is worse. Other numeric fields (deformity, pain) are worse when larger.
 ROM_FIELDS = {
     "flexion_deg",
@@ -79,7 +87,7 @@ def responses(draw: st.DrawFn, instrument_id: str) -> dict[str, object]:
 @SETTINGS
 @given(data=st.data())
 def test_every_score_stays_within_its_range_and_is_rounded_once(instrument_id, data):
-    result = score(instrument_id, data.draw(responses(instrument_id)))
+    result = run(instrument_id, data.draw(responses(instrument_id)))
     for output in get_instrument(instrument_id).outputs:
         value = result.scores[output.key]
         if value is None:
@@ -100,9 +108,11 @@ def test_every_score_stays_within_its_range_and_is_rounded_once(instrument_id, d
 def worse(draw: st.DrawFn, instrument_id: str, item: Item, value: object) -> object:
     """A different answer to ``item`` that is at least as bad as ``value``."""
     if item.kind == "choice":
-        index = item.values.index(value)
-        # Stored 0-4 (0-5) values grow worse upwards, S4/S5 included; Harris options run best to worst.
-        return draw(st.sampled_from(item.values[index + 1 :] or item.values[index:]))
+        # Stored 0-4 (0-5) values grow worse upwards, S4/S5 included; Harris options run best to worst; the few
+        # items printed worst first (IKDC6, IKDC10a/b) say so with best_first.
+        ordered = item.values if item.best_first else item.values[::-1]
+        index = ordered.index(value)
+        return draw(st.sampled_from(ordered[index + 1 :] or ordered[index:]))
     assert item.min is not None and item.max is not None
     if item.kind == "integer":
         return draw(st.integers(value, item.max))  # type: ignore[arg-type]
@@ -122,7 +132,7 @@ def test_a_worse_answer_never_improves_a_score(instrument_id, data):
     code = data.draw(st.sampled_from(answered))
     item = get_instrument(instrument_id).item(code)
     changed = {**answers, code: data.draw(worse(instrument_id, item, answers[code]))}
-    before, after = score(instrument_id, answers), score(instrument_id, changed)
+    before, after = run(instrument_id, answers), run(instrument_id, changed)
     for output in get_instrument(instrument_id).outputs:
         old, new = before.exact[output.key], after.exact[output.key]
         assert (old is None) == (new is None), "validity depends on which items are answered, not on values"
@@ -141,7 +151,7 @@ def test_an_absent_key_and_none_are_the_same(instrument_id, data):
     answers = data.draw(responses(instrument_id))
     without_none = {code: value for code, value in answers.items() if value is not None}
     all_none = {**dict.fromkeys(get_instrument(instrument_id).item_codes), **without_none}
-    results = [score(instrument_id, variant) for variant in (answers, without_none, all_none)]
+    results = [run(instrument_id, variant) for variant in (answers, without_none, all_none)]
     assert results[0] == results[1] == results[2]
 
 
