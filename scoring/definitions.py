@@ -55,6 +55,8 @@ class Item:
     max: int | None = None
     unit: str | None = None
     respondent: Respondent = "patient"
+    #: The item's LOINC code where LOINC has one (second set, SCORING-2.md: KOOS JR and HOOS JR items).
+    loinc: str | None = None
 
     @cached_property
     def values(self) -> tuple[int | str, ...]:
@@ -112,6 +114,8 @@ class Output:
     kind: OutputKind = "decimal"
     unit: str | None = None
     choices: tuple[str, ...] = ()
+    #: The score's LOINC code where LOINC has one (second set, SCORING-2.md: KOOS JR and HOOS JR interval scores).
+    loinc: str | None = None
 
 
 @dataclass(frozen=True)

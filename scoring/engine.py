@@ -15,6 +15,7 @@ from .definitions import Instrument, Item
 from .errors import ScoringError
 from .exact import describe, to_float, to_fraction, to_integer
 from .instruments import HHS, HHS_CATEGORIES, INSTRUMENTS, ODI_BANDS, get_instrument
+from .short_forms import RULES as SHORT_FORM_RULES
 
 #: Version of the scoring rules, stamped on every result. Bump it whenever a rule changes, so stored scores
 #: can be recomputed and told apart (SCORING.md section 1).
@@ -406,6 +407,8 @@ _RULES: dict[str, Rule] = {
     "vas": _single,
     "nrs": _single,
     "odi": _odi,
+    # Second set (SCORING-2.md): KOOS JR, HOOS JR, KOOS-12, PROMIS Global Health and their derived forms.
+    **SHORT_FORM_RULES,
 }
 _CONVERT = {
     instrument.id: tuple((output.key, output.kind) for output in instrument.outputs)

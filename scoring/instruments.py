@@ -13,6 +13,7 @@ from types import MappingProxyType
 
 from .definitions import AnswerOption, Instrument, Item, Output, Section, Subscale
 from .errors import ScoringError
+from .short_forms import short_form_instruments
 
 # --- answer scales --------------------------------------------------------------------------------
 # KOOS/HOOS/WOMAC items are stored 0-4 with 0 = no problem. The labels are the usual one-word anchors of each
@@ -787,7 +788,11 @@ ODI = Instrument(
 INSTRUMENTS: Mapping[str, Instrument] = MappingProxyType(
     {
         instrument.id: instrument
-        for instrument in (KOOS, HOOS, WOMAC, WOMAC_FROM_KOOS, WOMAC_FROM_HOOS, HHS, MHHS, VAS, NRS, ODI)
+        for instrument in (
+            *(KOOS, HOOS, WOMAC, WOMAC_FROM_KOOS, WOMAC_FROM_HOOS, HHS, MHHS, VAS, NRS, ODI),
+            # Second set (SCORING-2.md), KOOS JR, HOOS JR, KOOS-12, PROMIS Global Health: scoring.short_forms.
+            *short_form_instruments(koos=KOOS, hoos=HOOS),
+        )
     }
 )
 

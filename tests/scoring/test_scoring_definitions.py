@@ -51,7 +51,8 @@ def ranged(prefix: str, last: int) -> list[str]:
 
 
 def test_the_instrument_ids_are_the_specs():
-    assert list(INSTRUMENTS) == SPEC_IDS
+    # The first set leads; the second set (SCORING-2.md) follows and is checked in its own test files.
+    assert list(INSTRUMENTS)[: len(SPEC_IDS)] == SPEC_IDS
     for instrument_id in SPEC_IDS:
         assert get_instrument(instrument_id).id == instrument_id
 
