@@ -21,6 +21,7 @@ from .definitions import (
     Section,
     Subscale,
 )
+from .derive import DerivedScore, derive, derived_instruments
 from .engine import SCORING_VERSION, ScoreResult, score, validate_answers
 from .errors import ScoringError
 from .instruments import INSTRUMENTS, get_instrument
@@ -55,6 +56,7 @@ __all__ = [
     "WORDING_FORMAT",
     "AnswerOption",
     "ChangeResult",
+    "DerivedScore",
     "Instrument",
     "Item",
     "ItemWording",
@@ -67,6 +69,8 @@ __all__ = [
     "Subscale",
     "Threshold",
     "Wording",
+    "derive",
+    "derived_instruments",
     "find_thresholds",
     "get_instrument",
     "item_text",

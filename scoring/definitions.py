@@ -58,6 +58,8 @@ class Item:
     unit: str | None = None
     respondent: Respondent = "patient"
     best_first: bool = True
+    #: The item's LOINC code where LOINC has one (second set, SCORING-2.md: KOOS JR and HOOS JR items).
+    loinc: str | None = None
 
     @cached_property
     def values(self) -> tuple[int | str, ...]:
@@ -115,6 +117,8 @@ class Output:
     kind: OutputKind = "decimal"
     unit: str | None = None
     choices: tuple[str, ...] = ()
+    #: The score's LOINC code where LOINC has one (second set, SCORING-2.md: KOOS JR and HOOS JR interval scores).
+    loinc: str | None = None
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from .errors import ScoringError
 from .exact import describe, to_float, to_fraction, to_integer
 from .instruments import HHS, HHS_CATEGORIES, INSTRUMENTS, ODI_BANDS, get_instrument
 from .knee_forms import RULES as KNEE_FORM_RULES
+from .short_forms import RULES as SHORT_FORM_RULES
 
 #: Version of the scoring rules, stamped on every result. Bump it whenever a rule changes, so stored scores
 #: can be recomputed and told apart (SCORING.md section 1).
@@ -426,6 +427,8 @@ _RULES: dict[str, Rule] = {
     "odi": _odi,
     # SCORING-2.md: IKDC, Lysholm, Tegner (scoring.knee_forms).
     **KNEE_FORM_RULES,
+    # Second set (SCORING-2.md): KOOS JR, HOOS JR, KOOS-12, PROMIS Global Health and their derived forms.
+    **SHORT_FORM_RULES,
 }
 #: Rules that take a value set as a third argument (SCORING-2.md: EQ-5D-5L, scoring.eq5d).
 _VALUE_SET_RULES = {"eq5d5l": score_eq5d5l}

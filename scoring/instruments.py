@@ -15,6 +15,7 @@ from .definitions import AnswerOption, Instrument, Item, Output, Section, Subsca
 from .eq5d import EQ5D5L
 from .errors import ScoringError
 from .knee_forms import IKDC, LYSHOLM, TEGNER
+from .short_forms import short_form_instruments
 
 # --- answer scales --------------------------------------------------------------------------------
 # KOOS/HOOS/WOMAC items are stored 0-4 with 0 = no problem. The labels are the usual one-word anchors of each
@@ -791,6 +792,8 @@ INSTRUMENTS: Mapping[str, Instrument] = MappingProxyType(
         instrument.id: instrument
         for instrument in (
             *(KOOS, HOOS, WOMAC, WOMAC_FROM_KOOS, WOMAC_FROM_HOOS, HHS, MHHS, VAS, NRS, ODI),
+            # Second set (SCORING-2.md), KOOS JR, HOOS JR, KOOS-12, PROMIS Global Health: scoring.short_forms.
+            *short_form_instruments(koos=KOOS, hoos=HOOS),
             # SCORING-2.md: IKDC, Lysholm, Tegner (scoring.knee_forms) and EQ-5D-5L (scoring.eq5d).
             *(IKDC, LYSHOLM, TEGNER, EQ5D5L),
         )

@@ -28,7 +28,7 @@ def test_scoring_error_is_a_value_error():
 
 
 @pytest.mark.parametrize(
-    "instrument", ["KOOS", "Koos", "oks", "koos_jr", "hoos_jr", "koos-ps", "", None, 1, "womac_from_oks"]
+    "instrument", ["KOOS", "Koos", "oks", "KOOS_JR", "hoos-jr", "koos-ps", "", None, 1, "womac_from_oks"]
 )
 def test_unknown_instrument(instrument):
     with pytest.raises(ScoringError, match="unknown instrument"):
