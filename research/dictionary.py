@@ -37,6 +37,16 @@ RULES = [
     "earliest entry); n_administrations counts them all.",
 ]
 
+FILES = {
+    "csv": "format=csv: the whole filtered list, streamed; a header row, true/false, empty for missing.",
+    "sav_dta": "format=sav (SPSS) and format=dta (Stata): the same rows as the CSV, each column's label as variable "
+    "label; a coded column (one with codes) is stored as its code number with the code's label as value label, a "
+    "boolean as 0/1 labelled No/Yes, integers and numbers as numbers; missing is system-missing (.) for numbers "
+    "and empty for strings. In a .dta a name longer than Stata's 32 characters is the column's stata_name.",
+    "datapackage": "/api/v1/datapackage/: a Frictionless Data Package (datapackage.json) describing the CSV files "
+    "of every dataset: columns, types, units, codes and missing values.",
+}
+
 
 def _option(option: scoring.AnswerOption) -> dict[str, Any]:
     out: dict[str, Any] = {"value": option.value, "label": option.label}
@@ -91,6 +101,7 @@ def data_dictionary() -> dict[str, Any]:
     labels = dict(Timepoint.choices)
     return {
         "rules": RULES,
+        "files": FILES,
         "min_cell_size": settings.RESEARCH_MIN_CELL_SIZE,
         "datasets": {
             name: {"endpoint": ENDPOINTS[name], **dataset.dictionary()} for name, dataset in deid.DATASETS.items()
@@ -101,6 +112,7 @@ def data_dictionary() -> dict[str, Any]:
             "columns": [c.dictionary() for c in deid.WIDE_FIXED],
             "score_columns": "<instrument>_<key> for each output of the chosen instruments (see instruments: "
             "outputs: wide_column); empty when the score is missing at that timepoint",
+            "all_score_columns": [c.dictionary() for c in deid.wide_score_columns()],
         },
         "instruments": [_instrument(d) for d in scoring.INSTRUMENTS.values()],
         "timepoints": [
