@@ -1,6 +1,7 @@
 """Views of the research API. Every one reads through `research.access.research_queryset` with the
 request's key, shapes rows with the column lists of `research.deid`, and answers JSON (cursor pages) or,
-for lists, CSV streamed by `research.export`."""
+for lists, a file of the whole filtered list: CSV streamed by `research.export`, or SPSS .sav and Stata .dta
+labelled from the dictionary by `research.labelled`."""
 
 from __future__ import annotations
 
@@ -26,10 +27,11 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
 from registry.models import Administration
-from research import deid, export
+from research import deid, export, labelled
 from research.access import research_queryset
 from research.api import serializers as s
 from research.api.authentication import (
+    EXPORT_FORMATS,
     ApiKeyAuthentication,
     HasResearchKey,
     ResearchCsvThrottle,
@@ -60,6 +62,27 @@ class CSVRenderer(BaseRenderer):
 
     def render(self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None) -> bytes:
         return json.dumps(data).encode()
+
+
+class LabelledFileRenderer(BaseRenderer):
+    """A labelled file (`?format=sav|dta` or its media type in Accept). Lists write it themselves (see
+    research/labelled.py); an error is answered in JSON, like the CSV's."""
+
+    charset = None
+    render_style = "binary"
+
+    def render(self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None) -> bytes:
+        return json.dumps(data).encode()
+
+
+class SavRenderer(LabelledFileRenderer):
+    media_type = labelled.SAV.media_type
+    format = labelled.SAV.name
+
+
+class DtaRenderer(LabelledFileRenderer):
+    media_type = labelled.DTA.media_type
+    format = labelled.DTA.name
 
 
 class ResearchCursorPagination(CursorPagination):
@@ -107,8 +130,38 @@ class ResearchCursorPagination(CursorPagination):
             return super().paginate_queryset(queryset, request, view)
 
 
+def requested_format(request: Request) -> str | None:
+    return getattr(getattr(request, "accepted_renderer", None), "format", None)
+
+
 def wants_csv(request: Request) -> bool:
-    return getattr(getattr(request, "accepted_renderer", None), "format", None) == "csv"
+    return requested_format(request) == "csv"
+
+
+def wants_file(request: Request) -> bool:
+    """CSV, .sav or .dta: a whole list as one file."""
+    return requested_format(request) in EXPORT_FORMATS
+
+
+def file_response(request: Request, rows: models.QuerySet, columns: Any, order_key: str, name: str) -> Any:
+    """The whole filtered list in the requested file format: CSV streamed, .sav or .dta labelled."""
+    fmt = requested_format(request)
+    if fmt == "csv":
+        return export.csv_response(rows, columns, order_key, f"{name}.csv")
+    try:
+        return labelled.labelled_response(
+            rows.order_by(order_key), columns, labelled.FORMATS[fmt], name, f"{name}.{fmt}"
+        )
+    except labelled.TooManyRows as exc:
+        raise ValidationError(
+            {
+                "format": [
+                    f"This export has more than {exc.limit} rows, the most a {labelled.FORMATS[fmt].label} file "
+                    f"is built for (RESEARCH_LABELLED_MAX_ROWS): ask format=csv for the whole list (streamed, no "
+                    "limit) or narrow it with filters (site, joint, timepoint, instrument, index_year_min, ...)."
+                ]
+            }
+        ) from None
 
 
 class StrictNegotiation(DefaultContentNegotiation):
@@ -151,7 +204,7 @@ class ResearchAPIMixin:
         return super().finalize_response(request, response, *args, **kwargs)  # type: ignore[misc]
 
     def handle_exception(self, exc: Exception) -> Response:
-        if wants_csv(self.request):  # type: ignore[attr-defined]
+        if wants_file(self.request):  # type: ignore[attr-defined]
             # An error is not a table: answer it in JSON whatever format was asked for.
             self.request.accepted_renderer = JSONRenderer()  # type: ignore[attr-defined]
             self.request.accepted_media_type = JSONRenderer.media_type  # type: ignore[attr-defined]
@@ -159,10 +212,11 @@ class ResearchAPIMixin:
 
 
 class DatasetViewSet(ResearchAPIMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
-    """A released dataset as a list: JSON in cursor pages, or the whole filtered list as streamed CSV."""
+    """A released dataset as a list: JSON in cursor pages, or the whole filtered list as streamed CSV or a
+    labelled SPSS or Stata file."""
 
     dataset: deid.Dataset
-    renderer_classes = [JSONRenderer, CSVRenderer]
+    renderer_classes = [JSONRenderer, CSVRenderer, SavRenderer, DtaRenderer]
     pagination_class = ResearchCursorPagination
     filter_backends = [StrictFilterBackend]
     filterset_class = EpisodeFilterSet
@@ -180,8 +234,8 @@ class DatasetViewSet(ResearchAPIMixin, mixins.ListModelMixin, viewsets.GenericVi
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Any:
         queryset = self.filter_queryset(self.get_queryset())
         rows = self.dataset.rows(queryset)
-        if wants_csv(request):
-            return export.csv_response(rows, self.dataset.columns, self.order_key, f"{self.dataset.name}.csv")
+        if wants_file(request):
+            return file_response(request, rows, self.dataset.columns, self.order_key, self.dataset.name)
         page = self.paginate_queryset(rows)
         return self.get_paginated_response(self.get_serializer(self.decorate(page), many=True).data)
 
@@ -226,11 +280,13 @@ class TreatmentViewSet(mixins.RetrieveModelMixin, DatasetViewSet):
         return rows
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        if wants_csv(request):
+        if wants_file(request):
+            fmt = requested_format(request)
             raise ValidationError(
                 {
                     "format": [
-                        "A single treatment is available in JSON; for CSV ask the list, e.g. treatments/?format=csv."
+                        f"A single treatment is available in JSON; for {fmt} ask the list, e.g. "
+                        f"treatments/?format={fmt}."
                     ]
                 }
             )
@@ -279,8 +335,8 @@ class ScoreViewSet(DatasetViewSet):
         chosen = filterset.form.cleaned_data
         columns = deid.wide_score_columns(chosen.get("instrument") or None, chosen.get("key") or None)
         rows = deid.wide_rows(queryset, columns)
-        if wants_csv(request):
-            return export.csv_response(rows, [*deid.WIDE_FIXED, *columns], self.order_key, "scores_wide.csv")
+        if wants_file(request):
+            return file_response(request, rows, [*deid.WIDE_FIXED, *columns], self.order_key, "scores_wide")
         page = self.paginate_queryset(rows)
         return self.get_paginated_response(s.wide_serializer(columns)(page, many=True).data)
 
