@@ -97,6 +97,41 @@ def _instrument(definition: scoring.Instrument) -> dict[str, Any]:
     }
 
 
+CSV_FIELDS = ["dataset", "endpoint", "variable", "stata_name", "type", "unit", "label", "description", "codes"]
+
+
+def _codes_text(codes: list[dict[str, Any]]) -> str:
+    def value(v: Any) -> str:
+        return str(v).lower() if isinstance(v, bool) else str(v)
+
+    return " | ".join(f"{c['code']} = {value(c['value'])}: {c['label']}" for c in codes)
+
+
+def dictionary_rows() -> list[dict[str, Any]]:
+    """The dictionary's columns as a table, one row per variable of each dataset (the wide scores with every
+    score column): the CSV form of `data_dictionary()`, from the same entries. `codes` reads
+    "1 = knee: Knee | 2 = hip: Hip | ...": the number a .sav or .dta stores, the CSV's value, the value label."""
+    body = data_dictionary()
+    tables = [(name, d["endpoint"], d["columns"]) for name, d in body["datasets"].items()]
+    wide = body["scores_wide"]
+    tables.append(("scores_wide", wide["endpoint"], wide["columns"] + wide["all_score_columns"]))
+    return [
+        {
+            "dataset": name,
+            "endpoint": endpoint,
+            "variable": entry["name"],
+            "stata_name": entry.get("stata_name", entry["name"]),
+            "type": entry["type"],
+            "unit": entry.get("unit", ""),
+            "label": entry["label"],
+            "description": entry["description"],
+            "codes": _codes_text(entry.get("codes", [])),
+        }
+        for name, endpoint, entries in tables
+        for entry in entries
+    ]
+
+
 def data_dictionary() -> dict[str, Any]:
     labels = dict(Timepoint.choices)
     return {

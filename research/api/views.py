@@ -5,6 +5,7 @@ labelled from the dictionary by `research.labelled`."""
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 from typing import Any
@@ -12,7 +13,7 @@ from typing import Any
 import django_filters
 from django.conf import settings
 from django.db import models
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
@@ -46,7 +47,7 @@ from research.api.filters import (
 )
 from research.dbrouter import research_reads_begin, research_reads_end
 from research.dbsettings import local_settings
-from research.dictionary import data_dictionary
+from research.dictionary import CSV_FIELDS, data_dictionary, dictionary_rows
 from research.services import pseudonyms_assign
 from research.summaries.scores import score_summary
 from research.summaries.survival import arthroplasty_summary
@@ -358,11 +359,33 @@ class SurgeryViewSet(DatasetViewSet):
 
 class DictionaryView(ResearchAPIMixin, generics.GenericAPIView):
     """Every column of every dataset, every instrument's items and outputs (range and direction), the
-    timepoints and their windows, and the MCII thresholds with their citations."""
+    timepoints and their windows, and the MCII thresholds with their citations. With `format=csv`: the columns
+    as a table, one row per variable of each dataset (label, type, unit, codes)."""
 
-    @extend_schema(summary="Data dictionary", tags=["dictionary"], responses={200: OpenApiTypes.OBJECT})
-    def get(self, request: Request) -> Response:
+    renderer_classes = [JSONRenderer, CSVRenderer]
+    # The dictionary is small and the same for every key: not a data export, so not counted as one.
+    throttle_classes = [ResearchKeyThrottle]
+
+    @extend_schema(
+        summary="Data dictionary",
+        tags=["dictionary"],
+        responses={
+            (200, "application/json"): OpenApiTypes.OBJECT,
+            (200, "text/csv"): OpenApiResponse(
+                OpenApiTypes.STR,
+                description=f"format=csv: one row per variable of each dataset; columns {', '.join(CSV_FIELDS)}.",
+            ),
+        },
+    )
+    def get(self, request: Request) -> Any:
         reject_unknown_parameters(request, {"format"})
+        if wants_csv(request):
+            response = HttpResponse(content_type="text/csv; charset=utf-8")
+            writer = csv.DictWriter(response, fieldnames=CSV_FIELDS, lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(dictionary_rows())
+            response["Content-Disposition"] = 'attachment; filename="dictionary.csv"'
+            return response
         return Response(data_dictionary())
 
 
