@@ -45,6 +45,7 @@ from research.api.filters import (
     StrictFilterBackend,
     reject_unknown_parameters,
 )
+from research.datapackage import data_package
 from research.dbrouter import research_reads_begin, research_reads_end
 from research.dbsettings import local_settings
 from research.dictionary import CSV_FIELDS, data_dictionary, dictionary_rows
@@ -387,6 +388,25 @@ class DictionaryView(ResearchAPIMixin, generics.GenericAPIView):
             response["Content-Disposition"] = 'attachment; filename="dictionary.csv"'
             return response
         return Response(data_dictionary())
+
+
+class DataPackageView(ResearchAPIMixin, generics.GenericAPIView):
+    """A Frictionless Data Package (datapackage.json) describing the CSV files of every dataset: each column's
+    type, label, unit, codes (enum and categories) and missing values, from the data dictionary. Save it beside
+    the CSVs (treatments.csv, scores.csv, ... as the exports name them) and `frictionless validate
+    datapackage.json` checks them."""
+
+    # Like the dictionary: the same for every key, not a data export.
+    throttle_classes = [ResearchKeyThrottle]
+
+    @extend_schema(
+        summary="Frictionless Data Package of the CSV files", tags=["dictionary"], responses={200: OpenApiTypes.OBJECT}
+    )
+    def get(self, request: Request) -> Response:
+        reject_unknown_parameters(request, {"format"})
+        response = Response(data_package())
+        response["Content-Disposition"] = 'inline; filename="datapackage.json"'
+        return response
 
 
 def filterset_parameters(filterset_class: Any) -> list[OpenApiParameter]:

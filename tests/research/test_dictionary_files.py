@@ -1,15 +1,20 @@
 """The data dictionary as CSV (one row per variable of each dataset), and the Frictionless Data Package that
-describes the CSV exports and validates against them."""
+describes the CSV exports and validates against real exported files."""
 
 from __future__ import annotations
 
 import csv
 import io
+import json
+import subprocess
+import sys
 
+import frictionless
 import pytest
 from django.test import override_settings
 
 from research import deid
+from research.dictionary import ENDPOINTS
 
 pytestmark = pytest.mark.django_db
 
@@ -69,3 +74,79 @@ def test_the_dictionary_offers_json_and_csv_only(api_a, fmt):
 
 def test_the_dictionary_csv_needs_a_key(client):
     assert client.get("/api/v1/dictionary/", {"format": "csv"}).status_code == 401
+
+
+# The Data Package -------------------------------------------------------------------------------------------
+
+
+def save_package(api, folder, **wide_params) -> dict:
+    """datapackage.json and every CSV it names, saved in one folder as a researcher would."""
+    package = api.json("/api/v1/datapackage/")
+    (folder / "datapackage.json").write_text(json.dumps(package), encoding="utf-8")
+    paths = {r["name"]: r["path"] for r in package["resources"]}
+    endpoints = {**ENDPOINTS, "scores_wide": "/api/v1/scores/wide/"}
+    for name, path in paths.items():
+        params = wide_params if name == "scores_wide" else {}
+        response = api.get(endpoints[name], format="csv", **params)
+        assert response["Content-Disposition"].endswith(f'filename="{path}"')  # the name the export is saved as
+        (folder / path).write_bytes(b"".join(response.streaming_content))
+    return package
+
+
+def test_the_data_package_describes_every_csv_column_from_the_dictionary(api_a):
+    package = api_a.json("/api/v1/datapackage/")
+    resources = {r["name"]: r for r in package["resources"]}
+    assert list(resources) == [*deid.DATASETS, "scores_wide"]
+    dictionary = api_a.json("/api/v1/dictionary/")
+    for name, dataset in dictionary["datasets"].items():
+        fields = resources[name]["schema"]["fields"]
+        assert [f["name"] for f in fields] == [c["name"] for c in dataset["columns"]]
+        for f, entry in zip(fields, dataset["columns"], strict=True):
+            assert (f["title"], f["description"], f["type"]) == (entry["label"], entry["description"], entry["type"])
+            assert f.get("unit") == entry.get("unit")
+            if "values" in entry:
+                assert f["constraints"]["enum"] == entry["values"]
+                assert f["categories"] == [{"value": c["value"], "label": c["label"]} for c in entry["codes"]]
+        assert resources[name]["schema"]["missingValues"] == [""]
+    joint = next(f for f in resources["treatments"]["schema"]["fields"] if f["name"] == "joint")
+    assert {"value": "knee", "label": "Knee"} in joint["categories"]
+    surgery = {f["name"]: f for f in resources["surgeries"]["schema"]["fields"]}
+    assert (surgery["arthroplasty"]["trueValues"], surgery["arthroplasty"]["falseValues"]) == (["true"], ["false"])
+    assert resources["scores_wide"]["schema"]["fieldsMatch"] == "superset"
+
+
+def test_the_data_package_validates_against_the_exported_csvs(api_ab, cohort, tmp_path):
+    package = save_package(api_ab, tmp_path)
+    report = frictionless.validate(str(tmp_path / "datapackage.json"))
+    assert report.valid, report.flatten(["rowNumber", "fieldName", "type", "note"])
+    assert len(report.tasks) == len(package["resources"])
+    assert all(task.stats["rows"] > 0 for task in report.tasks)
+
+
+def test_frictionless_validate_on_the_command_line_passes(api_ab, cohort, tmp_path):
+    save_package(api_ab, tmp_path, instrument="koos,vas")  # the wide file has some of the score columns
+    result = subprocess.run(
+        [sys.executable, "-m", "frictionless", "validate", "datapackage.json"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+
+def test_the_data_package_catches_a_value_outside_the_code_list(api_ab, cohort, tmp_path):
+    save_package(api_ab, tmp_path)
+    treatments = tmp_path / "treatments.csv"
+    text = treatments.read_text()
+    treatments.write_text(text.replace(",knee,", ",elbow,", 1))
+    report = frictionless.validate(str(tmp_path / "datapackage.json"))
+    assert not report.valid
+    assert ["joint", "constraint-error"] in report.flatten(["fieldName", "type"])
+
+
+def test_the_data_package_needs_a_key_and_takes_no_filters(client, api_a):
+    assert client.get("/api/v1/datapackage/").status_code == 401
+    response = api_a.get("/api/v1/datapackage/", joint="knee")
+    assert response.status_code == 400 and "unknown_parameters" in response.json()
