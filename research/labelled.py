@@ -53,7 +53,7 @@ FORMATS = {f.name: f for f in (SAV, DTA)}
 
 # SPSS's measurement level: ordered codes and grades are ordinal, other codes nominal, numbers scale.
 ORDINAL = {"timepoint", "kl_grade", "grade", "relatedness"}
-FILE_LABEL = "Regenerative orthopedics outcome registry: {dataset} (de-identified)"
+FILE_LABEL = "Registry research data, de-identified: {dataset}"  # SPSS allows 64 characters
 
 
 class TooManyRows(Exception):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -79,6 +80,7 @@ def test_the_file_holds_the_csv_rows_with_the_dictionary_labels(api_ab, cohort, 
     assert list(frame.columns) == [file_name(e, fmt) for e in entries]
     # Variable labels and value labels are the dictionary's, column by column.
     assert meta.column_names_to_labels == {file_name(e, fmt): e["label"] for e in entries}
+    assert meta.file_label == f"Registry research data, de-identified: {DATASETS[path]}"
     assert meta.variable_value_labels == {
         file_name(e, fmt): {c["code"]: c["label"] for c in e["codes"]} for e in entries if "codes" in e
     }
@@ -284,3 +286,23 @@ def test_the_schema_offers_the_files_as_binary_on_every_list(client):
         assert "RESEARCH_LABELLED_MAX_ROWS" in operation["responses"]["200"]["description"]
     detail = schema["paths"]["/api/v1/treatments/{episode_id}/"]["get"]["responses"]["200"]["content"]
     assert not set(MEDIA_TYPES.values()) & set(detail)
+
+
+def readme_python() -> str:
+    readme = (Path(__file__).resolve().parents[2] / "research" / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Labelled files", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```python\n(.*?)```", section, re.DOTALL)
+    assert len(blocks) == 1
+    return blocks[0]
+
+
+def test_the_readme_python_example_runs_on_downloaded_files(api_ab, cohort, tmp_path, monkeypatch):
+    fetch(api_ab, "/api/v1/scores/", "sav", tmp_path, instrument="koos")
+    fetch(api_ab, "/api/v1/treatments/", "dta", tmp_path)
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    exec(compile(readme_python(), "research/README.md", "exec"), namespace)  # noqa: S102 - our own README
+    assert namespace["koos_pain"].to_dict() == {"Baseline": 50.0, "12 months": pytest.approx(72.22222222222223)}
+    assert namespace["product"][1] == "Bone-marrow aspirate concentrate (BMAC)"
+    assert namespace["label"] == deid.TREATMENTS.column("age_at_index").label
+    assert set(namespace["treatments"]["product"]) <= set(namespace["product"].values())
