@@ -150,3 +150,14 @@ def test_the_data_package_needs_a_key_and_takes_no_filters(client, api_a):
     assert client.get("/api/v1/datapackage/").status_code == 401
     response = api_a.get("/api/v1/datapackage/", joint="knee")
     assert response.status_code == 400 and "unknown_parameters" in response.json()
+
+
+def test_the_schema_documents_the_data_package_and_the_dictionary_csv(client):
+    import yaml
+
+    paths = yaml.safe_load(client.get("/api/v1/schema/").content)["paths"]
+    package = paths["/api/v1/datapackage/"]["get"]
+    assert {"200", "401", "429"} <= set(package["responses"])
+    dictionary = paths["/api/v1/dictionary/"]["get"]
+    assert {"application/json", "text/csv"} <= set(dictionary["responses"]["200"]["content"])
+    assert next(p for p in dictionary["parameters"] if p["name"] == "format")["schema"]["enum"] == ["csv", "json"]
