@@ -25,16 +25,19 @@ import os
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pandas as pd
-import pyreadstat
 from django.conf import settings
 from django.db import models
 from django.http import FileResponse
 
 from research.deid import Column
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+# pandas and pyreadstat are imported when a file is built, not when the API loads: a web process that never
+# writes one does not carry them (pandas alone is some 40 MB).
 
 CHUNK = 5000
 
@@ -64,6 +67,9 @@ class TooManyRows(Exception):
 
 def _converter(entry: dict[str, Any]) -> Callable[[list[Any]], pd.Series]:
     """How one column's values become a compact pandas column, from its dictionary entry."""
+    import numpy as np
+    import pandas as pd
+
     if "codes" in entry:
         lookup = {code["value"]: code["code"] for code in entry["codes"]}
         name = entry["name"]
@@ -90,6 +96,8 @@ def _converter(entry: dict[str, Any]) -> Callable[[list[Any]], pd.Series]:
 def data_frame(rows: models.QuerySet, columns: Sequence[Column], *, max_rows: int) -> pd.DataFrame:
     """The rows of a values() queryset (selecting the columns' aliases) as a typed frame named by column;
     TooManyRows past `max_rows`."""
+    import pandas as pd
+
     entries = [c.dictionary() for c in columns]
     converters = [_converter(e) for e in entries]
     aliases = [c.alias for c in columns]
@@ -134,6 +142,8 @@ def _metadata(columns: Sequence[Column], names: dict[str, str]) -> dict[str, Any
 
 def write(frame: pd.DataFrame, columns: Sequence[Column], fmt: FileFormat, path: str, dataset: str) -> None:
     """Write `frame` (from data_frame) to `path` as .sav or .dta with the dictionary's labels."""
+    import pyreadstat
+
     if fmt is DTA:
         names = {c.name: c.dictionary().get("stata_name", c.name) for c in columns}
         frame = frame.rename(columns=names)
