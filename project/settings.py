@@ -266,9 +266,10 @@ SPECTACULAR_SETTINGS = {
         "events, subsequent surgeries, a data dictionary and summaries. Authenticate with "
         "`Authorization: Token <key>` (a key from the registry administrator, scoped to sites). Lists answer JSON "
         "in cursor pages (`page_size` up to 10000) or the whole filtered list as CSV (`format=csv` or "
-        "`Accept: text/csv`), streamed. Unknown parameters and invalid values are refused with 400. Rate limits "
-        "per key: RESEARCH_RATE_LIMIT requests (default 300/minute) and RESEARCH_CSV_RATE_LIMIT CSV exports "
-        "(default 60/hour); over a limit the answer is 429 with Retry-After."
+        "`Accept: text/csv`), streamed, or as an SPSS or Stata file with the dictionary's variable and value "
+        "labels (`format=sav`, `format=dta`). Unknown parameters and invalid values are refused with 400. Rate "
+        "limits per key: RESEARCH_RATE_LIMIT requests (default 300/minute) and RESEARCH_CSV_RATE_LIMIT file "
+        "exports (default 60/hour); over a limit the answer is 429 with Retry-After."
     ),
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
@@ -285,6 +286,9 @@ SPECTACULAR_SETTINGS = {
 RESEARCH_MIN_CELL_SIZE = env_int("RESEARCH_MIN_CELL_SIZE", 11, minimum=1)
 RESEARCH_RATE_LIMIT = env_str("RESEARCH_RATE_LIMIT", "300/minute")
 RESEARCH_CSV_RATE_LIMIT = env_str("RESEARCH_CSV_RATE_LIMIT", "60/hour")
+# An SPSS or Stata file is built in memory (pyreadstat writes a whole data frame): a larger export is refused
+# with a 400 that points to the streamed CSV (research/labelled.py).
+RESEARCH_LABELLED_MAX_ROWS = env_int("RESEARCH_LABELLED_MAX_ROWS", 250_000, minimum=1)
 for _name in ("RESEARCH_RATE_LIMIT", "RESEARCH_CSV_RATE_LIMIT"):
     if not re.fullmatch(r"[1-9][0-9]*/(s|sec|second|m|min|minute|h|hour|d|day)", globals()[_name]):
         raise ImproperlyConfigured(

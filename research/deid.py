@@ -32,7 +32,7 @@ from django.db.models import Count, F, Max, OuterRef, Subquery, Sum, Value
 from django.db.models.functions import Coalesce, ExtractYear, Least, NullIf
 
 import scoring
-from outcomes.models import MissingCode, Mode, Score
+from outcomes.models import MissingCode, Mode, Score, Timepoint
 from outcomes.schedule import WINDOWS
 from registry.models import (
     Administration,
@@ -120,17 +120,99 @@ def days_from_index(date_path: str, episode_prefix: str) -> models.Expression:
 # Columns and datasets -------------------------------------------------------------------------------------
 
 
+# Short variable labels: the dictionary's `label`, the variable label of the .sav and .dta files. Stata allows 80
+# characters, so each is at most that; the description says the rest. By column name: a column whose meaning differs
+# in one dataset (an administration's own product, say) passes its own.
+LABEL_MAX = 80
+LABELS = {
+    "subject_id": "Subject (pseudonym)",
+    "episode_id": "Treatment episode (pseudonym)",
+    "site": "Treating site (code)",
+    "joint": "Treated joint",
+    "side": "Side",
+    "kl_grade": "Kellgren-Lawrence grade at baseline (0-4)",
+    "sex": "Sex",
+    "age_at_index": f"Age at index date, years ({AGE_POOLED_FROM} = {AGE_POOLED_FROM} or older)",
+    "bmi": "Body-mass index at baseline (kg/m2)",
+    "index_year": "Year of the index date",
+    "product_type": "Product of the first administration",
+    "source": "Cell source of the first administration",
+    "cell_dose_millions": "Cell dose of the first administration (million cells)",
+    "diagnosis": "Diagnosis",
+    "prior_nsaids": "Prior NSAIDs or analgesics",
+    "prior_physiotherapy": "Prior physiotherapy or exercise",
+    "prior_steroid_injection": "Prior corticosteroid injection",
+    "prior_ha_injection": "Prior hyaluronic acid injection",
+    "prior_prp_injection": "Prior PRP injection",
+    "prior_surgery": "Prior surgery on this joint",
+    "n_administrations": "Number of administrations",
+    "total_cell_dose_millions": "Total cell dose of all administrations (million cells)",
+    "day": "Day of the administration (from the index date)",
+    "tissue": "Source tissue",
+    "harvest_site": "Harvest site",
+    "harvest_volume_ml": "Volume harvested (mL)",
+    "processing": "Processing",
+    "centrifuge_spins": "Centrifuge spins",
+    "viability_pct": "Cell viability (%)",
+    "volume_ml": "Volume injected (mL)",
+    "platelet_concentration": "PRP platelet count (10^3/uL)",
+    "leukocytes": "PRP leukocytes",
+    "activation": "PRP activation",
+    "route": "Route",
+    "image_guidance": "Image guidance",
+    "adjunct_prp": "Given with PRP",
+    "adjunct_ha": "Given with hyaluronic acid",
+    "adjunct_rehabilitation": "Given with a rehabilitation programme",
+    "timepoint": "Follow-up timepoint",
+    "days_from_index": "Day the answers were given (from the index date)",
+    "instrument": "Instrument",
+    "key": "Score key of the instrument",
+    "value": "Score",
+    "value_text": "Score, when a category",
+    "mode": "Mode of answering",
+    "items_missing": "Items without an answer, and why (item:code;...)",
+    "scoring_version": "Version of the scoring rules",
+    "onset_day": "Day of onset (from the index date)",
+    "event_type": "Type of adverse event",
+    "grade": "CTCAE grade (1-5)",
+    "serious": "Serious adverse event",
+    "relatedness": "Relatedness to the treatment",
+    "outcome": "Outcome of the adverse event",
+    "resolution_day": "Day of resolution (from the index date)",
+    "surgery_day": "Day of the surgery (from the index date)",
+    "surgery_type": "Type of surgery",
+    "arthroplasty": "Arthroplasty (time-to-arthroplasty event)",
+}
+
+# A boolean in a .sav or .dta file is a number with these value labels (SPSS and Stata have no boolean type).
+BOOLEAN_CODES = ((0, False, "No"), (1, True, "Yes"))
+
+
 @dataclass(frozen=True)
 class Column:
     """One released column. `source` is an ORM path or expression on the dataset's base model (None: the model
-    field called `name`)."""
+    field called `name`). `choices` are the codes a coded column takes, as plain codes or as (code, label)
+    pairs (a TextChoices' `.choices`); `label` is the short variable label (LABELS by default)."""
 
     name: str
     kind: Kind
     description: str
     source: Any = None
-    choices: tuple[str, ...] = ()
+    choices: tuple[Any, ...] = ()
     unit: str | None = None
+    label: str = ""
+    value_labels: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.choices and isinstance(self.choices[0], tuple):
+            object.__setattr__(self, "value_labels", tuple(str(label) for _, label in self.choices))
+            object.__setattr__(self, "choices", tuple(value for value, _ in self.choices))
+        elif self.choices and not self.value_labels:
+            object.__setattr__(self, "value_labels", tuple(self.choices))  # no wording of its own: the code
+        if not self.label:
+            object.__setattr__(self, "label", LABELS[self.name])
+        if len(self.label) > LABEL_MAX:
+            raise ValueError(f"{self.name}: label longer than {LABEL_MAX} characters (Stata's limit)")
 
     @property
     def alias(self) -> str:
@@ -142,17 +224,39 @@ class Column:
         source = self.name if self.source is None else self.source
         return F(source) if isinstance(source, str) else source
 
+    @property
+    def codes(self) -> list[dict[str, Any]]:
+        """How a coded column is stored in .sav and .dta files: a number (`code`) with a value label. A code is
+        the 1-based position of its value in `values`, so adding a value at the end keeps the others' numbers.
+        Booleans are 0 (false) and 1 (true)."""
+        if self.kind == "boolean":
+            return [{"code": code, "value": value, "label": label} for code, value, label in BOOLEAN_CODES]
+        return [
+            {"code": n, "value": value, "label": label}
+            for n, (value, label) in enumerate(zip(self.choices, self.value_labels, strict=True), start=1)
+        ]
+
     def dictionary(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"name": self.name, "type": self.kind, "description": self.description}
+        out: dict[str, Any] = {
+            "name": self.name,
+            "type": self.kind,
+            "label": self.label,
+            "description": self.description,
+        }
         if self.choices:
             out["values"] = list(self.choices)
         if self.unit:
             out["unit"] = self.unit
+        if self.choices or self.kind == "boolean":
+            out["codes"] = self.codes
+        if stata_name(self.name) != self.name:
+            out["stata_name"] = stata_name(self.name)
         return out
 
 
-def _values(choices: type[models.TextChoices]) -> tuple[str, ...]:
-    return tuple(choices.values)
+def _values(choices: type[models.TextChoices]) -> tuple[tuple[str, str], ...]:
+    """The codes of a TextChoices with their labels, in its order."""
+    return tuple((value, str(label)) for value, label in choices.choices)
 
 
 def episode_columns(ep: str, *, first_administration: bool = True) -> list[Column]:
@@ -334,14 +438,35 @@ ADMINISTRATIONS = Dataset(
             "Day of the administration, from the index date (0 = index).",
             days_from_index("administered_on", "episode__"),
         ),
-        Column("product_type", "string", "Product injected.", "product_type", _values(ProductType)),
-        Column("source", "string", "Autologous or allogeneic (na: acellular).", "source", _values(CellSource)),
+        Column(
+            "product_type",
+            "string",
+            "Product injected.",
+            "product_type",
+            _values(ProductType),
+            label="Product injected",
+        ),
+        Column(
+            "source",
+            "string",
+            "Autologous or allogeneic (na: acellular).",
+            "source",
+            _values(CellSource),
+            label="Cell source",
+        ),
         Column("tissue", "string", "Source tissue.", "tissue", _values(Administration.Tissue)),
         Column("harvest_site", "string", "Harvest site.", "harvest_site", _values(Administration.HarvestSite)),
         Column("harvest_volume_ml", "number", "Volume harvested.", "harvest_volume_ml", unit="mL"),
         Column("processing", "string", "Processing.", "processing", _values(Administration.Processing)),
         Column("centrifuge_spins", "integer", "Number of centrifuge spins.", "centrifuge_spins"),
-        Column("cell_dose_millions", "number", "Cell dose, in million cells.", "cell_dose_millions", unit="10^6 cells"),
+        Column(
+            "cell_dose_millions",
+            "number",
+            "Cell dose, in million cells.",
+            "cell_dose_millions",
+            unit="10^6 cells",
+            label="Cell dose (million cells)",
+        ),
         Column("viability_pct", "number", "Cell viability.", "viability_pct", unit="%"),
         Column("volume_ml", "number", "Volume injected.", "volume_ml", unit="mL"),
         Column("platelet_concentration", "integer", "PRP platelet count.", "platelet_concentration", unit="10^3/uL"),
@@ -372,6 +497,11 @@ ADMINISTRATIONS = Dataset(
     ),
 )
 
+# The values a category score takes, every instrument's (HHS category, ODI band): no two share a code.
+CATEGORY_VALUES = tuple(
+    dict.fromkeys(c for d in scoring.INSTRUMENTS.values() for o in d.outputs if o.kind == "category" for c in o.choices)
+)
+
 SCORES = Dataset(
     name="scores",
     row="one score: subject, episode, timepoint, instrument and score key (long format)",
@@ -383,7 +513,7 @@ SCORES = Dataset(
             "string",
             "Follow-up timepoint (see timepoints for the windows).",
             "follow_up__timepoint",
-            tuple(TIMEPOINT_ORDER),
+            tuple((t, str(Timepoint(t).label)) for t in TIMEPOINT_ORDER),
         ),
         Column(
             "days_from_index",
@@ -391,7 +521,13 @@ SCORES = Dataset(
             "Day the answers were given, from the index date (baseline is 0 or negative).",
             "follow_up__days_from_index",
         ),
-        Column("instrument", "string", "Instrument (see instruments).", "instrument", tuple(scoring.INSTRUMENTS)),
+        Column(
+            "instrument",
+            "string",
+            "Instrument (see instruments).",
+            "instrument",
+            tuple((i, d.name) for i, d in scoring.INSTRUMENTS.items()),
+        ),
         Column("key", "string", "Score key of the instrument (see instruments: outputs).", "key"),
         Column(
             "value", "number", "The score; empty when not scorable (too many items missing) or a category.", "value"
@@ -401,6 +537,7 @@ SCORES = Dataset(
             "string",
             "The score when it is a category (e.g. HHS category, ODI band).",
             NullIf(F("value_text"), Value("")),
+            CATEGORY_VALUES,
         ),
         Column(
             "mode",
@@ -499,8 +636,24 @@ def _all_score_columns() -> list[tuple[str, scoring.Output]]:
     return [(i, o) for i, definition in scoring.INSTRUMENTS.items() for o in definition.outputs]
 
 
+STATA_NAME_MAX = 32
+
+
+def stata_name(name: str) -> str:
+    """The column's name in a Stata .dta file, which allows 32 characters: the name itself, or for the longest
+    wide columns (womac_from_koos_stiffness_0_100_inv) without "_from" (womac_koos_stiffness_0_100_inv)."""
+    if len(name) <= STATA_NAME_MAX:
+        return name
+    short = name.replace("_from_", "_", 1)
+    if len(short) > STATA_NAME_MAX:
+        raise ValueError(f"{name}: no Stata name of at most {STATA_NAME_MAX} characters")
+    return short
+
+
 _WIDE_NAMES = [wide_column_name(i, o.key) for i, o in _all_score_columns()]
 assert len(_WIDE_NAMES) == len(set(_WIDE_NAMES)), "wide score column names must be unique"
+_STATA_NAMES = [stata_name(n) for n in _WIDE_NAMES] + [c.name for d in DATASETS.values() for c in d.columns]
+assert len(set(_STATA_NAMES)) == len(set(_WIDE_NAMES)) + len({c.name for d in DATASETS.values() for c in d.columns})
 
 
 def wide_score_columns(instruments: Iterable[str] | None = None, keys: Iterable[str] | None = None) -> list[Column]:
@@ -513,13 +666,22 @@ def wide_score_columns(instruments: Iterable[str] | None = None, keys: Iterable[
         if instrument not in instruments or (keys is not None and output.key not in keys):
             continue
         category = output.kind == "category"
+        definition = scoring.INSTRUMENTS[instrument]
+        # The output's own label names its instrument (KOOS pain, WOMAC pain); a derived instrument's outputs are
+        # those of the instrument it is derived as, so its name goes first.
+        label = f"{definition.name}: {output.label}" if definition.derived_from else output.label
+        if len(label) > LABEL_MAX:  # the range in brackets goes first (the dictionary has min and max)
+            label = label.rsplit(" (", 1)[0]
+        if len(label) > LABEL_MAX:
+            label = label[: LABEL_MAX - 3].rstrip() + "..."
         out.append(
             Column(
                 wide_column_name(instrument, output.key),
                 "string" if category else "number",
-                f"{scoring.INSTRUMENTS[instrument].name}: {output.label}",
+                f"{definition.name}: {output.label}",
                 (instrument, output.key, category),
                 output.choices,
+                label=label,
             )
         )
     return out

@@ -37,6 +37,16 @@ RULES = [
     "earliest entry); n_administrations counts them all.",
 ]
 
+FILES = {
+    "csv": "format=csv: the whole filtered list, streamed; a header row, true/false, empty for missing.",
+    "sav_dta": "format=sav (SPSS) and format=dta (Stata): the same rows as the CSV, each column's label as variable "
+    "label; a coded column (one with codes) is stored as its code number with the code's label as value label, a "
+    "boolean as 0/1 labelled No/Yes, integers and numbers as numbers; missing is system-missing (.) for numbers "
+    "and empty for strings. In a .dta a name longer than Stata's 32 characters is the column's stata_name.",
+    "datapackage": "/api/v1/datapackage/: a Frictionless Data Package (datapackage.json) describing the CSV files "
+    "of every dataset: columns, types, units, codes and missing values.",
+}
+
 
 def _option(option: scoring.AnswerOption) -> dict[str, Any]:
     out: dict[str, Any] = {"value": option.value, "label": option.label}
@@ -87,10 +97,46 @@ def _instrument(definition: scoring.Instrument) -> dict[str, Any]:
     }
 
 
+CSV_FIELDS = ["dataset", "endpoint", "variable", "stata_name", "type", "unit", "label", "description", "codes"]
+
+
+def _codes_text(codes: list[dict[str, Any]]) -> str:
+    def value(v: Any) -> str:
+        return str(v).lower() if isinstance(v, bool) else str(v)
+
+    return " | ".join(f"{c['code']} = {value(c['value'])}: {c['label']}" for c in codes)
+
+
+def dictionary_rows() -> list[dict[str, Any]]:
+    """The dictionary's columns as a table, one row per variable of each dataset (the wide scores with every
+    score column): the CSV form of `data_dictionary()`, from the same entries. `codes` reads
+    "1 = knee: Knee | 2 = hip: Hip | ...": the number a .sav or .dta stores, the CSV's value, the value label."""
+    body = data_dictionary()
+    tables = [(name, d["endpoint"], d["columns"]) for name, d in body["datasets"].items()]
+    wide = body["scores_wide"]
+    tables.append(("scores_wide", wide["endpoint"], wide["columns"] + wide["all_score_columns"]))
+    return [
+        {
+            "dataset": name,
+            "endpoint": endpoint,
+            "variable": entry["name"],
+            "stata_name": entry.get("stata_name", entry["name"]),
+            "type": entry["type"],
+            "unit": entry.get("unit", ""),
+            "label": entry["label"],
+            "description": entry["description"],
+            "codes": _codes_text(entry.get("codes", [])),
+        }
+        for name, endpoint, entries in tables
+        for entry in entries
+    ]
+
+
 def data_dictionary() -> dict[str, Any]:
     labels = dict(Timepoint.choices)
     return {
         "rules": RULES,
+        "files": FILES,
         "min_cell_size": settings.RESEARCH_MIN_CELL_SIZE,
         "datasets": {
             name: {"endpoint": ENDPOINTS[name], **dataset.dictionary()} for name, dataset in deid.DATASETS.items()
@@ -101,6 +147,7 @@ def data_dictionary() -> dict[str, Any]:
             "columns": [c.dictionary() for c in deid.WIDE_FIXED],
             "score_columns": "<instrument>_<key> for each output of the chosen instruments (see instruments: "
             "outputs: wide_column); empty when the score is missing at that timepoint",
+            "all_score_columns": [c.dictionary() for c in deid.wide_score_columns()],
         },
         "instruments": [_instrument(d) for d in scoring.INSTRUMENTS.values()],
         "timepoints": [

@@ -91,14 +91,19 @@ class ResearchKeyThrottle(throttling.SimpleRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": request.auth.pk}
 
 
+# The formats that answer a whole filtered list as one file: CSV streamed, SPSS and Stata labelled.
+EXPORT_FORMATS = frozenset({"csv", "sav", "dta"})
+
+
 class ResearchCsvThrottle(ResearchKeyThrottle):
-    """CSV exports per key (RESEARCH_CSV_RATE_LIMIT, default 60/hour): each may be a whole cohort."""
+    """File exports per key, CSV, SPSS and Stata together (RESEARCH_CSV_RATE_LIMIT, default 60/hour): each may be
+    a whole cohort."""
 
     scope = "research_csv"
     setting = "RESEARCH_CSV_RATE_LIMIT"
 
     def allow_request(self, request: Any, view: Any) -> bool:
         renderer = getattr(request, "accepted_renderer", None)
-        if getattr(renderer, "format", None) != "csv":
+        if getattr(renderer, "format", None) not in EXPORT_FORMATS:
             return True
         return super().allow_request(request, view)

@@ -17,6 +17,7 @@ router.register("surgeries", views.SurgeryViewSet, basename="research-surgery")
 urlpatterns = [
     *router.urls,
     path("dictionary/", views.DictionaryView.as_view(), name="research-dictionary"),
+    path("datapackage/", views.DataPackageView.as_view(), name="research-datapackage"),
     path("summaries/scores/", views.ScoreSummaryView.as_view(), name="research-summary-scores"),
     path("summaries/arthroplasty/", views.ArthroplastySummaryView.as_view(), name="research-summary-arthroplasty"),
 ]

@@ -1,9 +1,11 @@
 """Views of the research API. Every one reads through `research.access.research_queryset` with the
 request's key, shapes rows with the column lists of `research.deid`, and answers JSON (cursor pages) or,
-for lists, CSV streamed by `research.export`."""
+for lists, a file of the whole filtered list: CSV streamed by `research.export`, or SPSS .sav and Stata .dta
+labelled from the dictionary by `research.labelled`."""
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 from typing import Any
@@ -11,7 +13,7 @@ from typing import Any
 import django_filters
 from django.conf import settings
 from django.db import models
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
@@ -26,10 +28,11 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
 from registry.models import Administration
-from research import deid, export
+from research import deid, export, labelled
 from research.access import research_queryset
 from research.api import serializers as s
 from research.api.authentication import (
+    EXPORT_FORMATS,
     ApiKeyAuthentication,
     HasResearchKey,
     ResearchCsvThrottle,
@@ -42,9 +45,10 @@ from research.api.filters import (
     StrictFilterBackend,
     reject_unknown_parameters,
 )
+from research.datapackage import data_package
 from research.dbrouter import research_reads_begin, research_reads_end
 from research.dbsettings import local_settings
-from research.dictionary import data_dictionary
+from research.dictionary import CSV_FIELDS, data_dictionary, dictionary_rows
 from research.services import pseudonyms_assign
 from research.summaries.scores import score_summary
 from research.summaries.survival import arthroplasty_summary
@@ -60,6 +64,27 @@ class CSVRenderer(BaseRenderer):
 
     def render(self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None) -> bytes:
         return json.dumps(data).encode()
+
+
+class LabelledFileRenderer(BaseRenderer):
+    """A labelled file (`?format=sav|dta` or its media type in Accept). Lists write it themselves (see
+    research/labelled.py); an error is answered in JSON, like the CSV's."""
+
+    charset = None
+    render_style = "binary"
+
+    def render(self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None) -> bytes:
+        return json.dumps(data).encode()
+
+
+class SavRenderer(LabelledFileRenderer):
+    media_type = labelled.SAV.media_type
+    format = labelled.SAV.name
+
+
+class DtaRenderer(LabelledFileRenderer):
+    media_type = labelled.DTA.media_type
+    format = labelled.DTA.name
 
 
 class ResearchCursorPagination(CursorPagination):
@@ -107,8 +132,38 @@ class ResearchCursorPagination(CursorPagination):
             return super().paginate_queryset(queryset, request, view)
 
 
+def requested_format(request: Request) -> str | None:
+    return getattr(getattr(request, "accepted_renderer", None), "format", None)
+
+
 def wants_csv(request: Request) -> bool:
-    return getattr(getattr(request, "accepted_renderer", None), "format", None) == "csv"
+    return requested_format(request) == "csv"
+
+
+def wants_file(request: Request) -> bool:
+    """CSV, .sav or .dta: a whole list as one file."""
+    return requested_format(request) in EXPORT_FORMATS
+
+
+def file_response(request: Request, rows: models.QuerySet, columns: Any, order_key: str, name: str) -> Any:
+    """The whole filtered list in the requested file format: CSV streamed, .sav or .dta labelled."""
+    fmt = requested_format(request)
+    if fmt == "csv":
+        return export.csv_response(rows, columns, order_key, f"{name}.csv")
+    try:
+        return labelled.labelled_response(
+            rows.order_by(order_key), columns, labelled.FORMATS[fmt], name, f"{name}.{fmt}"
+        )
+    except labelled.TooManyRows as exc:
+        raise ValidationError(
+            {
+                "format": [
+                    f"This export has more than {exc.limit} rows, the most a {labelled.FORMATS[fmt].label} file "
+                    f"is built for (RESEARCH_LABELLED_MAX_ROWS): ask format=csv for the whole list (streamed, no "
+                    "limit) or narrow it with filters (site, joint, timepoint, instrument, index_year_min, ...)."
+                ]
+            }
+        ) from None
 
 
 class StrictNegotiation(DefaultContentNegotiation):
@@ -151,7 +206,7 @@ class ResearchAPIMixin:
         return super().finalize_response(request, response, *args, **kwargs)  # type: ignore[misc]
 
     def handle_exception(self, exc: Exception) -> Response:
-        if wants_csv(self.request):  # type: ignore[attr-defined]
+        if wants_file(self.request):  # type: ignore[attr-defined]
             # An error is not a table: answer it in JSON whatever format was asked for.
             self.request.accepted_renderer = JSONRenderer()  # type: ignore[attr-defined]
             self.request.accepted_media_type = JSONRenderer.media_type  # type: ignore[attr-defined]
@@ -159,10 +214,11 @@ class ResearchAPIMixin:
 
 
 class DatasetViewSet(ResearchAPIMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
-    """A released dataset as a list: JSON in cursor pages, or the whole filtered list as streamed CSV."""
+    """A released dataset as a list: JSON in cursor pages, or the whole filtered list as streamed CSV or a
+    labelled SPSS or Stata file."""
 
     dataset: deid.Dataset
-    renderer_classes = [JSONRenderer, CSVRenderer]
+    renderer_classes = [JSONRenderer, CSVRenderer, SavRenderer, DtaRenderer]
     pagination_class = ResearchCursorPagination
     filter_backends = [StrictFilterBackend]
     filterset_class = EpisodeFilterSet
@@ -180,8 +236,8 @@ class DatasetViewSet(ResearchAPIMixin, mixins.ListModelMixin, viewsets.GenericVi
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Any:
         queryset = self.filter_queryset(self.get_queryset())
         rows = self.dataset.rows(queryset)
-        if wants_csv(request):
-            return export.csv_response(rows, self.dataset.columns, self.order_key, f"{self.dataset.name}.csv")
+        if wants_file(request):
+            return file_response(request, rows, self.dataset.columns, self.order_key, self.dataset.name)
         page = self.paginate_queryset(rows)
         return self.get_paginated_response(self.get_serializer(self.decorate(page), many=True).data)
 
@@ -226,11 +282,13 @@ class TreatmentViewSet(mixins.RetrieveModelMixin, DatasetViewSet):
         return rows
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        if wants_csv(request):
+        if wants_file(request):
+            fmt = requested_format(request)
             raise ValidationError(
                 {
                     "format": [
-                        "A single treatment is available in JSON; for CSV ask the list, e.g. treatments/?format=csv."
+                        f"A single treatment is available in JSON; for {fmt} ask the list, e.g. "
+                        f"treatments/?format={fmt}."
                     ]
                 }
             )
@@ -279,8 +337,8 @@ class ScoreViewSet(DatasetViewSet):
         chosen = filterset.form.cleaned_data
         columns = deid.wide_score_columns(chosen.get("instrument") or None, chosen.get("key") or None)
         rows = deid.wide_rows(queryset, columns)
-        if wants_csv(request):
-            return export.csv_response(rows, [*deid.WIDE_FIXED, *columns], self.order_key, "scores_wide.csv")
+        if wants_file(request):
+            return file_response(request, rows, [*deid.WIDE_FIXED, *columns], self.order_key, "scores_wide")
         page = self.paginate_queryset(rows)
         return self.get_paginated_response(s.wide_serializer(columns)(page, many=True).data)
 
@@ -302,12 +360,53 @@ class SurgeryViewSet(DatasetViewSet):
 
 class DictionaryView(ResearchAPIMixin, generics.GenericAPIView):
     """Every column of every dataset, every instrument's items and outputs (range and direction), the
-    timepoints and their windows, and the MCII thresholds with their citations."""
+    timepoints and their windows, and the MCII thresholds with their citations. With `format=csv`: the columns
+    as a table, one row per variable of each dataset (label, type, unit, codes)."""
 
-    @extend_schema(summary="Data dictionary", tags=["dictionary"], responses={200: OpenApiTypes.OBJECT})
+    renderer_classes = [JSONRenderer, CSVRenderer]
+    # The dictionary is small and the same for every key: not a data export, so not counted as one.
+    throttle_classes = [ResearchKeyThrottle]
+
+    @extend_schema(
+        summary="Data dictionary",
+        tags=["dictionary"],
+        responses={
+            (200, "application/json"): OpenApiTypes.OBJECT,
+            (200, "text/csv"): OpenApiResponse(
+                OpenApiTypes.STR,
+                description=f"format=csv: one row per variable of each dataset; columns {', '.join(CSV_FIELDS)}.",
+            ),
+        },
+    )
+    def get(self, request: Request) -> Any:
+        reject_unknown_parameters(request, {"format"})
+        if wants_csv(request):
+            response = HttpResponse(content_type="text/csv; charset=utf-8")
+            writer = csv.DictWriter(response, fieldnames=CSV_FIELDS, lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(dictionary_rows())
+            response["Content-Disposition"] = 'attachment; filename="dictionary.csv"'
+            return response
+        return Response(data_dictionary())
+
+
+class DataPackageView(ResearchAPIMixin, generics.GenericAPIView):
+    """A Frictionless Data Package (datapackage.json) describing the CSV files of every dataset: each column's
+    type, label, unit, codes (enum and categories) and missing values, from the data dictionary. Save it beside
+    the CSVs (treatments.csv, scores.csv, ... as the exports name them) and `frictionless validate
+    datapackage.json` checks them."""
+
+    # Like the dictionary: the same for every key, not a data export.
+    throttle_classes = [ResearchKeyThrottle]
+
+    @extend_schema(
+        summary="Frictionless Data Package of the CSV files", tags=["dictionary"], responses={200: OpenApiTypes.OBJECT}
+    )
     def get(self, request: Request) -> Response:
         reject_unknown_parameters(request, {"format"})
-        return Response(data_dictionary())
+        response = Response(data_package())
+        response["Content-Disposition"] = 'inline; filename="datapackage.json"'
+        return response
 
 
 def filterset_parameters(filterset_class: Any) -> list[OpenApiParameter]:

@@ -29,12 +29,11 @@ def content_types_back(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('registry', '0006_research_models_moved'),
-        ('contenttypes', '0002_remove_content_type_name'),
+        ("registry", "0006_research_models_moved"),
+        ("contenttypes", "0002_remove_content_type_name"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
@@ -43,50 +42,115 @@ class Migration(migrations.Migration):
             database_operations=[],
             state_operations=[
                 migrations.CreateModel(
-                    name='EpisodePseudonym',
+                    name="EpisodePseudonym",
                     fields=[
-                        ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                        ('pseudonym', models.CharField(max_length=16, unique=True)),
-                        ('created_at', models.DateTimeField(auto_now_add=True)),
-                        ('episode', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='research_pseudonym', to='registry.treatmentepisode')),
+                        (
+                            "id",
+                            models.BigAutoField(
+                                auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                            ),
+                        ),
+                        ("pseudonym", models.CharField(max_length=16, unique=True)),
+                        ("created_at", models.DateTimeField(auto_now_add=True)),
+                        (
+                            "episode",
+                            models.OneToOneField(
+                                on_delete=django.db.models.deletion.CASCADE,
+                                related_name="research_pseudonym",
+                                to="registry.treatmentepisode",
+                            ),
+                        ),
                     ],
                     options={
-                        'db_table': 'registry_episodepseudonym',
-                        'verbose_name': 'episode pseudonym',
+                        "db_table": "registry_episodepseudonym",
+                        "verbose_name": "episode pseudonym",
                     },
                 ),
                 migrations.CreateModel(
-                    name='SubjectPseudonym',
+                    name="SubjectPseudonym",
                     fields=[
-                        ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                        ('pseudonym', models.CharField(max_length=16, unique=True)),
-                        ('created_at', models.DateTimeField(auto_now_add=True)),
-                        ('patient', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='research_pseudonym', to='registry.patient')),
+                        (
+                            "id",
+                            models.BigAutoField(
+                                auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                            ),
+                        ),
+                        ("pseudonym", models.CharField(max_length=16, unique=True)),
+                        ("created_at", models.DateTimeField(auto_now_add=True)),
+                        (
+                            "patient",
+                            models.OneToOneField(
+                                on_delete=django.db.models.deletion.CASCADE,
+                                related_name="research_pseudonym",
+                                to="registry.patient",
+                            ),
+                        ),
                     ],
                     options={
-                        'db_table': 'registry_subjectpseudonym',
-                        'verbose_name': 'subject pseudonym',
+                        "db_table": "registry_subjectpseudonym",
+                        "verbose_name": "subject pseudonym",
                     },
                 ),
                 migrations.CreateModel(
-                    name='ApiKey',
+                    name="ApiKey",
                     fields=[
-                        ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                        ('name', models.CharField(help_text='Who holds the key and for which study.', max_length=100)),
-                        ('prefix', models.CharField(editable=False, help_text="The key's first characters, to tell keys apart.", max_length=16)),
-                        ('key_hash', models.CharField(editable=False, max_length=64, unique=True)),
-                        ('created_at', models.DateTimeField(auto_now_add=True)),
-                        ('expires_at', models.DateTimeField(blank=True, help_text='Empty: never expires (not recommended).', null=True)),
-                        ('revoked_at', models.DateTimeField(blank=True, editable=False, null=True)),
-                        ('last_used_at', models.DateTimeField(blank=True, editable=False, null=True)),
-                        ('created_by', models.ForeignKey(blank=True, editable=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                        ('sites', models.ManyToManyField(help_text='Sites whose data the key reads.', related_name='api_keys', to='registry.site')),
+                        (
+                            "id",
+                            models.BigAutoField(
+                                auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                            ),
+                        ),
+                        ("name", models.CharField(help_text="Who holds the key and for which study.", max_length=100)),
+                        (
+                            "prefix",
+                            models.CharField(
+                                editable=False,
+                                help_text="The key's first characters, to tell keys apart.",
+                                max_length=16,
+                            ),
+                        ),
+                        ("key_hash", models.CharField(editable=False, max_length=64, unique=True)),
+                        ("created_at", models.DateTimeField(auto_now_add=True)),
+                        (
+                            "expires_at",
+                            models.DateTimeField(
+                                blank=True, help_text="Empty: never expires (not recommended).", null=True
+                            ),
+                        ),
+                        ("revoked_at", models.DateTimeField(blank=True, editable=False, null=True)),
+                        ("last_used_at", models.DateTimeField(blank=True, editable=False, null=True)),
+                        (
+                            "created_by",
+                            models.ForeignKey(
+                                blank=True,
+                                editable=False,
+                                null=True,
+                                on_delete=django.db.models.deletion.SET_NULL,
+                                related_name="+",
+                                to=settings.AUTH_USER_MODEL,
+                            ),
+                        ),
+                        (
+                            "sites",
+                            models.ManyToManyField(
+                                help_text="Sites whose data the key reads.", related_name="api_keys", to="registry.site"
+                            ),
+                        ),
                     ],
                     options={
-                        'db_table': 'registry_apikey',
-                        'verbose_name': 'researcher API key',
-                        'ordering': ['-created_at', '-id'],
-                        'constraints': [models.CheckConstraint(condition=models.Q(('expires_at__isnull', True), ('expires_at__gt', models.F('created_at')), _connector='OR'), name='apikey_expires_after_creation')],
+                        "db_table": "registry_apikey",
+                        "verbose_name": "researcher API key",
+                        "ordering": ["-created_at", "-id"],
+                        "constraints": [
+                            models.CheckConstraint(
+                                condition=models.Q(
+                                    ("expires_at__isnull", True),
+                                    ("expires_at__gt", models.F("created_at")),
+                                    _connector="OR",
+                                ),
+                                name="apikey_expires_after_creation",
+                            )
+                        ],
                     },
                 ),
             ],

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -58,6 +59,28 @@ class ApiClient:
 
     def csv(self, path: str, **params: Any) -> list[dict[str, str]]:
         return list(csv.DictReader(io.StringIO(self.csv_text(path, **params))))
+
+    def labelled_text(self, path: str, fmt: str, **params: Any) -> str:
+        """A .sav or .dta export as text: every value, name, label and value label read back with pyreadstat,
+        and the raw bytes (for a search that must find whatever the file holds)."""
+        import pyreadstat
+
+        response = self.get(path, format=fmt, **params)
+        assert response.status_code == 200, response.content[:500]
+        body = b"".join(response.streaming_content)
+        with tempfile.NamedTemporaryFile(suffix=f".{fmt}") as file:
+            file.write(body)
+            file.flush()
+            frame, meta = (pyreadstat.read_sav if fmt == "sav" else pyreadstat.read_dta)(file.name)
+        parts = [
+            frame.to_csv(index=False),
+            repr(meta.column_names_to_labels),
+            repr(meta.variable_value_labels),
+            repr(meta.file_label),
+            repr(getattr(meta, "notes", None)),
+            body.decode("latin-1"),
+        ]
+        return "\n".join(parts)
 
 
 @pytest.fixture

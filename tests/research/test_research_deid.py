@@ -1,4 +1,5 @@
-"""De-identification: no identifying value of any seeded patient in any response of any endpoint, JSON or CSV;
+"""De-identification: no identifying value of any seeded patient in any response of any endpoint, JSON, CSV,
+SPSS or Stata;
 pseudonyms random and stable; days instead of dates; age 90+ pooled; excluded patients absent; a key scoped to
 site A gets nothing of site B."""
 
@@ -36,6 +37,8 @@ def every_response(api, cohort) -> list[str]:
     for path in LISTS:
         bodies.append(json.dumps(api.all_pages(path, page_size=3)))
         bodies.append(api.csv_text(path))
+        for fmt in ("sav", "dta"):
+            bodies.append(api.labelled_text(path, fmt))
     for episode in cohort.episodes:
         response = api.get(f"/api/v1/treatments/{episode_id(episode)}/")
         bodies.append(response.content.decode())
@@ -127,6 +130,10 @@ def test_a_key_for_site_a_gets_nothing_of_site_b(api_a, cohort, site_b):
         assert {r["site"] for r in rows} == {"SITEA"}
         assert not b_subjects & {r["subject_id"] for r in rows}
         assert {r["site"] for r in api_a.csv(path)} == {"SITEA"}
+        for fmt in ("sav", "dta"):
+            text = api_a.labelled_text(path, fmt)
+            assert "SITEA" in text and "SITEB" not in text, (path, fmt)
+            assert not any(subject in text for subject in b_subjects), (path, fmt)
     for episode in b_episodes:
         assert api_a.get(f"/api/v1/treatments/{episode_id(episode)}/").status_code == 404
     response = api_a.get("/api/v1/scores/", site="SITEB")
