@@ -245,6 +245,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "schedule": env_int("FOLLOW_UP_DISPATCH_SECONDS", 120, minimum=10),
     },
     "pseudonym-sweep": {"task": "research.tasks.assign_pseudonyms", "schedule": 3600},
+    # After a deploy with new scoring rules, stored scores are rescored in batches (outcomes.W002 warns until done).
+    "stale-score-rescore": {"task": "outcomes.tasks.rescore_stale_scores", "schedule": 300},
 }
 
 # REST framework ------------------------------------------------------------------------------------------
