@@ -58,7 +58,8 @@ def check_stale_scores(app_configs: Any = None, **kwargs: Any) -> list[Warning]:
     """Scores computed by other scoring rules than the engine's: after a deploy with a new scoring version, until
     the beat task (or `manage.py rescore`) has recomputed them. One row read through the scoring_version index."""
     try:
-        version = services.scores_stale().values_list("scoring_version", flat=True).first()
+        # A slice, not first(): first() would order by id and walk the whole table to find none.
+        version = next(iter(services.scores_stale().values_list("scoring_version", flat=True)[:1]), None)
     except (DatabaseError, RuntimeError):
         return []  # not migrated yet, or no database here
     if version is None:

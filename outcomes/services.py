@@ -751,10 +751,13 @@ def scores_rescore_batch(*, limit: int = RESCORE_CHUNK, show: int = 0) -> Rescor
     found afresh from what is still stale, its follow-ups are locked, and their scores recomputed from the answers
     as they are then, so a batch run twice, or by two workers at once (the second waits for the first's locks),
     writes nothing the second time. Each rescored response gets a history row that says so."""
-    ids = set(scores_stale().values_list("follow_up_id", flat=True).distinct()[:limit])
-    if len(ids) < limit:  # a response whose follow-up has no score yet (an unscorable or clinician-only one)
+    # Rows, not DISTINCT follow-ups: with millions stale, DISTINCT ... LIMIT would read them all for every batch,
+    # while a plain LIMIT stops early. A follow-up has some 10 to 30 score rows, stored side by side.
+    rows = scores_stale().values_list("follow_up_id", flat=True)[: limit * 30]
+    ids = set(sorted(set(rows))[:limit])
+    if not ids:  # responses whose follow-ups have no score of another version (an unscorable or clinician-only one)
         responses = Response.objects.filter(_other_version()).order_by()
-        ids |= set(responses.values_list("follow_up_id", flat=True).distinct()[: limit - len(ids)])
+        ids = set(sorted(set(responses.values_list("follow_up_id", flat=True)[: limit * 5]))[:limit])
     report = RescoreReport()
     if ids:
         with transaction.atomic():

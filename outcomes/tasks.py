@@ -55,7 +55,7 @@ def rescore_stale_scores() -> dict[str, int]:
         total.follow_ups += report.follow_ups
         total.rows_written += report.rows_written
         total.values_changed += report.values_changed
-        if report.follow_ups < RESCORE_BATCH or time.monotonic() >= deadline:
+        if not report.follow_ups or time.monotonic() >= deadline:
             break
     if total.follow_ups:
         remaining = services.scores_stale().exists()

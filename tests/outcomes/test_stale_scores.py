@@ -73,12 +73,12 @@ def test_a_newer_engine_makes_every_score_stale_and_the_task_brings_them_up_to_i
 def test_the_task_fixes_values_in_batches_and_a_second_run_writes_nothing(answered, monkeypatch):
     for follow_up in answered:
         _as_if_older_rules(follow_up)
-    monkeypatch.setattr(tasks, "RESCORE_BATCH", 2)  # two batches: 2 follow-ups, then 1
+    monkeypatch.setattr(tasks, "RESCORE_BATCH", 2)  # two batches: 2 follow-ups, then 1, then none is left
     batches = []
     real = services.scores_rescore_batch
     monkeypatch.setattr(services, "scores_rescore_batch", lambda **kw: batches.append(real(**kw)) or batches[-1])
     result = tasks.rescore_stale_scores()
-    assert [b.follow_ups for b in batches] == [2, 1]
+    assert [b.follow_ups for b in batches] == [2, 1, 0]
     # Every row of an older version rewritten; the three KOOS pains the only values that changed.
     assert result == {"follow_ups": 3, "rows_written": Score.objects.count(), "values_changed": 3}
     assert set(Score.objects.filter(instrument="koos", key="pain").values_list("value", flat=True)) == {75.0}
@@ -126,3 +126,9 @@ def test_the_rescore_command_and_the_task_are_the_same_work(answered):
 def test_beat_runs_the_task():
     entry = settings.CELERY_BEAT_SCHEDULE["stale-score-rescore"]
     assert entry["task"] == tasks.rescore_stale_scores.name and entry["schedule"] <= 600
+
+
+def test_a_response_of_another_version_whose_scores_are_current_is_brought_up_too(answered):
+    Response.objects.filter(follow_up=answered[1]).update(scoring_version="0.9")
+    assert tasks.rescore_stale_scores()["follow_ups"] == 1
+    assert set(Response.objects.values_list("scoring_version", flat=True)) == {scoring.SCORING_VERSION}
