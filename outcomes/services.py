@@ -745,6 +745,20 @@ def scores_rescore(*, instrument: str | None = None, dry_run: bool = False, show
     return report
 
 
+def scores_table_vacuum() -> bool:
+    """VACUUM (ANALYZE) the score table on PostgreSQL after a rescore rewrote it: until then summaries cannot read
+    scores from their covering index alone (at 9 million scores the 12-month summary took 1.7 s instead of 0.55 s)
+    and the planner's statistics are stale. VACUUM cannot run inside a transaction: a caller holding one (or
+    another database) leaves it to autovacuum. Whether it ran."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return False
+    with connection.cursor() as cursor:
+        cursor.execute(f"VACUUM (ANALYZE) {connection.ops.quote_name(Score._meta.db_table)}")
+    return True
+
+
 def scores_rescore_batch(*, limit: int = RESCORE_CHUNK, show: int = 0) -> RescoreReport:
     """Rescore the next `limit` follow-ups that hold stale scores or responses, in one transaction; the beat task
     calls it until nothing is stale (outcomes.tasks.rescore_stale_scores). Idempotent and resumable: each batch is

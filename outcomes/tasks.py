@@ -66,4 +66,6 @@ def rescore_stale_scores() -> dict[str, int]:
             total.values_changed,
             "more to do in the next run" if remaining else "no stale score left",
         )
+        if not remaining and services.scores_table_vacuum():  # as `manage.py rescore` does, once at the end
+            log.info("Vacuumed and analysed the score table after rescoring.")
     return {"follow_ups": total.follow_ups, "rows_written": total.rows_written, "values_changed": total.values_changed}

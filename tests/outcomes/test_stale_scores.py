@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from django.conf import settings
 from django.core.management import call_command
+from django.db import connection
 
 import scoring
 from outcomes import checks, services, tasks
@@ -132,3 +133,15 @@ def test_a_response_of_another_version_whose_scores_are_current_is_brought_up_to
     Response.objects.filter(follow_up=answered[1]).update(scoring_version="0.9")
     assert tasks.rescore_stale_scores()["follow_ups"] == 1
     assert set(Response.objects.values_list("scoring_version", flat=True)) == {scoring.SCORING_VERSION}
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="VACUUM is PostgreSQL's")
+@pytest.mark.django_db(transaction=True)
+def test_the_run_that_leaves_nothing_stale_vacuums_the_score_table(answered):
+    for follow_up in answered:
+        _as_if_older_rules(follow_up)
+    tasks.rescore_stale_scores()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT relpages, relallvisible FROM pg_class WHERE relname = %s", [Score._meta.db_table])
+        pages, visible = cursor.fetchone()
+    assert pages >= 1 and visible == pages  # vacuumed: summaries read the covering index alone again
