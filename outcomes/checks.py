@@ -9,7 +9,8 @@ from typing import Any
 from django.core.checks import Warning, register
 from django.db import DatabaseError
 
-from outcomes import asking
+import scoring
+from outcomes import asking, services
 from outcomes.models import HHS_EXAM, OutcomePlan
 from registry.models import Site
 
@@ -49,4 +50,26 @@ def check_patient_wording(app_configs: Any = None, **kwargs: Any) -> list[Warnin
             id="outcomes.W001",
         )
         for site, names in missing.items()
+    ]
+
+
+@register()
+def check_stale_scores(app_configs: Any = None, **kwargs: Any) -> list[Warning]:
+    """Scores computed by other scoring rules than the engine's: after a deploy with a new scoring version, until
+    the beat task (or `manage.py rescore`) has recomputed them. One row read through the scoring_version index."""
+    try:
+        # A slice, not first(): first() would order by id and walk the whole table to find none.
+        version = next(iter(services.scores_stale().values_list("scoring_version", flat=True)[:1]), None)
+    except (DatabaseError, RuntimeError):
+        return []  # not migrated yet, or no database here
+    if version is None:
+        return []
+    return [
+        Warning(
+            f"Stored scores of scoring version {version!r} (perhaps others too) differ from the engine's "
+            f"{scoring.SCORING_VERSION!r}: they are being rescored.",
+            hint="Celery beat rescores them in batches every few minutes (outcomes.tasks.rescore_stale_scores); "
+            "`manage.py rescore` does it at once. Research rows say `stale: true` until then.",
+            id="outcomes.W002",
+        )
     ]

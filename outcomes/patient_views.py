@@ -39,6 +39,7 @@ from outcomes.dashboards import patient_charts
 from outcomes.forms import InstrumentForm
 from outcomes.models import AccessToken, Draft, FollowUp, Mode, TokenChannel
 from registry import clock
+from registry.client_ip import client_ip
 
 SESSION_KEY = "patient_token"
 BIRTH_KEY = "patient_birth_ok"
@@ -104,7 +105,9 @@ def _languages_offered(token: AccessToken) -> list[tuple[str, str]]:
 
 
 def _over_limit(request: HttpRequest) -> bool:
-    key = f"patient-rl:{request.META.get('REMOTE_ADDR', '-')}:{int(time.time() // 60)}"
+    # Per client address, the real one behind the proxies (registry.client_ip): keyed on the proxy's, one
+    # patient's typos would slow every patient and a guesser would never be.
+    key = f"patient-rl:{client_ip(request) or '-'}:{int(time.time() // 60)}"
     if cache.add(key, 1, 90):
         return False
     try:

@@ -12,6 +12,8 @@ import logging
 import re
 from typing import Any
 
+from registry.client_ip import client_ip_from_meta
+
 _TOKEN_PATH = re.compile(r"(/p/(?:optout/)?)(?!q/)[A-Za-z0-9_\-]{8,}")
 REDACTED = "[redacted]"
 
@@ -38,10 +40,13 @@ except ImportError:  # pragma: no cover
 
 
 class GunicornScrubbingLogger(_GunicornLogger):  # type: ignore[misc,valid-type]
-    """gunicorn's access log with tokens removed from the request line, path and referer."""
+    """gunicorn's access log with tokens removed from the request line, path and referer, and the client's address
+    (`%(h)s`) as the registry sees it behind REGISTRY_TRUSTED_PROXIES proxies, not the proxy's (registry.client_ip).
+    """
 
     def atoms(self, resp: Any, req: Any, environ: Any, request_time: Any) -> dict[str, Any]:
         atoms = super().atoms(resp, req, environ, request_time)
+        atoms["h"] = client_ip_from_meta(environ) or atoms.get("h", "-")
         for key in ("r", "U", "f", "{raw_uri}e", "{path_info}e"):
             if isinstance(atoms.get(key), str):
                 atoms[key] = scrub(atoms[key])

@@ -124,6 +124,12 @@ if _replica_url:
 DATABASE_ROUTERS = ["research.dbrouter.ResearchReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Client addresses ----------------------------------------------------------------------------------------
+# How many reverse proxies stand in front of web, each appending to X-Forwarded-For. 0: the connection's address,
+# X-Forwarded-For is never read. N: its N-th entry from the right (registry.client_ip, pinned by
+# tests/security/test_client_ip.py). Keys the login lockout, the patient pages' rate limit and the access logs.
+REGISTRY_TRUSTED_PROXIES = env_int("REGISTRY_TRUSTED_PROXIES", 0, minimum=0, maximum=5)
+
 # Auth ----------------------------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -145,6 +151,9 @@ AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False  # no start-up banner on every command
 AXES_LOCKOUT_TEMPLATE = "project/locked_out.html"
 AXES_SENSITIVE_PARAMETERS = ["password", "otp_token"]
+# The address a lockout (and axes' access log) keys on: REMOTE_ADDR, or behind REGISTRY_TRUSTED_PROXIES proxies
+# the address the outermost of them saw (registry.client_ip).
+AXES_CLIENT_IP_CALLABLE = "registry.client_ip.client_ip"
 
 # Internationalisation ------------------------------------------------------------------------------------
 LANGUAGE_CODE = "en"
@@ -250,6 +259,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "schedule": env_int("FOLLOW_UP_DISPATCH_SECONDS", 120, minimum=10),
     },
     "pseudonym-sweep": {"task": "research.tasks.assign_pseudonyms", "schedule": 3600},
+    # After a deploy with new scoring rules, stored scores are rescored in batches (outcomes.W002 warns until done).
+    "stale-score-rescore": {"task": "outcomes.tasks.rescore_stale_scores", "schedule": 300},
 }
 
 # REST framework ------------------------------------------------------------------------------------------
@@ -257,6 +268,9 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # The research throttles key on the API key; any throttle keyed on an address takes the proxies' count from
+    # here (DRF's rule is registry.client_ip's; None, DRF's default, would trust X-Forwarded-For as sent).
+    "NUM_PROXIES": REGISTRY_TRUSTED_PROXIES,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Regenerative orthopedics outcome registry API",

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from django.db import models
-from django.db.models import Count, F, Max, OuterRef, Subquery, Sum, Value
+from django.db.models import Case, Count, F, Max, OuterRef, Subquery, Sum, Value, When
 from django.db.models.functions import Coalesce, ExtractYear, Least, NullIf
 
 import scoring
@@ -555,11 +555,24 @@ SCORES = Dataset(
             NullIf(F("response__missing_codes"), Value("")),
         ),
         Column("scoring_version", "string", "Version of the scoring rules that computed the score.", "scoring_version"),
+        Column(
+            "stale",
+            "boolean",
+            "True while the score waits to be recomputed under the current scoring rules (after they changed, for a "
+            "few minutes to hours); then its value may still change. False for every score once rescoring is done.",
+            Case(
+                When(scoring_version=scoring.SCORING_VERSION, then=Value(False)),
+                default=Value(True),
+                output_field=models.BooleanField(),
+            ),
+        ),
         *episode_columns("follow_up__episode__")[2:],
     ),
     notes=(
-        "Scores are computed when the answers are stored and recomputed when the scoring rules change, so they "
-        "are never stale; scoring_version says which rules produced each.",
+        "Scores are computed when the answers are stored and recomputed in the background when the scoring rules "
+        "change; scoring_version says which rules produced each, and stale is true for a score not yet recomputed "
+        "(kept, not withheld, so counts do not jump while rescoring runs: drop stale rows, or wait until none is "
+        "left, for an analysis under one version of the rules).",
         "Derived instruments: womac_from_koos and womac_from_hoos are the WOMAC scored from the KOOS or HOOS "
         "answers (the patient answers once); hhs is the full Harris Hip Score from mhhs and the clinician's "
         "examination.",
@@ -621,10 +634,12 @@ DATASETS = {d.name: d for d in (TREATMENTS, ADMINISTRATIONS, SCORES, ADVERSE_EVE
 
 # Wide scores ----------------------------------------------------------------------------------------------
 
-# A wide row is one follow-up (episode and timepoint). Mode and scoring version belong to each score and may differ
-# within a follow-up, so they are in the long format only.
+# A wide row is one follow-up (episode and timepoint). Mode, scoring version and staleness belong to each score and
+# may differ within a follow-up, so they are in the long format only.
 WIDE_FIXED = [
-    c for c in SCORES.columns if c.name not in ("instrument", "key", "value", "value_text", "mode", "scoring_version")
+    c
+    for c in SCORES.columns
+    if c.name not in ("instrument", "key", "value", "value_text", "mode", "scoring_version", "stale")
 ]
 
 

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
+from celery.signals import after_task_publish, task_postrun
 from django.core import mail
 from django.db import connection
 from django.test import Client
@@ -30,6 +31,33 @@ def _wait_for(condition, seconds: float = 30.0) -> bool:
     return False
 
 
+class _Tasks:
+    """The ids of tasks published and of tasks the worker finished (it runs in this process, so its signals fire
+    here): `idle()` once every task sent so far, and any they sent, has run."""
+
+    def __init__(self) -> None:
+        self.published: set[str] = set()
+        self.finished: set[str] = set()
+
+    def _on_publish(self, sender=None, headers=None, **kwargs) -> None:
+        self.published.add((headers or {}).get("id"))
+
+    def _on_finish(self, task_id=None, **kwargs) -> None:
+        self.finished.add(task_id)
+
+    def idle(self) -> bool:
+        return self.published <= self.finished
+
+    def __enter__(self) -> _Tasks:
+        after_task_publish.connect(self._on_publish, weak=False)
+        task_postrun.connect(self._on_finish, weak=False)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        after_task_publish.disconnect(self._on_publish)
+        task_postrun.disconnect(self._on_finish)
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_real_worker_invites_the_patient_answers_and_nothing_is_sent_twice(site_a):
     from celery.contrib.testing.worker import start_worker
@@ -43,6 +71,7 @@ def test_a_real_worker_invites_the_patient_answers_and_nothing_is_sent_twice(sit
     with (
         time_machine.travel(later, tick=True),
         start_worker(app, perform_ping_check=False, pool="solo", loglevel="WARNING", shutdown_timeout=10),
+        _Tasks() as worker_tasks,
     ):
         tasks.dispatch_follow_ups.delay()
         assert _wait_for(lambda: len(mail.outbox) == 1), "the worker sent no invitation"
@@ -55,8 +84,9 @@ def test_a_real_worker_invites_the_patient_answers_and_nothing_is_sent_twice(sit
         assert "Thank you" in client.post("/p/q/summary/", follow=True).content.decode()
         report = dispatcher.dispatch()
         assert (report.invitations, report.reminders, report.due) == (0, 0, [])
-        tasks.dispatch_follow_ups.delay()
-        time.sleep(1.0)
+        again = tasks.dispatch_follow_ups.delay()
+        # The worker ran that dispatcher and whatever it queued (nothing, if all is well) before we look.
+        assert _wait_for(lambda: again.id in worker_tasks.finished and worker_tasks.idle()), "the worker is stuck"
     assert len(mail.outbox) == 1
     assert Score.objects.filter(follow_up=m3, instrument="koos", key="pain").get().value == 75.0
     assert Message.objects.get().status == "sent"

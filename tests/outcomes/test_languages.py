@@ -17,6 +17,7 @@ import pytest
 from django.conf import settings
 from django.core import mail
 from django.test import Client
+from django.urls import reverse
 from django.utils import translation
 
 from outcomes import dispatcher, outbox
@@ -175,10 +176,13 @@ def test_a_korean_patient_gets_a_korean_email_and_answers_korean_pages(korean_pa
     number = 1
     while True:
         response = client.get(f"/p/q/{number}/")
-        if response.status_code == 303:
+        if response.status_code == 303:  # past the last page: on to the summary
+            assert response["Location"] == reverse("outcomes:patient_summary"), response["Location"]
             break
+        assert response.status_code == 200, response.status_code
         body = response.content.decode()
-        assert "왼쪽 무릎" in body or "무릎" in body, "the page names the joint in Korean"
+        # The page names the joint and the timepoint in Korean: the left knee, 3 months after the treatment.
+        assert "왼쪽 무릎" in body and "치료 3개월 후" in body, "the page names the joint and timepoint in Korean"
         _no_english_sentence(_visible_text(body))
         form = response.context["form"]
         data = {name: "1" if hasattr(field, "choices") else "23" for name, field in form.fields.items()}

@@ -12,6 +12,7 @@ import time_machine
 from django.core import mail
 from django.core.exceptions import ValidationError
 from django.test import Client
+from django.urls import reverse
 
 from outcomes import dispatcher, outbox, services
 from outcomes.checks import check_patient_wording
@@ -66,7 +67,8 @@ def walk_pages(client: Client, value: object = 1, vas: str = "30") -> int:
     number = 1
     while True:
         page = client.get(f"/p/q/{number}/")
-        if page.status_code == 303:
+        if page.status_code == 303:  # past the last page: on to the summary (not back: a window closed)
+            assert page["Location"] == reverse("outcomes:patient_summary"), page["Location"]
             return number - 1
         assert page.status_code == 200, page.status_code
         instrument = page.context["page"].instrument

@@ -42,8 +42,10 @@ def answer_every_page(client: Client, *, koos: int = 1, vas: str = "23.5") -> in
     number = 1
     while True:
         page = client.get(f"/p/q/{number}/")
-        if page.status_code == 303:
+        if page.status_code == 303:  # past the last page: on to the summary (not back: a window closed)
+            assert page["Location"] == reverse("outcomes:patient_summary"), page["Location"]
             return number - 1
+        assert page.status_code == 200, page.status_code
         instrument = page.context["page"].instrument
         data = page_data(client, number, vas if instrument == "vas" else koos)
         assert client.post(f"/p/q/{number}/", data).status_code == 303

@@ -98,6 +98,13 @@ def test_every_variable_given_to_the_app_is_one_the_settings_read(compose, servi
     assert set(_env_example()) - read - compose_only == set()
 
 
+def test_web_is_reachable_only_by_the_proxy_the_example_trusts(services):
+    # REGISTRY_TRUSTED_PROXIES=1 reads X-Forwarded-For: a client that reached gunicorn itself could forge it.
+    assert services["web"]["ports"] == ["127.0.0.1:8000:8000"]
+    assert _env_example()["REGISTRY_TRUSTED_PROXIES"] == "1"
+    assert _env_example()["SECURE_PROXY_SSL_HEADER"] == "true"  # the same proxy, the same trust
+
+
 def test_the_dockerfile_builds_the_whole_app():
     dockerfile = (ROOT / "Dockerfile").read_text()
     copied = set(re.findall(r"^COPY\s+(\S+)\s", dockerfile, flags=re.MULTILINE))

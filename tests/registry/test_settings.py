@@ -38,6 +38,8 @@ MALFORMED = [
     ("EMAIL_BACKEND", "pigeon"),
     ("SESSION_COOKIE_AGE", "10"),
     ("LOG_LEVEL", "chatty"),
+    ("REGISTRY_TRUSTED_PROXIES", "-1"),
+    ("REGISTRY_TRUSTED_PROXIES", "all"),
 ]
 
 

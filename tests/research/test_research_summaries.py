@@ -257,7 +257,10 @@ def test_the_threshold_is_configurable(api_a, site_a):
     _subjects(site_a, 3)
     body = api_a.json(SCORES, instrument="vas", key="vas_mm")
     assert body["min_cell_size"] == 3 and not body["groups"][0]["timepoints"][0]["level"]["suppressed"]
-    assert TODAY  # the cohort is dated from today
+    with override_settings(RESEARCH_MIN_CELL_SIZE=4):  # one more than the cell holds: the same cell withheld
+        body = api_a.json(SCORES, instrument="vas", key="vas_mm")
+    level = body["groups"][0]["timepoints"][0]["level"]
+    assert body["min_cell_size"] == 4 and level["suppressed"] and level["suppression"].startswith("primary")
 
 
 # The database's counting against a per-episode computation ------------------------------------------------

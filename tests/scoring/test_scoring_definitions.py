@@ -187,8 +187,13 @@ def test_directions_of_the_main_scores():
     for output in womac.outputs:
         expected = "higher_better" if output.key.endswith("_inv") else "higher_worse"
         assert output.direction == expected
-        # Always label the direction wherever a WOMAC number is shown (SCORING.md section 4).
-        assert "worse" in output.label or "worst" in output.label or "best" in output.label
+        # Always label the direction wherever a WOMAC number is shown (SCORING.md section 4), and the right one.
+        if output.key.endswith("_inv"):
+            assert output.label.endswith("(100 = best)"), output.label
+        elif output.key.endswith("_0_100"):
+            assert output.label.endswith("(100 = worst)"), output.label
+        else:
+            assert output.label.endswith(", higher = worse)"), output.label
     assert get_instrument("vas").output("vas_mm").direction == "higher_worse"
     assert get_instrument("odi").output("odi").direction == "higher_worse"
     assert get_instrument("odi").output("answered").direction == "none"
