@@ -172,6 +172,7 @@ LABELS = {
     "mode": "Mode of answering",
     "items_missing": "Items without an answer, and why (item:code;...)",
     "scoring_version": "Version of the scoring rules",
+    "stale": "Waiting to be recomputed under the current rules",
     "onset_day": "Day of onset (from the index date)",
     "event_type": "Type of adverse event",
     "grade": "CTCAE grade (1-5)",
