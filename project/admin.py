@@ -10,14 +10,17 @@ from typing import Any
 
 from django.contrib import admin
 from django.contrib.admin.views.autocomplete import AutocompleteJsonView
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 # Optional two-factor authentication: staff who enrolled an authenticator give its code at login (registry.otp).
 from registry.otp import OptionalOTPLoginForm
 
 admin.site.login_form = OptionalOTPLoginForm
-admin.site.site_header = "Outcome registry"
-admin.site.site_title = "Outcome registry"
-admin.site.index_title = "Registry administration"
+# In context: the patient pages name the registry their own way (outcomes/locale).
+admin.site.site_header = pgettext_lazy("staff site", "Outcome registry")
+admin.site.site_title = pgettext_lazy("staff site", "Outcome registry")
+admin.site.index_title = _("Registry administration")
 
 
 class LabelledAutocomplete(AutocompleteJsonView):

@@ -1,4 +1,6 @@
-"""CSRF for pages served with `Referrer-Policy: no-referrer`.
+"""The project's middleware: CSRF for pages without a referrer, security headers, the research API's language.
+
+CSRF for pages served with `Referrer-Policy: no-referrer`.
 
 Browsers post `Origin: null` (and no Referer) from such pages, which Django's Origin and Referer checks reject.
 Views marked `csrf_token_only` (the patient questionnaire) are checked by the CSRF token alone: the secret in the
@@ -11,8 +13,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import CsrfViewMiddleware, RejectRequest
+from django.utils import translation
 
 
 class RegistryCsrfViewMiddleware(CsrfViewMiddleware):
@@ -65,4 +69,25 @@ class SecurityHeadersMiddleware:
         response.setdefault("Cross-Origin-Opener-Policy", "same-origin")
         response.setdefault("Cross-Origin-Resource-Policy", "same-origin")
         response.setdefault("X-Content-Type-Options", "nosniff")
+        return response
+
+
+# The research API's contract is its bytes: JSON keys and values, CSV headers, error messages. LocaleMiddleware
+# (before this one) activates the staff's language for every request; here the API and the cohort figures
+# (JSON for a researcher's key) are put back in the registry's own language, for the whole request and for the
+# CSV streamed after the view has returned, so nothing a researcher receives depends on Accept-Language.
+RESEARCH_PATHS = ("/api/", "/charts/cohort/figures/")
+
+
+class ResearchInEnglishMiddleware:
+    def __init__(self, get_response: Any) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not request.path_info.startswith(RESEARCH_PATHS):
+            return self.get_response(request)
+        translation.activate(settings.LANGUAGE_CODE)
+        request.LANGUAGE_CODE = settings.LANGUAGE_CODE  # type: ignore[attr-defined]
+        response = self.get_response(request)
+        response.setdefault("Content-Language", settings.LANGUAGE_CODE)
         return response

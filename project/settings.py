@@ -60,6 +60,11 @@ MIDDLEWARE = [
     "project.middleware.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # Staff pages follow the language chosen in the admin header (a cookie), else the browser's, among LANGUAGES.
+    # Patient pages and emails still use the patient's own language (outcomes.patient_views, outcomes.outbox).
+    "django.middleware.locale.LocaleMiddleware",
+    # The research API answers the same bytes whatever the browser's language (project.middleware).
+    "project.middleware.ResearchInEnglishMiddleware",
     "django.middleware.common.CommonMiddleware",
     "project.middleware.RegistryCsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -157,8 +162,9 @@ AXES_CLIENT_IP_CALLABLE = "registry.client_ip.client_ip"
 
 # Internationalisation ------------------------------------------------------------------------------------
 LANGUAGE_CODE = "en"
-# The languages the registry ships complete translations for (outcomes/locale), each named in itself: a patient
-# picks theirs from this list. Instrument wording is the site's, loaded per language (InstrumentWording).
+# The languages the registry ships complete translations for (outcomes/locale for patients; registry/locale,
+# research/locale and project/locale for staff), each named in itself: a patient picks theirs from this list, staff
+# theirs in the admin header. Instrument wording is the site's, loaded per language (InstrumentWording).
 LANGUAGES = [
     ("en", "English"),
     ("ko", "한국어"),
@@ -174,6 +180,10 @@ try:
 except Exception:
     raise ImproperlyConfigured(f"TIME_ZONE is not a known IANA time zone: {TIME_ZONE!r}.") from None
 USE_I18N = True
+# The staff's choice of language in the admin header (django.views.i18n.set_language), remembered for a year.
+LANGUAGE_COOKIE_AGE = 365 * 24 * 60 * 60
+LANGUAGE_COOKIE_HTTPONLY = True
+LANGUAGE_COOKIE_SAMESITE = "Lax"
 FORMAT_MODULE_PATH = ["project.formats"]  # English dates spelt out: project/formats/en/formats.py
 USE_TZ = True
 
@@ -314,6 +324,7 @@ for _name in ("RESEARCH_RATE_LIMIT", "RESEARCH_CSV_RATE_LIMIT"):
 _secure = not DEBUG
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", _secure)
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", _secure)
+LANGUAGE_COOKIE_SECURE = SESSION_COOKIE_SECURE
 CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", _secure)
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000 if _secure else 0, minimum=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", _secure)

@@ -24,6 +24,8 @@ urlpatterns = [
     path("charts/cohort/figures/", research_dashboards.cohort_figures, name="cohort_figures"),
     path("admin/audit/export/", admin.site.admin_view(audit.audit_export), name="audit-export"),
     path("admin/account/two-factor/", admin.site.admin_view(otp.two_factor), name="two-factor"),
+    # The staff's language switch in the admin header posts here (django.views.i18n.set_language: a cookie).
+    path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("p/", include("outcomes.urls")),
     # Research API (research.api) and its OpenAPI 3 schema with browsable docs.

@@ -18,6 +18,8 @@ from django.db import models
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
 from registry import roles
@@ -52,8 +54,10 @@ def patient_label(patient: Patient) -> str:
     identity = getattr(patient, "identity", None)
     if identity is None:
         return patient.registry_id
-    mrn = f", record {identity.medical_record_number}" if identity.medical_record_number else ""
-    return f"{identity.family_name}, {identity.given_name} ({identity.date_of_birth:%Y}{mrn}) · {patient.registry_id}"
+    details = f"{identity.date_of_birth:%Y}"
+    if identity.medical_record_number:
+        details += ", " + gettext("record %(number)s") % {"number": identity.medical_record_number}
+    return f"{identity.family_name}, {identity.given_name} ({details}) · {patient.registry_id}"
 
 
 class SiteScopedAdminMixin:
@@ -105,17 +109,17 @@ class ChangeReasonForm(forms.ModelForm):
     """Adds 'reason for change', required when an existing clinical record is edited."""
 
     change_reason = forms.CharField(
-        label="Reason for change",
+        label=_("Reason for change"),
         required=False,
         max_length=100,
-        help_text="Required when you change a saved record; kept in its history.",
+        help_text=_("Required when you change a saved record; kept in its history."),
     )
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
         edited = [f for f in self.changed_data if f != "change_reason"]
         if self.instance.pk and edited and not cleaned.get("change_reason", "").strip():
-            self.add_error("change_reason", "Say why this saved record is being changed.")
+            self.add_error("change_reason", _("Say why this saved record is being changed."))
         return cleaned
 
 
@@ -153,7 +157,7 @@ class ReasonedInlineFormSet(forms.BaseInlineFormSet):
         if (self.data.get("change_reason") or "").strip():
             return
         if any(form.instance.pk and form.has_changed() for form in self.initial_forms):
-            raise forms.ValidationError("Say why these saved records are being changed, in 'Reason for change'.")
+            raise forms.ValidationError(_("Say why these saved records are being changed, in 'Reason for change'."))
 
 
 class ScopedInline(SiteScopedAdminMixin):
@@ -264,7 +268,7 @@ class IdentityInline(ScopedInline, admin.StackedInline):
     show_change_link = False
     min_num = 1
     max_num = 1
-    verbose_name_plural = "identity (never shown to researchers)"
+    verbose_name_plural = _("identity (never shown to researchers)")
 
 
 IDENTITY_PREFIX = "identity"  # Django's default prefix for the inline of Patient.identity
@@ -283,7 +287,7 @@ class EpisodeInlineFormSet(ReasonedInlineFormSet):
         for form in self.forms:
             index_date = getattr(form, "cleaned_data", {}).get("index_date")
             if index_date and index_date < born:
-                form.add_error("index_date", "The index date is before the patient's date of birth.")
+                form.add_error("index_date", _("The index date is before the patient's date of birth."))
 
 
 class EpisodeInline(ScopedInline, admin.StackedInline):
@@ -311,10 +315,10 @@ class PatientForm(ChangeReasonForm):
             model_field = Patient._meta.get_field(name)
             self.fields[name] = forms.TypedChoiceField(
                 label=model_field.verbose_name.capitalize(),
-                choices=[("True", "Yes"), ("False", "No")],
+                choices=[("True", _("Yes")), ("False", _("No"))],
                 coerce=lambda value: value == "True",
                 widget=forms.RadioSelect,
-                error_messages={"required": "Ask the patient and record yes or no."},
+                error_messages={"required": _("Ask the patient and record yes or no.")},
             )
             if self.instance.pk:
                 self.initial[name] = str(getattr(self.instance, name))
@@ -367,11 +371,12 @@ class PatientAdmin(ClinicalAdmin):
     def get_search_results(self, request: HttpRequest, queryset: models.QuerySet, search_term: str) -> Any:
         queryset, duplicates = super().get_search_results(request, queryset, search_term)
         return queryset.select_related("identity"), duplicates
+
     inlines = [IdentityInline, EpisodeInline]
     fieldsets = [
         (None, {"fields": ["registry_id", "site", "sex", "registry_id_signed"]}),
         (
-            "Consent",
+            _("Consent"),
             {
                 "fields": [
                     "consent_version",
@@ -383,16 +388,16 @@ class PatientAdmin(ClinicalAdmin):
                 ]
             },
         ),
-        ("Withdrawal", {"fields": ["withdrawn_on", "withdrawal_reason", "patient_rights"]}),
-        ("Audit", {"fields": ["change_reason"]}),
+        (_("Withdrawal"), {"fields": ["withdrawn_on", "withdrawal_reason", "patient_rights"]}),
+        (_("Audit"), {"fields": ["change_reason"]}),
     ]
 
-    @admin.display(description="name", ordering="identity__family_name")
+    @admin.display(description=_("name"), ordering="identity__family_name")
     def name(self, obj: Patient) -> str:
         identity = getattr(obj, "identity", None)
         return str(identity) if identity else "—"
 
-    @admin.display(description="age")
+    @admin.display(description=_("age"))
     def age(self, obj: Patient) -> int | None:
         from django.utils import timezone
 
@@ -418,7 +423,7 @@ class PatientAdmin(ClinicalAdmin):
             *super().get_urls(),
         ]
 
-    @admin.display(description="patient rights")
+    @admin.display(description=_("patient rights"))
     def patient_rights(self, obj: Patient) -> str:
         from django.urls import reverse
         from django.utils.html import format_html
@@ -428,10 +433,11 @@ class PatientAdmin(ClinicalAdmin):
         export = reverse("admin:registry_patient_export", args=[obj.pk])
         anonymise = reverse("admin:registry_patient_anonymise", args=[obj.pk])
         return format_html(
-            '<a href="{}">Export everything held (access request)</a> · '
-            '<a href="{}">Anonymise (withdrawn patients)</a>',
+            '<a href="{}">{}</a> · <a href="{}">{}</a>',
             export,
+            gettext("Export everything held (access request)"),
             anonymise,
+            gettext("Anonymise (withdrawn patients)"),
         )
 
     def _patient_or_404(self, request: HttpRequest, object_id: str) -> Patient:
@@ -472,14 +478,16 @@ class PatientAdmin(ClinicalAdmin):
             except PatientRightsError as exc:
                 error = str(exc)
             else:
-                self.message_user(request, f"{patient} was anonymised.", messages.SUCCESS)
+                self.message_user(
+                    request, gettext("%(patient)s was anonymised.") % {"patient": patient}, messages.SUCCESS
+                )
                 return HttpResponseRedirect(reverse("admin:registry_patient_change", args=[patient.pk]))
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
             "patient": patient,
             "error": error,
-            "title": f"Anonymise {patient}",
+            "title": gettext("Anonymise %(patient)s") % {"patient": patient},
         }
         return TemplateResponse(request, "admin/registry/patient/anonymise.html", context)
 
@@ -496,7 +504,7 @@ class AdministrationInline(ScopedInline, admin.StackedInline):
     fieldsets = [
         (None, {"fields": [("administered_on", "product_type", "source", "product_name")]}),
         (
-            "Harvest and processing",
+            _("Harvest and processing"),
             {
                 "fields": [
                     ("tissue", "harvest_site", "harvest_volume_ml"),
@@ -504,10 +512,10 @@ class AdministrationInline(ScopedInline, admin.StackedInline):
                 ]
             },
         ),
-        ("Dose", {"fields": [("cell_dose_millions", "viability_pct", "volume_ml")]}),
-        ("PRP", {"fields": [("platelet_concentration", "leukocytes", "activation")]}),
+        (_("Dose"), {"fields": [("cell_dose_millions", "viability_pct", "volume_ml")]}),
+        (_("PRP"), {"fields": [("platelet_concentration", "leukocytes", "activation")]}),
         (
-            "Delivery",
+            _("Delivery"),
             {
                 "fields": [
                     ("route", "image_guidance", "operator"),
@@ -544,14 +552,15 @@ class TreatmentEpisodeAdmin(ClinicalAdmin):
     autocomplete_fields = ["patient", "protocol"]
     date_hierarchy = "index_date"
 
-    @admin.display(description="treatment", ordering="joint")
+    @admin.display(description=_("treatment"), ordering="joint")
     def treated(self, obj: TreatmentEpisode) -> str:
         where = obj.spinal_level or obj.get_side_display()
         return f"{obj.get_joint_display()} ({where})"
 
-    @admin.display(description="patient", ordering="patient__identity__family_name")
+    @admin.display(description=_("patient"), ordering="patient__identity__family_name")
     def patient_who(self, obj: TreatmentEpisode) -> str:
         return patient_label(obj.patient)
+
     inlines = [AdministrationInline, AdverseEventInline, SurgeryInline]
     fieldsets = [
         (
@@ -568,7 +577,7 @@ class TreatmentEpisodeAdmin(ClinicalAdmin):
             },
         ),
         (
-            "Prior treatments",
+            _("Prior treatments"),
             {
                 "fields": [
                     ("prior_nsaids", "prior_physiotherapy", "prior_steroid_injection"),
@@ -576,7 +585,7 @@ class TreatmentEpisodeAdmin(ClinicalAdmin):
                 ]
             },
         ),
-        ("Audit", {"fields": ["change_reason"]}),
+        (_("Audit"), {"fields": ["change_reason"]}),
     ]
     # Panels of the apps above the core (registry.extensions.EPISODE_PANELS) go below the inlines.
     change_form_template = "admin/registry/treatmentepisode/change_form.html"
@@ -633,11 +642,12 @@ class TreatmentEpisodeAdmin(ClinicalAdmin):
             else:
                 self.message_user(
                     request,
-                    f"Treatment recorded as done on {form.cleaned_data['index_date']}; follow-up is timed from it.",
+                    gettext("Treatment recorded as done on %(date)s; follow-up is timed from it.")
+                    % {"date": form.cleaned_data["index_date"]},
                     messages.SUCCESS,
                 )
                 return HttpResponseRedirect(reverse("admin:registry_treatmentepisode_change", args=[episode.pk]))
-        return self._status_page(request, episode, form, "Record the treatment as done")
+        return self._status_page(request, episode, form, gettext("Record the treatment as done"))
 
     def cancel_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         episode = self._episode_or_404(request, object_id)
@@ -650,11 +660,11 @@ class TreatmentEpisodeAdmin(ClinicalAdmin):
             else:
                 self.message_user(
                     request,
-                    "Treatment cancelled: its follow-ups are cancelled and no more messages go out.",
+                    gettext("Treatment cancelled: its follow-ups are cancelled and no more messages go out."),
                     messages.SUCCESS,
                 )
                 return HttpResponseRedirect(reverse("admin:registry_treatmentepisode_change", args=[episode.pk]))
-        return self._status_page(request, episode, form, "Cancel the planned treatment")
+        return self._status_page(request, episode, form, gettext("Cancel the planned treatment"))
 
     def _status_page(
         self, request: HttpRequest, episode: TreatmentEpisode, form: forms.Form, title: str
@@ -683,15 +693,15 @@ class TreatmentEpisodeAdmin(ClinicalAdmin):
 
 class EpisodeDoneForm(forms.Form):
     index_date = forms.DateField(
-        label="Date of treatment",
+        label=_("Date of treatment"),
         widget=forms.DateInput(attrs={"type": "date"}),
-        help_text="The day of the first administration: the planned date, or the day it really happened.",
+        help_text=_("The day of the first administration: the planned date, or the day it really happened."),
     )
-    reason = forms.CharField(label="Note for the history (optional)", required=False, max_length=100)
+    reason = forms.CharField(label=_("Note for the history (optional)"), required=False, max_length=100)
 
 
 class EpisodeCancelForm(forms.Form):
-    reason = forms.CharField(label="Why is the treatment cancelled?", max_length=100)
+    reason = forms.CharField(label=_("Why is the treatment cancelled?"), max_length=100)
 
 
 def _form_errors(form: forms.Form, exc: ValidationError) -> None:
@@ -749,4 +759,3 @@ class SubsequentSurgeryAdmin(ClinicalAdmin):
     search_fields = ["episode__patient__registry_id"]
     list_select_related = ["episode", "episode__patient"]
     autocomplete_fields = ["episode"]
-

@@ -24,6 +24,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from simple_history.models import HistoricalRecords
 
 from registry import clock, phones
@@ -32,7 +34,9 @@ from registry.access import SiteScopedQuerySet
 
 def _known_country(value: str) -> None:
     if value and value.upper() not in phones.COUNTRIES:
-        raise ValidationError(f"Unknown country code “{value}”: give the two-letter ISO code, e.g. KR, JP, CN.")
+        raise ValidationError(
+            _("Unknown country code “%(code)s”: give the two-letter ISO code, e.g. KR, JP, CN.") % {"code": value}
+        )
 
 
 def _parent(obj: models.Model, name: str) -> models.Model | None:
@@ -52,36 +56,44 @@ _FIRST_TO_A_NEW_DAY = dt_timezone(timedelta(hours=14))
 
 def _not_in_future(value: date | None) -> None:
     if value is not None and value > timezone.now().astimezone(_FIRST_TO_A_NEW_DAY).date():
-        raise ValidationError("This date is in the future.")
+        raise ValidationError(_("This date is in the future."))
 
 
 # Sites and staff ------------------------------------------------------------------------------------------
 
 
 class Site(models.Model):
-    code = models.SlugField(max_length=20, unique=True, help_text="Short code shown to researchers, e.g. HRJ.")
-    name = models.CharField(max_length=200)
-    time_zone = models.CharField(max_length=64, default="UTC")
-    language = models.CharField(max_length=10, default="en", choices=settings.LANGUAGES)
-    contact_email = models.EmailField(help_text="Shown to patients in emails and on questionnaire pages.")
-    contact_phone = models.CharField(max_length=40, blank=True)
+    code = models.SlugField(
+        _("code"), max_length=20, unique=True, help_text=_("Short code shown to researchers, e.g. HRJ.")
+    )
+    name = models.CharField(_("name"), max_length=200)
+    time_zone = models.CharField(_("time zone"), max_length=64, default="UTC")
+    language = models.CharField(_("language"), max_length=10, default="en", choices=settings.LANGUAGES)
+    contact_email = models.EmailField(
+        _("contact email"), help_text=_("Shown to patients in emails and on questionnaire pages.")
+    )
+    contact_phone = models.CharField(_("contact phone"), max_length=40, blank=True)
     country = models.CharField(
+        _("country"),
         max_length=2,
         blank=True,
         validators=[_known_country],
-        help_text="ISO country code (KR, JP, CN ...): patients' mobile numbers without + are read as this country's.",
+        help_text=_(
+            "ISO country code (KR, JP, CN ...): patients' mobile numbers without + are read as this country's."
+        ),
     )
-    active = models.BooleanField(default=True)
+    active = models.BooleanField(_("active"), default=True)
     withdrawal_policy = models.CharField(
+        _("withdrawal policy"),
         max_length=12,
         choices=[
-            ("keep", "Keep the record; stop all contact"),
-            ("anonymise", "Anonymise: remove identity, keep de-identified clinical data"),
+            ("keep", _("Keep the record; stop all contact")),
+            ("anonymise", _("Anonymise: remove identity, keep de-identified clinical data")),
         ],
         default="keep",
-        help_text="What happens to a withdrawn patient's record, as the site's consent form says.",
+        help_text=_("What happens to a withdrawn patient's record, as the site's consent form says."),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     history = HistoricalRecords()
     objects = SiteScopedQuerySet.as_manager()
@@ -89,6 +101,8 @@ class Site(models.Model):
 
     class Meta:
         ordering = ["code"]
+        verbose_name = _("site")
+        verbose_name_plural = _("sites")
 
     def __str__(self) -> str:
         return f"{self.code} — {self.name}"
@@ -100,26 +114,30 @@ class Site(models.Model):
         try:
             zoneinfo.ZoneInfo(self.time_zone)
         except Exception:
-            raise ValidationError({"time_zone": f"Unknown time zone {self.time_zone!r}."}) from None
+            raise ValidationError({"time_zone": _("Unknown time zone: %(zone)s.") % {"zone": self.time_zone}}) from None
 
 
 class Membership(models.Model):
     class Role(models.TextChoices):
-        COORDINATOR = "coordinator", "Coordinator"
-        CLINICIAN = "clinician", "Clinician"
-        VIEWER = "viewer", "Viewer (read only)"
+        COORDINATOR = "coordinator", _("Coordinator")
+        CLINICIAN = "clinician", _("Clinician")
+        VIEWER = "viewer", _("Viewer (read only)")
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
-    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="memberships")
-    role = models.CharField(max_length=20, choices=Role.choices, default=Role.COORDINATOR)
-    active = models.BooleanField(default=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("user"), on_delete=models.CASCADE, related_name="memberships"
+    )
+    site = models.ForeignKey(Site, verbose_name=_("site"), on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(_("role"), max_length=20, choices=Role.choices, default=Role.COORDINATOR)
+    active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     history = HistoricalRecords()
     objects = SiteScopedQuerySet.as_manager()
     SITE_PATH = "site"
 
     class Meta:
+        verbose_name = _("membership")
+        verbose_name_plural = _("memberships")
         constraints = [
             models.UniqueConstraint(fields=["user", "site"], name="membership_one_per_user_site"),
             models.CheckConstraint(
@@ -128,7 +146,11 @@ class Membership(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.user} at {self.site.code} ({self.get_role_display()})"
+        return _("%(user)s at %(site)s (%(role)s)") % {
+            "user": self.user,
+            "site": self.site.code,
+            "role": self.get_role_display(),
+        }
 
 
 # Patients -------------------------------------------------------------------------------------------------
@@ -143,16 +165,16 @@ def new_registry_id() -> str:
 
 
 class Sex(models.TextChoices):
-    FEMALE = "female", "Female"
-    MALE = "male", "Male"
-    OTHER = "other", "Other"
-    UNKNOWN = "unknown", "Unknown"
+    FEMALE = "female", _("Female")
+    MALE = "male", _("Male")
+    OTHER = "other", _("Other")
+    UNKNOWN = "unknown", _("Unknown")
 
 
 class ContactChannel(models.TextChoices):
-    EMAIL = "email", "Email"
-    SMS = "sms", "Text message"
-    BOTH = "both", "Email and text message"
+    EMAIL = "email", pgettext_lazy("contact channel", "Email")
+    SMS = "sms", pgettext_lazy("contact channel", "Text message")
+    BOTH = "both", pgettext_lazy("contact channel", "Email and text message")
 
     @classmethod
     def texts(cls) -> list[str]:
@@ -166,29 +188,34 @@ class ContactChannel(models.TextChoices):
 class Patient(models.Model):
     """The clinical side of a patient. Identifying data is in `identity` (PatientIdentity)."""
 
-    registry_id = models.CharField(max_length=16, unique=True, default=new_registry_id, editable=False)
-    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="patients")
-    sex = models.CharField(max_length=10, choices=Sex.choices)
-    consent_version = models.CharField(max_length=40, help_text="Version of the consent form signed.")
-    consent_date = models.DateField(validators=[_not_in_future])
-    consent_follow_up = models.BooleanField("consents to registry follow-up", default=True)
-    consent_research = models.BooleanField("consents to research use", default=True)
-    consent_email = models.BooleanField("consents to contact by email", default=True)
+    registry_id = models.CharField(
+        _("registry ID"), max_length=16, unique=True, default=new_registry_id, editable=False
+    )
+    site = models.ForeignKey(Site, verbose_name=_("site"), on_delete=models.PROTECT, related_name="patients")
+    sex = models.CharField(_("sex"), max_length=10, choices=Sex.choices)
+    consent_version = models.CharField(
+        _("consent version"), max_length=40, help_text=_("Version of the consent form signed.")
+    )
+    consent_date = models.DateField(_("consent date"), validators=[_not_in_future])
+    consent_follow_up = models.BooleanField(_("consents to registry follow-up"), default=True)
+    consent_research = models.BooleanField(_("consents to research use"), default=True)
+    consent_email = models.BooleanField(_("consents to contact by email"), default=True)
     contact_channel = models.CharField(
-        "how the patient wants to be contacted",
+        _("how the patient wants to be contacted"),
         max_length=6,
         choices=ContactChannel.choices,
         default=ContactChannel.EMAIL,
-        help_text="Invitations and reminders go this way; text messages need a mobile number.",
+        help_text=_("Invitations and reminders go this way; text messages need a mobile number."),
     )
     withdrawn_on = models.DateField(
+        _("withdrawn on"),
         null=True,
         blank=True,
         validators=[_not_in_future],
-        help_text="Date consent was withdrawn: all follow-up and contact stop.",
+        help_text=_("Date consent was withdrawn: all follow-up and contact stop."),
     )
-    withdrawal_reason = models.CharField(max_length=200, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    withdrawal_reason = models.CharField(_("withdrawal reason"), max_length=200, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     history = HistoricalRecords()
     objects = SiteScopedQuerySet.as_manager()
@@ -196,6 +223,8 @@ class Patient(models.Model):
 
     class Meta:
         ordering = ["-id"]
+        verbose_name = _("patient")
+        verbose_name_plural = _("patients")
         constraints = [
             models.CheckConstraint(condition=Q(sex__in=Sex.values), name="patient_sex_valid"),
             models.CheckConstraint(
@@ -220,43 +249,50 @@ class Patient(models.Model):
 
     def clean(self) -> None:
         if self.withdrawn_on and self.consent_date and self.withdrawn_on < self.consent_date:
-            raise ValidationError({"withdrawn_on": "Withdrawal cannot be before the consent date."})
+            raise ValidationError({"withdrawn_on": _("Withdrawal cannot be before the consent date.")})
         if self.withdrawn_on and not self.withdrawal_reason:
-            raise ValidationError({"withdrawal_reason": "Record why consent was withdrawn."})
+            raise ValidationError({"withdrawal_reason": _("Record why consent was withdrawn.")})
 
 
 class PatientIdentity(models.Model):
     """Identifying data, kept apart from clinical data. Never leaves the site's admin."""
 
-    patient = models.OneToOneField(Patient, on_delete=models.CASCADE, related_name="identity", primary_key=True)
-    given_name = models.CharField(max_length=100)
-    family_name = models.CharField(max_length=100)
-    date_of_birth = models.DateField(validators=[_not_in_future])
-    email = models.EmailField(blank=True)
-    phone = models.CharField(max_length=40, blank=True, help_text="For calls, as staff dial it.")
+    patient = models.OneToOneField(
+        Patient, verbose_name=_("patient"), on_delete=models.CASCADE, related_name="identity", primary_key=True
+    )
+    given_name = models.CharField(_("given name"), max_length=100)
+    family_name = models.CharField(_("family name"), max_length=100)
+    date_of_birth = models.DateField(_("date of birth"), validators=[_not_in_future])
+    email = models.EmailField(_("email"), blank=True)
+    phone = models.CharField(_("phone"), max_length=40, blank=True, help_text=_("For calls, as staff dial it."))
     mobile = models.CharField(
-        "mobile number for text messages",
+        _("mobile number for text messages"),
         max_length=16,
         blank=True,
-        help_text="As the patient gives it; stored in international form (+82…). Without +, read as a number of the "
-        "patient's country.",
+        help_text=_(
+            "As the patient gives it; stored in international form (+82…). Without +, read as a number of the "
+            "patient's country."
+        ),
     )
     country = models.CharField(
+        _("country"),
         max_length=2,
         blank=True,
         validators=[_known_country],
-        help_text="ISO country code of the patient's own country, if not the site's (a patient from abroad).",
+        help_text=_("ISO country code of the patient's own country, if not the site's (a patient from abroad)."),
     )
-    preferred_language = models.CharField(max_length=10, choices=settings.LANGUAGES, default="en")
-    medical_record_number = models.CharField("site medical record number", max_length=40, blank=True)
+    preferred_language = models.CharField(
+        _("preferred language"), max_length=10, choices=settings.LANGUAGES, default="en"
+    )
+    medical_record_number = models.CharField(_("site medical record number"), max_length=40, blank=True)
 
     history = HistoricalRecords()
     objects = SiteScopedQuerySet.as_manager()
     SITE_PATH = "patient__site"
 
     class Meta:
-        verbose_name = "patient identity"
-        verbose_name_plural = "patient identities"
+        verbose_name = _("patient identity")
+        verbose_name_plural = _("patient identities")
         constraints = [
             models.CheckConstraint(condition=Q(date_of_birth__gte=date(1900, 1, 1)), name="identity_dob_plausible"),
             models.CheckConstraint(condition=Q(mobile="") | Q(mobile__startswith="+"), name="identity_mobile_e164"),
@@ -291,7 +327,7 @@ class PatientIdentity(models.Model):
         patient = self._patient_as_posted()
         if patient is not None and patient.contact_channel in ContactChannel.texts() and not self.mobile:
             raise ValidationError(
-                {"mobile": "The patient is to be contacted by text message: give a mobile number, or choose email."}
+                {"mobile": _("The patient is to be contacted by text message: give a mobile number, or choose email.")}
             )
 
 
@@ -299,13 +335,13 @@ class PatientIdentity(models.Model):
 
 
 class Regulator(models.TextChoices):
-    JP_ASRM = "jp_asrm", "Japan: Act on the Safety of Regenerative Medicine"
-    KR_NHT = "kr_nht", "Korea: new health technology"
-    KR_ARMAB = "kr_armab", "Korea: Advanced Regenerative Bio Act"
-    US_IND = "us_ind", "USA: FDA IND / IDE"
-    EU_HE = "eu_he", "EU: hospital exemption"
-    ETHICS = "ethics", "Ethics committee only"
-    OTHER = "other", "Other"
+    JP_ASRM = "jp_asrm", _("Japan: Act on the Safety of Regenerative Medicine")
+    KR_NHT = "kr_nht", _("Korea: new health technology")
+    KR_ARMAB = "kr_armab", _("Korea: Advanced Regenerative Bio Act")
+    US_IND = "us_ind", _("USA: FDA IND / IDE")
+    EU_HE = "eu_he", _("EU: hospital exemption")
+    ETHICS = "ethics", _("Ethics committee only")
+    OTHER = "other", _("Other")
 
 
 class Protocol(models.Model):
@@ -313,17 +349,20 @@ class Protocol(models.Model):
 
     Regulator = Regulator
 
-    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="protocols")
-    code = models.CharField(max_length=40)
-    name = models.CharField(max_length=200)
-    version = models.CharField(max_length=20, default="1")
-    regulator = models.CharField(max_length=20, choices=Regulator.choices)
+    site = models.ForeignKey(Site, verbose_name=_("site"), on_delete=models.PROTECT, related_name="protocols")
+    code = models.CharField(_("code"), max_length=40)
+    name = models.CharField(_("name"), max_length=200)
+    version = models.CharField(_("version"), max_length=20, default="1")
+    regulator = models.CharField(_("regulator"), max_length=20, choices=Regulator.choices)
     regulator_reference = models.CharField(
-        max_length=100, blank=True, help_text="Registration or approval number given by the regulator."
+        _("regulator reference"),
+        max_length=100,
+        blank=True,
+        help_text=_("Registration or approval number given by the regulator."),
     )
-    approved_on = models.DateField(null=True, blank=True, validators=[_not_in_future])
-    active = models.BooleanField(default=True)
-    description = models.TextField(blank=True)
+    approved_on = models.DateField(_("approved on"), null=True, blank=True, validators=[_not_in_future])
+    active = models.BooleanField(_("active"), default=True)
+    description = models.TextField(_("description"), blank=True)
 
     history = HistoricalRecords()
     objects = SiteScopedQuerySet.as_manager()
@@ -331,6 +370,8 @@ class Protocol(models.Model):
 
     class Meta:
         ordering = ["site__code", "code"]
+        verbose_name = _("protocol")
+        verbose_name_plural = _("protocols")
         constraints = [
             models.UniqueConstraint(fields=["site", "code", "version"], name="protocol_unique_code_version"),
             models.CheckConstraint(condition=Q(regulator__in=Regulator.values), name="protocol_regulator_valid"),
@@ -341,52 +382,53 @@ class Protocol(models.Model):
 
 
 class Joint(models.TextChoices):
-    KNEE = "knee", "Knee"
-    HIP = "hip", "Hip"
-    SPINE = "spine", "Spine"
-    OTHER = "other", "Other"
+    # In context: the patient pages have their own plainer "Knee" (outcomes.asking), which this must not replace.
+    KNEE = "knee", pgettext_lazy("joint", "Knee")
+    HIP = "hip", pgettext_lazy("joint", "Hip")
+    SPINE = "spine", pgettext_lazy("joint", "Spine")
+    OTHER = "other", pgettext_lazy("joint", "Other")
 
 
 class Side(models.TextChoices):
-    LEFT = "left", "Left"
-    RIGHT = "right", "Right"
-    MIDLINE = "midline", "Midline / not applicable"
+    LEFT = "left", _("Left")
+    RIGHT = "right", _("Right")
+    MIDLINE = "midline", _("Midline / not applicable")
 
 
 class Diagnosis(models.TextChoices):
-    PRIMARY_OA = "primary_oa", "Primary osteoarthritis"
-    POST_TRAUMATIC_OA = "post_traumatic_oa", "Post-traumatic osteoarthritis"
-    CARTILAGE_DEFECT = "cartilage_defect", "Focal cartilage defect"
-    AVN = "avn", "Avascular necrosis"
-    DEGENERATIVE_DISC = "degenerative_disc", "Degenerative disc disease"
-    FACET_ARTHROPATHY = "facet_arthropathy", "Facet arthropathy"
-    OTHER = "other", "Other"
+    PRIMARY_OA = "primary_oa", _("Primary osteoarthritis")
+    POST_TRAUMATIC_OA = "post_traumatic_oa", _("Post-traumatic osteoarthritis")
+    CARTILAGE_DEFECT = "cartilage_defect", _("Focal cartilage defect")
+    AVN = "avn", _("Avascular necrosis")
+    DEGENERATIVE_DISC = "degenerative_disc", _("Degenerative disc disease")
+    FACET_ARTHROPATHY = "facet_arthropathy", _("Facet arthropathy")
+    OTHER = "other", _("Other")
 
 
 class ProductType(models.TextChoices):
-    BMAC = "bmac", "Bone-marrow aspirate concentrate (BMAC)"
-    SVF = "svf", "Stromal vascular fraction (SVF)"
-    CULTURED_MSC = "cultured_msc", "Culture-expanded autologous MSCs"
-    ALLOGENEIC_MSC = "allogeneic_msc", "Allogeneic MSCs (e.g. umbilical cord)"
-    PRP = "prp", "Platelet-rich plasma (PRP)"
-    HA = "ha", "Hyaluronic acid"
-    STEROID = "steroid", "Corticosteroid"
-    OTHER = "other", "Other"
+    BMAC = "bmac", _("Bone-marrow aspirate concentrate (BMAC)")
+    SVF = "svf", _("Stromal vascular fraction (SVF)")
+    CULTURED_MSC = "cultured_msc", _("Culture-expanded autologous MSCs")
+    ALLOGENEIC_MSC = "allogeneic_msc", _("Allogeneic MSCs (e.g. umbilical cord)")
+    PRP = "prp", _("Platelet-rich plasma (PRP)")
+    HA = "ha", _("Hyaluronic acid")
+    STEROID = "steroid", _("Corticosteroid")
+    OTHER = "other", _("Other")
 
 
 CELL_PRODUCTS = {ProductType.BMAC, ProductType.SVF, ProductType.CULTURED_MSC, ProductType.ALLOGENEIC_MSC}
 
 
 class CellSource(models.TextChoices):
-    AUTOLOGOUS = "autologous", "Autologous"
-    ALLOGENEIC = "allogeneic", "Allogeneic"
-    NOT_APPLICABLE = "na", "Not applicable (acellular)"
+    AUTOLOGOUS = "autologous", _("Autologous")
+    ALLOGENEIC = "allogeneic", _("Allogeneic")
+    NOT_APPLICABLE = "na", _("Not applicable (acellular)")
 
 
 class EpisodeStatus(models.TextChoices):
-    PLANNED = "planned", "Planned"
-    DONE = "done", "Done"
-    CANCELLED = "cancelled", "Cancelled"
+    PLANNED = "planned", _("Planned")
+    DONE = "done", _("Done")
+    CANCELLED = "cancelled", _("Cancelled")
 
 
 # How far ahead a treatment may be planned: a baseline questionnaire asked more than a year before the treatment
@@ -418,61 +460,68 @@ class TreatmentEpisode(models.Model):
 
     Status = EpisodeStatus
 
-    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="episodes")
-    protocol = models.ForeignKey(Protocol, on_delete=models.PROTECT, null=True, blank=True, related_name="episodes")
-    joint = models.CharField(max_length=10, choices=Joint.choices)
-    side = models.CharField(max_length=10, choices=Side.choices)
-    spinal_level = models.CharField(max_length=20, blank=True, help_text="For spine: e.g. L4-L5.")
-    diagnosis = models.CharField(max_length=30, choices=Diagnosis.choices, default=Diagnosis.PRIMARY_OA)
+    patient = models.ForeignKey(Patient, verbose_name=_("patient"), on_delete=models.PROTECT, related_name="episodes")
+    protocol = models.ForeignKey(
+        Protocol, verbose_name=_("protocol"), on_delete=models.PROTECT, null=True, blank=True, related_name="episodes"
+    )
+    joint = models.CharField(_("joint"), max_length=10, choices=Joint.choices)
+    side = models.CharField(_("side"), max_length=10, choices=Side.choices)
+    spinal_level = models.CharField(_("spinal level"), max_length=20, blank=True, help_text=_("For spine: e.g. L4-L5."))
+    diagnosis = models.CharField(_("diagnosis"), max_length=30, choices=Diagnosis.choices, default=Diagnosis.PRIMARY_OA)
     kl_grade = models.PositiveSmallIntegerField(
-        "Kellgren-Lawrence grade",
+        _("Kellgren-Lawrence grade"),
         null=True,
         blank=True,
         validators=[MaxValueValidator(4)],
-        help_text="Radiographic grade 0-4 at baseline (knee and hip).",
+        help_text=_("Radiographic grade 0-4 at baseline (knee and hip)."),
     )
     status = models.CharField(
+        _("status"),
         max_length=10,
         choices=EpisodeStatus.choices,
         default=EpisodeStatus.DONE,
-        help_text="Planned: registered ahead, the baseline is asked before the treatment. Done: the treatment "
-        "happened on the index date. Cancelled: it will not happen; follow-up stops.",
+        help_text=_(
+            "Planned: registered ahead, the baseline is asked before the treatment. Done: the treatment "
+            "happened on the index date. Cancelled: it will not happen; follow-up stops."
+        ),
     )
     index_date = models.DateField(
-        help_text="Date of the first administration (for a planned treatment: the planned date); follow-up is "
-        "timed from it."
+        _("index date"),
+        help_text=_(
+            "Date of the first administration (for a planned treatment: the planned date); follow-up is timed from it."
+        ),
     )
     bmi = models.DecimalField(
-        "BMI at baseline (kg/m²)",
+        _("BMI at baseline (kg/m²)"),
         max_digits=4,
         decimal_places=1,
         null=True,
         blank=True,
         validators=[MinValueValidator(Decimal("10")), MaxValueValidator(Decimal("80"))],
     )
-    prior_nsaids = models.BooleanField("prior NSAIDs / analgesics", default=False)
-    prior_physiotherapy = models.BooleanField("prior physiotherapy / exercise", default=False)
-    prior_steroid_injection = models.BooleanField("prior corticosteroid injection", default=False)
-    prior_ha_injection = models.BooleanField("prior hyaluronic acid injection", default=False)
-    prior_prp_injection = models.BooleanField("prior PRP injection", default=False)
-    prior_surgery = models.BooleanField("prior surgery on this joint", default=False)
+    prior_nsaids = models.BooleanField(_("prior NSAIDs / analgesics"), default=False)
+    prior_physiotherapy = models.BooleanField(_("prior physiotherapy / exercise"), default=False)
+    prior_steroid_injection = models.BooleanField(_("prior corticosteroid injection"), default=False)
+    prior_ha_injection = models.BooleanField(_("prior hyaluronic acid injection"), default=False)
+    prior_prp_injection = models.BooleanField(_("prior PRP injection"), default=False)
+    prior_surgery = models.BooleanField(_("prior surgery on this joint"), default=False)
     # The first administration (earliest date, then earliest entry), kept by registry.services whenever an
     # administration or the episode is saved or deleted: research data and summaries group by it, and reading
     # it here spares them a join to the administrations for every row.
     first_product_type = models.CharField(
-        "product of the first administration", max_length=20, choices=ProductType.choices, null=True, editable=False
+        _("product of the first administration"), max_length=20, choices=ProductType.choices, null=True, editable=False
     )
     first_source = models.CharField(
-        "source of the first administration", max_length=12, choices=CellSource.choices, null=True, editable=False
+        _("source of the first administration"), max_length=12, choices=CellSource.choices, null=True, editable=False
     )
     first_cell_dose_millions = models.DecimalField(
-        "cell dose of the first administration (million cells)",
+        _("cell dose of the first administration (million cells)"),
         max_digits=8,
         decimal_places=2,
         null=True,
         editable=False,
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     history = HistoricalRecords()
     objects = SiteScopedQuerySet.as_manager()
@@ -480,7 +529,8 @@ class TreatmentEpisode(models.Model):
 
     class Meta:
         ordering = ["-index_date", "-id"]
-        verbose_name = "treatment episode"
+        verbose_name = _("treatment episode")
+        verbose_name_plural = _("treatment episodes")
         constraints = [
             models.CheckConstraint(condition=Q(joint__in=Joint.values), name="episode_joint_valid"),
             models.CheckConstraint(condition=Q(side__in=Side.values), name="episode_side_valid"),
@@ -506,18 +556,18 @@ class TreatmentEpisode(models.Model):
     def clean(self) -> None:
         errors: dict[str, str] = {}
         if self.joint in (Joint.KNEE, Joint.HIP, Joint.OTHER) and self.side == Side.MIDLINE:
-            errors["side"] = (
+            errors["side"] = _(
                 "A knee or hip episode needs a side (left or right); a bilateral treatment is two episodes."
             )
         if self.joint == Joint.SPINE and self.kl_grade is not None:
-            errors["kl_grade"] = "The Kellgren-Lawrence grade applies to knee and hip, not the spine."
+            errors["kl_grade"] = _("The Kellgren-Lawrence grade applies to knee and hip, not the spine.")
         patient = _parent(self, "patient")
         if patient and self.protocol_id and self.protocol.site_id != patient.site_id:
-            errors["protocol"] = "This protocol belongs to another site."
+            errors["protocol"] = _("This protocol belongs to another site.")
         if self.patient_id and self.index_date:
             identity = PatientIdentity.objects.filter(patient_id=self.patient_id).first()
             if identity and self.index_date < identity.date_of_birth:
-                errors["index_date"] = "The index date is before the patient's date of birth."
+                errors["index_date"] = _("The index date is before the patient's date of birth.")
         if self.status_problem():
             errors["status"] = self.status_problem()
         if self.index_date and "index_date" not in errors and "status" not in errors:
@@ -541,12 +591,12 @@ class TreatmentEpisode(models.Model):
         """Why the status cannot change this way, or "": planned -> done or cancelled, nothing back."""
         loaded = getattr(self, "_loaded_state", (None, None))[0]
         if loaded == EpisodeStatus.DONE and self.status != EpisodeStatus.DONE:
-            return (
+            return _(
                 "A treatment that is done cannot be cancelled or planned again. If it was recorded in error, "
                 "correct its details, or ask the registry administrator to delete it."
             )
         if loaded == EpisodeStatus.CANCELLED and self.status != EpisodeStatus.CANCELLED:
-            return "A cancelled treatment stays cancelled: if it is rescheduled, register it again as planned."
+            return _("A cancelled treatment stays cancelled: if it is rescheduled, register it again as planned.")
         return ""
 
     def index_date_problem(self, site: Site | None) -> str:
@@ -556,36 +606,60 @@ class TreatmentEpisode(models.Model):
         unchanged = (loaded_status, loaded_date) == (self.status, self.index_date)
         if self.status == EpisodeStatus.DONE and self.index_date > today:
             if loaded_status == EpisodeStatus.PLANNED:
-                return (
-                    f"A treatment is recorded as done on the day it happens or later, not ahead (today is {today}). "
+                return _(
+                    "A treatment is recorded as done on the day it happens or later, not ahead (today is %(today)s). "
                     "If the date changed, move the planned date instead."
-                )
-            return (
-                f"A treatment that is done cannot be dated after today ({today}). If it is still to come, "
+                ) % {"today": today}
+            return _(
+                "A treatment that is done cannot be dated after today (%(today)s). If it is still to come, "
                 "register it as planned."
-            )
+            ) % {"today": today}
         if self.status == EpisodeStatus.PLANNED and not unchanged:
             latest = today + timedelta(days=PLAN_AHEAD_DAYS)
             if self.index_date > latest:
-                return (
-                    f"A treatment can be planned at most a year ahead (until {latest}): a baseline asked earlier "
+                return _(
+                    "A treatment can be planned at most a year ahead (until %(latest)s): a baseline asked earlier "
                     "would not describe the joint on the day of treatment."
-                )
+                ) % {"latest": latest}
             if self.index_date < today:
-                return (
-                    f"A planned date cannot be in the past (today is {today}). If the treatment has happened, "
+                return _(
+                    "A planned date cannot be in the past (today is %(today)s). If the treatment has happened, "
                     "record it as done."
-                )
+                ) % {"today": today}
         return ""
 
 
-def _not_done_message(episode: TreatmentEpisode, what: str) -> str:
+# Whole sentences for each kind of record (a translation cannot be assembled from "An administration" and a verb).
+_NOT_DONE = {
+    "administration": (
+        _("An administration cannot belong to a cancelled treatment."),
+        _(
+            "An administration belongs to a treatment that is done; this one is planned for %(date)s. "
+            "Mark the treatment as done first."
+        ),
+    ),
+    "adverse_event": (
+        _("An adverse event cannot belong to a cancelled treatment."),
+        _(
+            "An adverse event belongs to a treatment that is done; this one is planned for %(date)s. "
+            "Mark the treatment as done first."
+        ),
+    ),
+    "surgery": (
+        _("A subsequent surgery cannot belong to a cancelled treatment."),
+        _(
+            "A subsequent surgery belongs to a treatment that is done; this one is planned for %(date)s. "
+            "Mark the treatment as done first."
+        ),
+    ),
+}
+
+
+def _not_done_message(episode: TreatmentEpisode, kind: str) -> str:
+    cancelled, planned = _NOT_DONE[kind]
     if episode.status == EpisodeStatus.CANCELLED:
-        return f"{what} cannot belong to a cancelled treatment."
-    return (
-        f"{what} belongs to a treatment that is done; this one is planned for {episode.index_date}. "
-        "Mark the treatment as done first."
-    )
+        return str(cancelled)
+    return planned % {"date": episode.index_date}
 
 
 class Administration(models.Model):
@@ -594,71 +668,84 @@ class Administration(models.Model):
     Source = CellSource
 
     class Tissue(models.TextChoices):
-        BONE_MARROW = "bone_marrow", "Bone marrow"
-        ADIPOSE = "adipose", "Adipose tissue"
-        UMBILICAL_CORD = "umbilical_cord", "Umbilical cord"
-        PERIPHERAL_BLOOD = "peripheral_blood", "Peripheral blood"
-        OTHER = "other", "Other"
-        NONE = "none", "None (not a tissue product)"
+        BONE_MARROW = "bone_marrow", _("Bone marrow")
+        ADIPOSE = "adipose", _("Adipose tissue")
+        UMBILICAL_CORD = "umbilical_cord", _("Umbilical cord")
+        PERIPHERAL_BLOOD = "peripheral_blood", _("Peripheral blood")
+        OTHER = "other", _("Other")
+        NONE = "none", _("None (not a tissue product)")
 
     class HarvestSite(models.TextChoices):
-        ILIAC_POSTERIOR = "iliac_posterior", "Posterior iliac crest"
-        ILIAC_ANTERIOR = "iliac_anterior", "Anterior iliac crest"
-        ABDOMEN = "abdomen", "Abdomen"
-        FLANK = "flank", "Flank"
-        THIGH = "thigh", "Thigh"
-        VENOUS = "venous", "Venous blood draw"
-        DONOR = "donor", "Donor tissue (allogeneic)"
-        NONE = "none", "No harvest"
+        ILIAC_POSTERIOR = "iliac_posterior", _("Posterior iliac crest")
+        ILIAC_ANTERIOR = "iliac_anterior", _("Anterior iliac crest")
+        ABDOMEN = "abdomen", _("Abdomen")
+        FLANK = "flank", _("Flank")
+        THIGH = "thigh", _("Thigh")
+        VENOUS = "venous", _("Venous blood draw")
+        DONOR = "donor", _("Donor tissue (allogeneic)")
+        NONE = "none", _("No harvest")
 
     class Processing(models.TextChoices):
-        POINT_OF_CARE = "point_of_care", "Point-of-care concentration"
-        CULTURE_EXPANDED = "culture_expanded", "Culture expansion"
-        ENZYMATIC = "enzymatic", "Enzymatic digestion"
-        MECHANICAL = "mechanical", "Mechanical (micro-fragmentation)"
-        MANUFACTURED = "manufactured", "Manufactured product"
-        NONE = "none", "None"
+        POINT_OF_CARE = "point_of_care", _("Point-of-care concentration")
+        CULTURE_EXPANDED = "culture_expanded", _("Culture expansion")
+        ENZYMATIC = "enzymatic", _("Enzymatic digestion")
+        MECHANICAL = "mechanical", _("Mechanical (micro-fragmentation)")
+        MANUFACTURED = "manufactured", _("Manufactured product")
+        NONE = "none", pgettext_lazy("no processing or activation", "None")
 
     class Leukocytes(models.TextChoices):
-        RICH = "rich", "Leukocyte-rich"
-        POOR = "poor", "Leukocyte-poor"
-        UNKNOWN = "unknown", "Not measured"
+        RICH = "rich", _("Leukocyte-rich")
+        POOR = "poor", _("Leukocyte-poor")
+        UNKNOWN = "unknown", _("Not measured")
 
     class Activation(models.TextChoices):
-        NONE = "none", "None"
-        CALCIUM_CHLORIDE = "calcium_chloride", "Calcium chloride"
-        THROMBIN = "thrombin", "Thrombin"
-        OTHER = "other", "Other"
+        NONE = "none", pgettext_lazy("no processing or activation", "None")
+        CALCIUM_CHLORIDE = "calcium_chloride", _("Calcium chloride")
+        THROMBIN = "thrombin", _("Thrombin")
+        OTHER = "other", _("Other")
 
     class Route(models.TextChoices):
-        INTRA_ARTICULAR = "intra_articular", "Intra-articular"
-        INTRADISCAL = "intradiscal", "Intradiscal"
-        EPIDURAL = "epidural", "Epidural"
-        FACET = "facet", "Facet joint"
-        INTRAOSSEOUS = "intraosseous", "Intraosseous (subchondral)"
-        INTRAVENOUS = "intravenous", "Intravenous"
-        OTHER = "other", "Other"
+        INTRA_ARTICULAR = "intra_articular", _("Intra-articular")
+        INTRADISCAL = "intradiscal", _("Intradiscal")
+        EPIDURAL = "epidural", _("Epidural")
+        FACET = "facet", _("Facet joint")
+        INTRAOSSEOUS = "intraosseous", _("Intraosseous (subchondral)")
+        INTRAVENOUS = "intravenous", _("Intravenous")
+        OTHER = "other", _("Other")
 
     class Guidance(models.TextChoices):
-        ULTRASOUND = "ultrasound", "Ultrasound"
-        FLUOROSCOPY = "fluoroscopy", "Fluoroscopy"
-        NONE = "none", "None (landmark)"
+        ULTRASOUND = "ultrasound", _("Ultrasound")
+        FLUOROSCOPY = "fluoroscopy", _("Fluoroscopy")
+        NONE = "none", _("None (landmark)")
 
-    episode = models.ForeignKey(TreatmentEpisode, on_delete=models.PROTECT, related_name="administrations")
-    administered_on = models.DateField(validators=[_not_in_future])
-    product_type = models.CharField(max_length=20, choices=ProductType.choices)
-    source = models.CharField(max_length=12, choices=CellSource.choices)
-    tissue = models.CharField(max_length=20, choices=Tissue.choices, default=Tissue.NONE)
-    product_name = models.CharField(max_length=100, blank=True, help_text="Approved product name, if any.")
-    harvest_site = models.CharField(max_length=20, choices=HarvestSite.choices, default=HarvestSite.NONE)
-    harvest_volume_ml = models.DecimalField(
-        max_digits=6, decimal_places=1, null=True, blank=True, validators=[MinValueValidator(Decimal("0"))]
+    episode = models.ForeignKey(
+        TreatmentEpisode, verbose_name=_("episode"), on_delete=models.PROTECT, related_name="administrations"
     )
-    processing = models.CharField(max_length=20, choices=Processing.choices, default=Processing.NONE)
-    device_kit = models.CharField("device or kit", max_length=100, blank=True)
-    centrifuge_spins = models.PositiveSmallIntegerField(null=True, blank=True, validators=[MaxValueValidator(5)])
+    administered_on = models.DateField(_("administered on"), validators=[_not_in_future])
+    product_type = models.CharField(_("product type"), max_length=20, choices=ProductType.choices)
+    source = models.CharField(_("source"), max_length=12, choices=CellSource.choices)
+    tissue = models.CharField(_("tissue"), max_length=20, choices=Tissue.choices, default=Tissue.NONE)
+    product_name = models.CharField(
+        _("product name"), max_length=100, blank=True, help_text=_("Approved product name, if any.")
+    )
+    harvest_site = models.CharField(
+        _("harvest site"), max_length=20, choices=HarvestSite.choices, default=HarvestSite.NONE
+    )
+    harvest_volume_ml = models.DecimalField(
+        _("harvest volume (mL)"),
+        max_digits=6,
+        decimal_places=1,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0"))],
+    )
+    processing = models.CharField(_("processing"), max_length=20, choices=Processing.choices, default=Processing.NONE)
+    device_kit = models.CharField(_("device or kit"), max_length=100, blank=True)
+    centrifuge_spins = models.PositiveSmallIntegerField(
+        _("centrifuge spins"), null=True, blank=True, validators=[MaxValueValidator(5)]
+    )
     cell_dose_millions = models.DecimalField(
-        "cell dose (million cells)",
+        _("cell dose (million cells)"),
         max_digits=8,
         decimal_places=2,
         null=True,
@@ -666,7 +753,7 @@ class Administration(models.Model):
         validators=[MinValueValidator(Decimal("0"))],
     )
     viability_pct = models.DecimalField(
-        "viability (%)",
+        _("viability (%)"),
         max_digits=4,
         decimal_places=1,
         null=True,
@@ -674,7 +761,7 @@ class Administration(models.Model):
         validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))],
     )
     volume_ml = models.DecimalField(
-        "volume injected (mL)",
+        _("volume injected (mL)"),
         max_digits=5,
         decimal_places=1,
         null=True,
@@ -682,17 +769,23 @@ class Administration(models.Model):
         validators=[MinValueValidator(Decimal("0"))],
     )
     platelet_concentration = models.PositiveIntegerField(
-        "platelets (×10³/µL)", null=True, blank=True, help_text="PRP only."
+        _("platelets (×10³/µL)"), null=True, blank=True, help_text=_("PRP only.")
     )
-    leukocytes = models.CharField(max_length=10, choices=Leukocytes.choices, blank=True, help_text="PRP only.")
-    activation = models.CharField(max_length=20, choices=Activation.choices, blank=True, help_text="PRP only.")
-    route = models.CharField(max_length=20, choices=Route.choices, default=Route.INTRA_ARTICULAR)
-    image_guidance = models.CharField(max_length=12, choices=Guidance.choices, default=Guidance.ULTRASOUND)
-    adjunct_prp = models.BooleanField("with PRP", default=False)
-    adjunct_ha = models.BooleanField("with hyaluronic acid", default=False)
-    adjunct_rehabilitation = models.BooleanField("with a rehabilitation programme", default=False)
-    operator = models.CharField(max_length=100, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    leukocytes = models.CharField(
+        _("leukocytes"), max_length=10, choices=Leukocytes.choices, blank=True, help_text=_("PRP only.")
+    )
+    activation = models.CharField(
+        _("activation"), max_length=20, choices=Activation.choices, blank=True, help_text=_("PRP only.")
+    )
+    route = models.CharField(_("route"), max_length=20, choices=Route.choices, default=Route.INTRA_ARTICULAR)
+    image_guidance = models.CharField(
+        _("image guidance"), max_length=12, choices=Guidance.choices, default=Guidance.ULTRASOUND
+    )
+    adjunct_prp = models.BooleanField(_("with PRP"), default=False)
+    adjunct_ha = models.BooleanField(_("with hyaluronic acid"), default=False)
+    adjunct_rehabilitation = models.BooleanField(_("with a rehabilitation programme"), default=False)
+    operator = models.CharField(_("operator"), max_length=100, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     history = HistoricalRecords()
     objects = SiteScopedQuerySet.as_manager()
@@ -700,6 +793,8 @@ class Administration(models.Model):
 
     class Meta:
         ordering = ["administered_on", "id"]
+        verbose_name = _("administration")
+        verbose_name_plural = _("administrations")
         constraints = [
             models.CheckConstraint(condition=Q(product_type__in=ProductType.values), name="admin_product_type_valid"),
             models.CheckConstraint(condition=Q(source__in=CellSource.values), name="admin_source_valid"),
@@ -726,55 +821,55 @@ class Administration(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_product_type_display()} on {self.administered_on}"
+        return _("%(product)s on %(date)s") % {"product": self.get_product_type_display(), "date": self.administered_on}
 
     def clean(self) -> None:
         errors: dict[str, str] = {}
         episode = _parent(self, "episode")
         if episode and not episode.is_done:
-            raise ValidationError(_not_done_message(episode, "An administration"))
+            raise ValidationError(_not_done_message(episode, "administration"))
         if episode and episode.index_date and self.administered_on and self.administered_on < episode.index_date:
-            errors["administered_on"] = (
-                f"An administration cannot be before its episode's index date ({episode.index_date})."
-            )
+            errors["administered_on"] = _("An administration cannot be before its episode's index date (%(date)s).") % {
+                "date": episode.index_date
+            }
         if self.product_type == ProductType.ALLOGENEIC_MSC and self.source != self.Source.ALLOGENEIC:
-            errors["source"] = "Allogeneic MSCs are, by definition, allogeneic."
+            errors["source"] = _("Allogeneic MSCs are, by definition, allogeneic.")
         if (
             self.product_type in (ProductType.BMAC, ProductType.SVF, ProductType.CULTURED_MSC, ProductType.PRP)
             and self.source != self.Source.AUTOLOGOUS
         ):
-            errors["source"] = f"{self.get_product_type_display()} is autologous."
+            errors["source"] = _("%(product)s is autologous.") % {"product": self.get_product_type_display()}
         if self.product_type != ProductType.PRP and (self.platelet_concentration or self.leukocytes or self.activation):
-            errors["platelet_concentration"] = "Platelet count, leukocytes and activation are recorded for PRP only."
+            errors["platelet_concentration"] = _("Platelet count, leukocytes and activation are recorded for PRP only.")
         if errors:
             raise ValidationError(errors)
 
 
 class AdverseEventType(models.TextChoices):
-    INJECTION_SITE_PAIN = "injection_site_pain", "Injection-site pain"
-    EFFUSION = "effusion", "Effusion / swelling"
-    INFECTION = "infection", "Infection"
-    IMMUNE = "immune", "Allergic or immune reaction"
-    ECTOPIC = "ectopic", "Ectopic tissue or calcification"
-    HARVEST_SITE = "harvest_site", "Harvest-site complication"
-    OTHER = "other", "Other"
+    INJECTION_SITE_PAIN = "injection_site_pain", _("Injection-site pain")
+    EFFUSION = "effusion", _("Effusion / swelling")
+    INFECTION = "infection", _("Infection")
+    IMMUNE = "immune", _("Allergic or immune reaction")
+    ECTOPIC = "ectopic", _("Ectopic tissue or calcification")
+    HARVEST_SITE = "harvest_site", _("Harvest-site complication")
+    OTHER = "other", _("Other")
 
 
 class Relatedness(models.TextChoices):
-    UNRELATED = "unrelated", "Not related"
-    UNLIKELY = "unlikely", "Unlikely"
-    POSSIBLE = "possible", "Possible"
-    PROBABLE = "probable", "Probable"
-    DEFINITE = "definite", "Definite"
+    UNRELATED = "unrelated", _("Not related")
+    UNLIKELY = "unlikely", _("Unlikely")
+    POSSIBLE = "possible", _("Possible")
+    PROBABLE = "probable", _("Probable")
+    DEFINITE = "definite", _("Definite")
 
 
 class AdverseEventOutcome(models.TextChoices):
-    RECOVERED = "recovered", "Recovered / resolved"
-    RECOVERING = "recovering", "Recovering"
-    NOT_RECOVERED = "not_recovered", "Not recovered"
-    SEQUELAE = "sequelae", "Recovered with sequelae"
-    FATAL = "fatal", "Fatal"
-    UNKNOWN = "unknown", "Unknown"
+    RECOVERED = "recovered", _("Recovered / resolved")
+    RECOVERING = "recovering", _("Recovering")
+    NOT_RECOVERED = "not_recovered", _("Not recovered")
+    SEQUELAE = "sequelae", _("Recovered with sequelae")
+    FATAL = "fatal", _("Fatal")
+    UNKNOWN = "unknown", _("Unknown")
 
 
 class AdverseEvent(models.Model):
@@ -782,20 +877,24 @@ class AdverseEvent(models.Model):
     Relatedness = Relatedness
     Outcome = AdverseEventOutcome
 
-    episode = models.ForeignKey(TreatmentEpisode, on_delete=models.PROTECT, related_name="adverse_events")
-    onset_date = models.DateField(validators=[_not_in_future])
-    event_type = models.CharField(max_length=30, choices=AdverseEventType.choices)
-    description = models.CharField(max_length=300, blank=True)
-    grade = models.PositiveSmallIntegerField(
-        "CTCAE grade",
-        validators=[MinValueValidator(1), MaxValueValidator(5)],
-        help_text="1 mild, 2 moderate, 3 severe, 4 life-threatening, 5 death.",
+    episode = models.ForeignKey(
+        TreatmentEpisode, verbose_name=_("episode"), on_delete=models.PROTECT, related_name="adverse_events"
     )
-    serious = models.BooleanField(default=False)
-    relatedness = models.CharField(max_length=12, choices=Relatedness.choices)
-    outcome = models.CharField(max_length=16, choices=AdverseEventOutcome.choices, default=AdverseEventOutcome.UNKNOWN)
-    resolution_date = models.DateField(null=True, blank=True, validators=[_not_in_future])
-    created_at = models.DateTimeField(auto_now_add=True)
+    onset_date = models.DateField(_("onset date"), validators=[_not_in_future])
+    event_type = models.CharField(_("event type"), max_length=30, choices=AdverseEventType.choices)
+    description = models.CharField(_("description"), max_length=300, blank=True)
+    grade = models.PositiveSmallIntegerField(
+        _("CTCAE grade"),
+        validators=[MinValueValidator(1), MaxValueValidator(5)],
+        help_text=_("1 mild, 2 moderate, 3 severe, 4 life-threatening, 5 death."),
+    )
+    serious = models.BooleanField(_("serious"), default=False)
+    relatedness = models.CharField(_("relatedness"), max_length=12, choices=Relatedness.choices)
+    outcome = models.CharField(
+        _("outcome"), max_length=16, choices=AdverseEventOutcome.choices, default=AdverseEventOutcome.UNKNOWN
+    )
+    resolution_date = models.DateField(_("resolution date"), null=True, blank=True, validators=[_not_in_future])
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     history = HistoricalRecords()
     objects = SiteScopedQuerySet.as_manager()
@@ -803,6 +902,8 @@ class AdverseEvent(models.Model):
 
     class Meta:
         ordering = ["-onset_date", "-id"]
+        verbose_name = _("adverse event")
+        verbose_name_plural = _("adverse events")
         constraints = [
             models.CheckConstraint(condition=Q(grade__gte=1, grade__lte=5), name="ae_grade_1_5"),
             models.CheckConstraint(condition=Q(event_type__in=AdverseEventType.values), name="ae_type_valid"),
@@ -821,33 +922,33 @@ class AdverseEvent(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_event_type_display()} (grade {self.grade})"
+        return _("%(event)s (grade %(grade)s)") % {"event": self.get_event_type_display(), "grade": self.grade}
 
     def clean(self) -> None:
         errors: dict[str, str] = {}
         if self.grade is not None and self.grade >= 4 and not self.serious:
-            errors["serious"] = "A grade 4 or 5 event is serious."
+            errors["serious"] = _("A grade 4 or 5 event is serious.")
         if self.grade == 5 and self.outcome != self.Outcome.FATAL:
-            errors["outcome"] = "A grade 5 event is fatal."
+            errors["outcome"] = _("A grade 5 event is fatal.")
         if self.resolution_date and self.onset_date and self.resolution_date < self.onset_date:
-            errors["resolution_date"] = "Resolution cannot be before onset."
+            errors["resolution_date"] = _("Resolution cannot be before onset.")
         episode = _parent(self, "episode")
         if episode and not episode.is_done:
-            raise ValidationError(_not_done_message(episode, "An adverse event"))
+            raise ValidationError(_not_done_message(episode, "adverse_event"))
         if episode and episode.index_date and self.onset_date and self.onset_date < episode.index_date:
-            errors["onset_date"] = "An adverse event of this treatment cannot start before its index date."
+            errors["onset_date"] = _("An adverse event of this treatment cannot start before its index date.")
         if errors:
             raise ValidationError(errors)
 
 
 class SurgeryType(models.TextChoices):
-    TOTAL_ARTHROPLASTY = "total_arthroplasty", "Total arthroplasty"
-    PARTIAL_ARTHROPLASTY = "partial_arthroplasty", "Partial / unicompartmental arthroplasty"
-    ARTHROSCOPY = "arthroscopy", "Arthroscopy"
-    OSTEOTOMY = "osteotomy", "Osteotomy"
-    SPINAL_FUSION = "spinal_fusion", "Spinal fusion"
-    DISCECTOMY = "discectomy", "Discectomy / decompression"
-    OTHER = "other", "Other"
+    TOTAL_ARTHROPLASTY = "total_arthroplasty", _("Total arthroplasty")
+    PARTIAL_ARTHROPLASTY = "partial_arthroplasty", _("Partial / unicompartmental arthroplasty")
+    ARTHROSCOPY = "arthroscopy", _("Arthroscopy")
+    OSTEOTOMY = "osteotomy", _("Osteotomy")
+    SPINAL_FUSION = "spinal_fusion", _("Spinal fusion")
+    DISCECTOMY = "discectomy", _("Discectomy / decompression")
+    OTHER = "other", _("Other")
 
 
 class SubsequentSurgery(models.Model):
@@ -855,10 +956,12 @@ class SubsequentSurgery(models.Model):
 
     ARTHROPLASTY = (SurgeryType.TOTAL_ARTHROPLASTY, SurgeryType.PARTIAL_ARTHROPLASTY)
 
-    episode = models.ForeignKey(TreatmentEpisode, on_delete=models.PROTECT, related_name="surgeries")
-    surgery_date = models.DateField(validators=[_not_in_future])
-    surgery_type = models.CharField(max_length=24, choices=SurgeryType.choices)
-    created_at = models.DateTimeField(auto_now_add=True)
+    episode = models.ForeignKey(
+        TreatmentEpisode, verbose_name=_("episode"), on_delete=models.PROTECT, related_name="surgeries"
+    )
+    surgery_date = models.DateField(_("surgery date"), validators=[_not_in_future])
+    surgery_type = models.CharField(_("surgery type"), max_length=24, choices=SurgeryType.choices)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     history = HistoricalRecords()
     objects = SiteScopedQuerySet.as_manager()
@@ -866,7 +969,8 @@ class SubsequentSurgery(models.Model):
 
     class Meta:
         ordering = ["surgery_date", "id"]
-        verbose_name_plural = "subsequent surgeries"
+        verbose_name = _("subsequent surgery")
+        verbose_name_plural = _("subsequent surgeries")
         constraints = [
             models.CheckConstraint(condition=Q(surgery_type__in=SurgeryType.values), name="surgery_type_valid"),
         ]
@@ -876,7 +980,7 @@ class SubsequentSurgery(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_surgery_type_display()} on {self.surgery_date}"
+        return _("%(surgery)s on %(date)s") % {"surgery": self.get_surgery_type_display(), "date": self.surgery_date}
 
     @property
     def is_arthroplasty(self) -> bool:
@@ -885,6 +989,8 @@ class SubsequentSurgery(models.Model):
     def clean(self) -> None:
         episode = _parent(self, "episode")
         if episode and not episode.is_done:
-            raise ValidationError(_not_done_message(episode, "A subsequent surgery"))
+            raise ValidationError(_not_done_message(episode, "surgery"))
         if episode and episode.index_date and self.surgery_date and self.surgery_date < episode.index_date:
-            raise ValidationError({"surgery_date": "A subsequent surgery cannot be before the episode's index date."})
+            raise ValidationError(
+                {"surgery_date": _("A subsequent surgery cannot be before the episode's index date.")}
+            )

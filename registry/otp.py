@@ -18,22 +18,25 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 
 class OptionalOTPLoginForm(AdminAuthenticationForm):
     otp_token = forms.CharField(
-        label="Code from your authenticator app",
+        label=_("Code from your authenticator app"),
         required=False,
         max_length=8,
         widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
-        help_text="Only if you have set up two-factor authentication.",
+        help_text=_("Only if you have set up two-factor authentication."),
     )
 
     error_messages = {
         **AdminAuthenticationForm.error_messages,
-        "not_staff": mark_safe(  # noqa: S308 - fixed text, no user input
-            'This account has no access to the staff pages. Researchers read the registry\'s de-identified data over '
+        # Fixed text with a link, no user input; marked safe when shown, in the language of the page.
+        "not_staff": _(
+            "This account has no access to the staff pages. Researchers read the registry's de-identified data over "
             'the research API with their API key: see <a href="/api/v1/docs/">the API documentation</a>.'
         ),
     }
@@ -42,7 +45,10 @@ class OptionalOTPLoginForm(AdminAuthenticationForm):
         # Django's admin says "enter the correct username and password" to a non-staff user whose password is
         # right; a researcher deserves to know where their data is.
         if user.is_active and not user.is_staff:
-            raise forms.ValidationError(self.error_messages["not_staff"], code="not_staff")
+            raise forms.ValidationError(
+                mark_safe(str(self.error_messages["not_staff"])),  # noqa: S308 - our own text (above)
+                code="not_staff",
+            )
         super().confirm_login_allowed(user)
 
     def clean(self) -> dict[str, Any]:
@@ -53,7 +59,7 @@ class OptionalOTPLoginForm(AdminAuthenticationForm):
             device = django_otp.match_token(user, token) if token else None
             if device is None:
                 raise forms.ValidationError(
-                    "Enter the current 6-digit code from your authenticator app.", code="otp_required"
+                    _("Enter the current 6-digit code from your authenticator app."), code="otp_required"
                 )
             # Marks the session as verified by this device (django_otp.middleware exposes user.is_verified()).
             django_otp.login(self.request, device)
@@ -72,7 +78,7 @@ def _qr_svg(uri: str) -> str:
 
 class ConfirmForm(forms.Form):
     token = forms.CharField(
-        label="6-digit code",
+        label=_("6-digit code"),
         max_length=8,
         widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
     )
@@ -91,11 +97,11 @@ def two_factor(request: HttpRequest) -> HttpResponse:
         if request.method == "POST" and form.is_valid():
             if confirmed.verify_token(form.cleaned_data["token"].replace(" ", "")):
                 TOTPDevice.objects.filter(user=user).delete()
-                message = "Two-factor authentication is switched off."
+                message = gettext("Two-factor authentication is switched off.")
                 confirmed = None
                 form = ConfirmForm()
             else:
-                form.add_error("token", "That code is not valid now.")
+                form.add_error("token", gettext("That code is not valid now."))
     else:
         pending = TOTPDevice.objects.filter(user=user, confirmed=False).first()
         if pending is None:
@@ -105,9 +111,9 @@ def two_factor(request: HttpRequest) -> HttpResponse:
                 pending.confirmed = True
                 pending.save(update_fields=["confirmed"])
                 django_otp.login(request, pending)
-                confirmed, message, form = pending, "Two-factor authentication is on.", ConfirmForm()
+                confirmed, message, form = pending, gettext("Two-factor authentication is on."), ConfirmForm()
             else:
-                form.add_error("token", "That code is not valid now: check the phone's clock and try again.")
+                form.add_error("token", gettext("That code is not valid now: check the phone's clock and try again."))
         if confirmed is None:
             from django.contrib import admin
 
@@ -116,7 +122,7 @@ def two_factor(request: HttpRequest) -> HttpResponse:
                 "registry/two_factor.html",
                 {
                     **admin.site.each_context(request),
-                    "title": "Two-factor authentication",
+                    "title": gettext("Two-factor authentication"),
                     "form": form,
                     "enrolled": False,
                     "qr": mark_safe(_qr_svg(pending.config_url)),  # noqa: S308 - SVG we generated
@@ -131,7 +137,7 @@ def two_factor(request: HttpRequest) -> HttpResponse:
         "registry/two_factor.html",
         {
             **admin.site.each_context(request),
-            "title": "Two-factor authentication",
+            "title": gettext("Two-factor authentication"),
             "form": form,
             "enrolled": confirmed is not None,
             "message": message,

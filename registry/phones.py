@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import phonenumbers
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
 
 COUNTRIES = frozenset(phonenumbers.SUPPORTED_REGIONS)
 
@@ -34,20 +35,26 @@ def mobile_normalise(raw: str, *, country: str) -> str:
     region = (country or "").upper() or None
     if not text.startswith("+") and region is None:
         raise ValidationError(
-            "Write the number with + and its country code (e.g. +82 10 1234 5678): the site has no country set."
+            _("Write the number with + and its country code (e.g. +82 10 1234 5678): the site has no country set.")
         )
     try:
         number = phonenumbers.parse(text, None if text.startswith("+") else region)
     except phonenumbers.NumberParseException:
-        raise ValidationError(f"“{text}” is not a phone number.") from None
+        raise ValidationError(_("“%(number)s” is not a phone number.") % {"number": text}) from None
     if not phonenumbers.is_valid_number(number):
-        where = "" if text.startswith("+") else f" in {region}"
+        if text.startswith("+"):
+            raise ValidationError(_("“%(number)s” is not a valid phone number.") % {"number": text})
         raise ValidationError(
-            f"“{text}” is not a valid phone number{where}. For a number of another country, start with + and the "
-            "country code."
+            _(
+                "“%(number)s” is not a valid phone number in %(country)s. For a number of another country, start "
+                "with + and the country code."
+            )
+            % {"number": text, "country": region}
         )
     if phonenumbers.number_type(number) not in TEXTABLE_TYPES:
-        raise ValidationError(f"“{text}” is a landline or service number: text messages need a mobile number.")
+        raise ValidationError(
+            _("“%(number)s” is a landline or service number: text messages need a mobile number.") % {"number": text}
+        )
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 

@@ -18,6 +18,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection, models, transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from registry.extensions import PATIENT_DATA, export_row
 from registry.models import Administration, EpisodeStatus, Patient, PatientIdentity, TreatmentEpisode
@@ -132,12 +133,12 @@ def patient_anonymise(*, patient: Patient, by: Any, reason: str) -> Patient:
     that is the one change to history the registry makes, as erasure requires, and it is recorded.
     """
     if not reason.strip():
-        raise PatientRightsError("Give the reason (e.g. the patient's request and its date).")
+        raise PatientRightsError(_("Give the reason (e.g. the patient's request and its date)."))
     patient = Patient.objects.select_for_update().select_related("site").get(pk=patient.pk)
     if not patient.is_withdrawn:
-        raise PatientRightsError("Only a patient who has withdrawn consent can be anonymised.")
+        raise PatientRightsError(_("Only a patient who has withdrawn consent can be anonymised."))
     if patient.site.withdrawal_policy != "anonymise":
-        raise PatientRightsError("This site's policy keeps withdrawn records (Sites → withdrawal policy).")
+        raise PatientRightsError(_("This site's policy keeps withdrawn records (Sites → withdrawal policy)."))
     identity = PatientIdentity.objects.filter(patient=patient).first()
     if identity is not None:
         _scrub_admin_log(patient, identity)
@@ -174,10 +175,12 @@ def episode_mark_done(*, episode: TreatmentEpisode, on: date, by: Any, reason: s
     """A planned treatment happened on `on` (the planned date confirmed, or corrected): follow-up is timed from
     it (the follow-ups move with the date through the episode's save). ValidationError if it cannot be."""
 
-
     ep = TreatmentEpisode.objects.select_for_update().select_related("patient__site").get(pk=episode.pk)
     if ep.status != EpisodeStatus.PLANNED:
-        raise ValidationError(f"Only a planned treatment can be marked done; this one is {ep.get_status_display()}.")
+        raise ValidationError(
+            _("Only a planned treatment can be marked done; this one is %(status)s.")
+            % {"status": ep.get_status_display()}
+        )
     planned = ep.index_date
     ep.status, ep.index_date = EpisodeStatus.DONE, on
     problem = ep.index_date_problem(ep.patient.site)
@@ -195,17 +198,18 @@ def episode_cancel(*, episode: TreatmentEpisode, reason: str, by: Any) -> Treatm
     """A planned treatment will not happen: its follow-ups are cancelled and every message stops (through the
     episode's save). A done treatment cannot be cancelled."""
 
-
     if not reason.strip():
-        raise ValidationError({"reason": "Say why the treatment is cancelled; the history keeps it."})
+        raise ValidationError({"reason": _("Say why the treatment is cancelled; the history keeps it.")})
     ep = TreatmentEpisode.objects.select_for_update().get(pk=episode.pk)
     if ep.status == EpisodeStatus.DONE:
         raise ValidationError(
-            "A treatment that is done cannot be cancelled. If it was recorded in error, correct it, or ask the "
-            "registry administrator to delete it."
+            _(
+                "A treatment that is done cannot be cancelled. If it was recorded in error, correct it, or ask the "
+                "registry administrator to delete it."
+            )
         )
     if ep.status == EpisodeStatus.CANCELLED:
-        raise ValidationError("This treatment is already cancelled.")
+        raise ValidationError(_("This treatment is already cancelled."))
     ep.status = EpisodeStatus.CANCELLED
     ep._change_reason = f"treatment cancelled: {reason.strip()}"
     ep._history_user = by

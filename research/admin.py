@@ -14,10 +14,15 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
 from registry.access import is_registry_admin
 from research.models import ApiKey, EpisodePseudonym, SubjectPseudonym
 from research.services import api_key_create, api_key_revoke
+
+# A key's status (ApiKey.status), as the admin shows it.
+KEY_STATUS = {"active": _("active"), "expired": _("expired"), "revoked": _("revoked")}
 
 
 class RegistryAdminOnly:
@@ -67,13 +72,13 @@ class ApiKeyAdmin(RegistryAdminOnly, admin.ModelAdmin):
             "revoked_at",
         ]
 
-    @admin.display(description="sites")
+    @admin.display(description=_("sites"))
     def site_codes(self, obj: ApiKey) -> str:
         return ", ".join(sorted(site.code for site in obj.sites.all()))
 
-    @admin.display(description="status")
+    @admin.display(description=_("status"))
     def status(self, obj: ApiKey) -> str:
-        return obj.status
+        return str(KEY_STATUS.get(obj.status, obj.status))
 
     def save_model(self, request: HttpRequest, obj: ApiKey, form: Any, change: bool) -> None:
         if change:
@@ -102,7 +107,7 @@ class ApiKeyAdmin(RegistryAdminOnly, admin.ModelAdmin):
         key = ApiKey.objects.prefetch_related("sites").get(pk=obj.pk)
         context = {
             **self.admin_site.each_context(request),
-            "title": "API key created",
+            "title": gettext("API key created"),
             "opts": self.model._meta,
             "key": key,
             "raw_key": raw_key,
@@ -112,11 +117,16 @@ class ApiKeyAdmin(RegistryAdminOnly, admin.ModelAdmin):
         response["Cache-Control"] = "no-store"
         return response
 
-    @admin.action(description="Revoke the selected keys")
+    @admin.action(description=_("Revoke the selected keys"))
     def revoke(self, request: HttpRequest, queryset: QuerySet) -> None:
         for key in queryset:
             api_key_revoke(key=key)
-        self.message_user(request, f"Revoked {queryset.count()} key(s).", messages.SUCCESS)
+        count = queryset.count()
+        self.message_user(
+            request,
+            ngettext("Revoked %(count)d key.", "Revoked %(count)d keys.", count) % {"count": count},
+            messages.SUCCESS,
+        )
 
 
 class _PseudonymAdmin(RegistryAdminOnly, admin.ModelAdmin):

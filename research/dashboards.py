@@ -19,6 +19,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from rest_framework import generics, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response as ApiResponse
@@ -44,6 +46,15 @@ COHORT_SCORES = [
     ("vas", "vas_mm"),
 ]
 COHORT_GROUPS = ["", *GROUPS]
+# The page's names for the groupings (the figures and the research API keep the codes).
+GROUP_LABELS = {
+    "": _("no grouping"),
+    "product_type": _("product type"),
+    "source": _("source"),
+    "kl_grade": _("Kellgren-Lawrence grade"),
+    "joint": _("joint"),
+    "site": _("site"),
+}
 
 
 class CohortQuery(serializers.Serializer):
@@ -78,7 +89,7 @@ def cohort_charts(*, scores_qs: Any, treatments_qs: Any, score: str, group_by: s
 def _cohort_context(query: dict[str, Any]) -> dict[str, Any]:
     return {
         "score_choices": [(f"{i}.{k}", _score_label(i, k)) for i, k in COHORT_SCORES],
-        "group_choices": [(g, g.replace("_", " ") if g else "no grouping") for g in COHORT_GROUPS],
+        "group_choices": [(g, GROUP_LABELS.get(g) or g.replace("_", " ")) for g in COHORT_GROUPS],
         "query": query,
         "min_cell": settings.RESEARCH_MIN_CELL_SIZE,
     }
@@ -93,7 +104,7 @@ def cohort_dashboard(request: HttpRequest) -> HttpResponse:
     kept in sessionStorage, fetches the figures from `cohort_figures`."""
     query = CohortQuery(data=request.GET)
     if not query.is_valid():
-        return HttpResponse("Bad parameters.", status=400)
+        return HttpResponse(gettext("Bad parameters."), status=400)
     context = _cohort_context(dict(query.validated_data))
     if is_registry_admin(request.user):
         context.update(admin.site.each_context(request))
@@ -102,9 +113,9 @@ def cohort_dashboard(request: HttpRequest) -> HttpResponse:
             treatments_qs=deid.TREATMENTS.annotate(registry_research_queryset(deid.TREATMENTS.model)),
             **query.validated_data,
         )
-        context["title"] = "Cohort dashboard (de-identified, all sites)"
+        context["title"] = gettext("Cohort dashboard (de-identified, all sites)")
         return render(request, "research/charts/cohort_dashboard.html", context)
-    context["title"] = "Cohort dashboard (de-identified)"
+    context["title"] = gettext("Cohort dashboard (de-identified)")
     response = render(request, "research/charts/cohort_researcher.html", context)
     response["Cache-Control"] = "no-store"
     return response

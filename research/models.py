@@ -22,6 +22,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 __all__ = ["ApiKey", "EpisodePseudonym", "SubjectPseudonym"]
 
@@ -43,28 +44,40 @@ class ApiKeyQuerySet(models.QuerySet):
 class ApiKey(models.Model):
     """A researcher's read-only key to the de-identified API, scoped to one or more sites."""
 
-    name = models.CharField(max_length=100, help_text="Who holds the key and for which study.")
+    name = models.CharField(_("name"), max_length=100, help_text=_("Who holds the key and for which study."))
     prefix = models.CharField(
-        max_length=16, editable=False, help_text="The key's first characters, to tell keys apart."
+        _("prefix"), max_length=16, editable=False, help_text=_("The key's first characters, to tell keys apart.")
     )
-    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    key_hash = models.CharField(_("key hash"), max_length=64, unique=True, editable=False)
     sites = models.ManyToManyField(
-        "registry.Site", related_name="api_keys", help_text="Sites whose data the key reads."
+        "registry.Site",
+        verbose_name=_("sites"),
+        related_name="api_keys",
+        help_text=_("Sites whose data the key reads."),
     )
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", editable=False
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    expires_at = models.DateTimeField(null=True, blank=True, help_text="Empty: never expires (not recommended).")
-    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
-    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    expires_at = models.DateTimeField(
+        _("expires at"), null=True, blank=True, help_text=_("Empty: never expires (not recommended).")
+    )
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True, editable=False)
+    last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True, editable=False)
 
     objects = ApiKeyQuerySet.as_manager()
 
     class Meta:
         db_table = "registry_apikey"  # kept from the registry app (the many-to-many table follows it)
         ordering = ["-created_at", "-id"]
-        verbose_name = "researcher API key"
+        verbose_name = _("researcher API key")
+        verbose_name_plural = _("researcher API keys")
         constraints = [
             models.CheckConstraint(
                 condition=Q(expires_at__isnull=True) | Q(expires_at__gt=models.F("created_at")),
@@ -78,7 +91,7 @@ class ApiKey(models.Model):
     def clean(self) -> None:
         created = self.created_at or timezone.now()
         if self.expires_at is not None and self.expires_at <= created:
-            raise ValidationError({"expires_at": "The expiry must be after the key's creation."})
+            raise ValidationError({"expires_at": _("The expiry must be after the key's creation.")})
 
     @property
     def is_revoked(self) -> bool:
@@ -104,13 +117,16 @@ class ApiKey(models.Model):
 class SubjectPseudonym(models.Model):
     """The research subject ID of one patient: random, stable, not derived from any identifier or key."""
 
-    patient = models.OneToOneField("registry.Patient", on_delete=models.CASCADE, related_name="research_pseudonym")
-    pseudonym = models.CharField(max_length=16, unique=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    patient = models.OneToOneField(
+        "registry.Patient", verbose_name=_("patient"), on_delete=models.CASCADE, related_name="research_pseudonym"
+    )
+    pseudonym = models.CharField(_("pseudonym"), max_length=16, unique=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
         db_table = "registry_subjectpseudonym"
-        verbose_name = "subject pseudonym"
+        verbose_name = _("subject pseudonym")
+        verbose_name_plural = _("subject pseudonyms")
 
     def __str__(self) -> str:
         return self.pseudonym
@@ -120,14 +136,18 @@ class EpisodePseudonym(models.Model):
     """The research episode ID of one treatment episode, random and stable like the subject's."""
 
     episode = models.OneToOneField(
-        "registry.TreatmentEpisode", on_delete=models.CASCADE, related_name="research_pseudonym"
+        "registry.TreatmentEpisode",
+        verbose_name=_("episode"),
+        on_delete=models.CASCADE,
+        related_name="research_pseudonym",
     )
-    pseudonym = models.CharField(max_length=16, unique=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    pseudonym = models.CharField(_("pseudonym"), max_length=16, unique=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
         db_table = "registry_episodepseudonym"
-        verbose_name = "episode pseudonym"
+        verbose_name = _("episode pseudonym")
+        verbose_name_plural = _("episode pseudonyms")
 
     def __str__(self) -> str:
         return self.pseudonym

@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Max, Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from registry.models import Patient, Site, TreatmentEpisode
 from research.models import ApiKey, EpisodePseudonym, SubjectPseudonym, new_pseudonym
@@ -37,9 +38,9 @@ def api_key_create(
     if not sites:
         raise ValidationError("A key needs at least one site.")
     if not name.strip():
-        raise ValidationError("Name the key (who holds it, for which study).")
+        raise ValidationError(_("Name the key (who holds it, for which study)."))
     if expires_at is not None and expires_at <= timezone.now():
-        raise ValidationError({"expires_at": "The expiry must be in the future."})
+        raise ValidationError({"expires_at": _("The expiry must be in the future.")})
     raw_key = KEY_PREFIX + secrets.token_urlsafe(32)  # 256 random bits
     key = ApiKey(
         name=name.strip(),
@@ -93,7 +94,7 @@ def pseudonym_create(instance: Patient | TreatmentEpisode) -> None:
     if not found:
         raise TypeError(f"{type(instance).__name__} has no research pseudonym.")
     model, pseudonym_model, field, prefix = found[0]
-    for _ in range(5):
+    for _attempt in range(5):
         try:
             with transaction.atomic():
                 pseudonym_model.objects.create(**{field: instance.pk, "pseudonym": new_pseudonym(prefix)})

@@ -81,6 +81,16 @@ def _fresh_cache():
 
 
 @pytest.fixture(autouse=True)
+def _registry_language():
+    """LocaleMiddleware activates each request's language in the thread and leaves it there (the next request
+    activates its own); a test that asked in Korean must not leave Korean to the next test's code outside requests."""
+    from django.utils import translation
+
+    yield
+    translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
 def _default_plans(request):
     """Transactional tests flush every table, rows of data migrations included: put the default plans back."""
     marker = request.node.get_closest_marker("django_db")

@@ -112,6 +112,7 @@ NON_ADMIN_ROUTES = {
     "admin/dashboard/site/": "staff_site_scoped",
     "charts/cohort/": "cohort_page",  # data for the registry administrator; an empty key form for anyone else
     "charts/cohort/figures/": "research_key",
+    "i18n/setlang/": "language_choice",  # sets a cookie, reads and changes no data; tested below
 }
 PERSONAS = ["anonymous", "patient_b", "coord_a", "coord_b", "researcher_a", "admin"]
 # Admin views beyond the standard five, each tested on its own below.
@@ -536,6 +537,22 @@ def test_only_the_registry_administrator_exports_the_audit_trail(world):
     body = b"".join(response.streaming_content).decode()
     assert body.splitlines()[0] == "record,object_id,history_id,change,when,by,reason,values"
     assert "patient," in body and "Aardvark" in body and "alice" in body
+
+
+def test_the_language_choice_reads_and_changes_no_data(world):
+    """Anyone may choose the staff pages' language (Django's set_language): a cookie, a redirect on the site, no
+    row read or written, and never a patient's preferred language."""
+    from registry.models import PatientIdentity
+
+    before = list(PatientIdentity.objects.values_list("pk", "preferred_language"))
+    for persona in PERSONAS:
+        client = world["clients"][persona]
+        response = client.post("/i18n/setlang/", {"language": "ko", "next": "/admin/"})
+        assert response.status_code == 302 and response["Location"] == "/admin/", persona
+        assert response.cookies["django_language"].value == "ko", persona
+        assert client.post("/i18n/setlang/", {"language": "en", "next": "/admin/"}).status_code == 302
+        assert client.get("/i18n/setlang/").status_code in (302, 405), persona  # GET changes nothing
+    assert list(PatientIdentity.objects.values_list("pk", "preferred_language")) == before
 
 
 def test_two_factor_self_service_by_persona(world):
