@@ -96,14 +96,21 @@ def dispatch(*, now: datetime | None = None, batch: int = 500, due_limit: int = 
 
 
 def _new_patient_messages(
-    kind: str, patient: Patient, fus: list[FollowUp], number: int, now: datetime, *, enqueue: bool = False
+    kind: str,
+    patient: Patient,
+    fus: list[FollowUp],
+    number: int,
+    now: datetime,
+    *,
+    channels: list[str],
+    enqueue: bool = False,
 ) -> int:
     """Create this message for several follow-ups of a patient, once per channel the patient can be reached by
     (email, text message); returns how many were created (none for a channel where any of the follow-ups already
     had it). A text falling in the site's quiet hours waits until they end. The dispatcher's messages go out
     through its `due` list in batches; `enqueue` queues them at once (staff)."""
     created = 0
-    for channel in channels_for(patient):
+    for channel in channels:
         if _new_patient_message(kind, patient, fus, number, now, channel=channel, enqueue=enqueue):
             created += 1
     return created
@@ -187,8 +194,8 @@ def _queue_invitations(now: datetime, batch: int) -> tuple[int, int]:
             days = policy.reminder_day_list()
             for fu in fus:
                 fu.next_reminder_at = now + timedelta(days=days[0] if days else policy.call_after_days)
-            if channels_for(patient):
-                sent += _new_patient_messages(MessageKind.INVITATION, patient, fus, 0, now)
+            if channels := channels_for(patient):
+                sent += _new_patient_messages(MessageKind.INVITATION, patient, fus, 0, now, channels=channels)
             else:
                 # No message possible (no address or number, no consent, opted out): straight to the call list.
                 for fu in fus:
@@ -210,6 +217,7 @@ def _queue_reminders(now: datetime, batch: int) -> tuple[int, int]:
         )
         asks = asking.asked(due, now=now)
         groups: dict[tuple[int, int], list[FollowUp]] = defaultdict(list)
+        reachable: dict[int, list[str]] = {}
         for fu in due:
             a = asks[fu.pk]
             if not a.by_link:
@@ -222,7 +230,10 @@ def _queue_reminders(now: datetime, batch: int) -> tuple[int, int]:
             days = policy.reminder_day_list()
             number = fu.reminders_sent + 1
             invited = fu.invited_at or now
-            if number <= len(days) and channels_for(fu.episode.patient):
+            patient_id = fu.episode.patient_id
+            if patient_id not in reachable:  # one query per patient, not per follow-up
+                reachable[patient_id] = channels_for(fu.episode.patient)
+            if number <= len(days) and reachable[patient_id]:
                 fu.reminders_sent, fu.last_reminded_at = number, now
                 later = days[number] if number < len(days) else policy.call_after_days
                 fu.next_reminder_at = invited + timedelta(days=later)
@@ -230,8 +241,10 @@ def _queue_reminders(now: datetime, batch: int) -> tuple[int, int]:
             else:
                 fu.call_list_since, fu.next_reminder_at = now, None
                 listed += 1
-        for (_, number), fus in groups.items():
-            sent += _new_patient_messages(MessageKind.REMINDER, fus[0].episode.patient, fus, number, now)
+        for (patient_id, number), fus in groups.items():
+            sent += _new_patient_messages(
+                MessageKind.REMINDER, fus[0].episode.patient, fus, number, now, channels=reachable[patient_id]
+            )
         FollowUp.objects.bulk_update(due, ["reminders_sent", "last_reminded_at", "next_reminder_at", "call_list_since"])
     return sent, listed
 
@@ -273,12 +286,12 @@ def message_resend(*, follow_up: FollowUp, by: object = None) -> Message | None:
     if fu.status not in LIVE:
         raise ValueError("Only an open follow-up can be sent its link again.")
     patient = fu.episode.patient
-    if not channels_for(patient):
+    if not (channels := channels_for(patient)):
         raise ValueError(
             "This patient cannot be sent a message (no address or mobile number, no consent, opted out or withdrawn)."
         )
     number = 1000 + fu.message_items.filter(number__gte=1000).values("number").distinct().count()  # from 1000
     now = clock.now()
-    if not _new_patient_messages(MessageKind.INVITATION, patient, [fu], number, now, enqueue=True):
+    if not _new_patient_messages(MessageKind.INVITATION, patient, [fu], number, now, channels=channels, enqueue=True):
         raise ValueError("A resend is already queued.")
     return Message.objects.filter(items__follow_up=fu, items__number=number).order_by("pk").first()
