@@ -13,7 +13,7 @@ import zoneinfo
 from datetime import datetime, time, timedelta
 
 from django.db import transaction
-from django.db.models import Exists, F, OuterRef, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 
 from outcomes import asking
 from outcomes.models import (
@@ -30,7 +30,7 @@ from outcomes.models import (
     TokenChannel,
 )
 from registry import clock
-from registry.models import ContactChannel, Patient, Site
+from registry.models import ConsentDocument, ContactChannel, Patient, Site
 
 log = logging.getLogger(__name__)
 
@@ -55,10 +55,16 @@ QUIET_UNTIL = time(8, 0)
 
 def contactable_patients(channel: str = MessageChannel.EMAIL) -> QuerySet[Patient]:
     """The patients who may be contacted now by this channel. Email: an address, email among their channels,
-    consent to email and follow-up. Text message: a mobile number, text among their channels, consent to
+    consent to email and follow-up (or consent not yet recorded, and a consent document at the site to ask it
+    by the first link). Text message: a mobile number, text among their channels, consent to
     follow-up. Both: not withdrawn, not opted out (one opt-out, by link, STOP or staff, stops both channels).
     The one definition; the sender checks it again in SQL right before each message goes out."""
-    common = Patient.objects.filter(consent_follow_up=True, withdrawn_on__isnull=True, email_opt_out__isnull=True)
+    asks_consent = Exists(ConsentDocument.objects.filter(site=OuterRef("site"), active=True))
+    common = Patient.objects.filter(
+        Q(consent_date__isnull=False, consent_follow_up=True) | Q(asks_consent, consent_date__isnull=True),
+        withdrawn_on__isnull=True,
+        email_opt_out__isnull=True,
+    )
     if channel == MessageChannel.SMS:
         return common.filter(identity__mobile__gt="", contact_channel__in=ContactChannel.texts())
     return common.filter(identity__email__gt="", consent_email=True, contact_channel__in=ContactChannel.emails())

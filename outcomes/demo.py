@@ -148,6 +148,8 @@ def seed_outcomes(
             continue
         if rng.random() >= RESPONSE_RATE[fu.timepoint]:
             continue
+        if ep.patient.consent_pending:
+            continue  # not asked anything before they answer the consent document (drawn first: same stream)
         last_day = min(fu.window_closes, as_of)
         day = fu.window_opens + timedelta(days=rng.randint(0, max(0, min(30, (last_day - fu.window_opens).days))))
         when = datetime.combine(day, time(10, 0), tzinfo=UTC) + timedelta(minutes=rng.randint(0, 480))

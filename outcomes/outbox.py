@@ -522,6 +522,8 @@ def _compose(r: _Ready) -> EmailMultiAlternatives:
         "kind": message.kind,
         "link": _base_url() + reverse("outcomes:patient_start", args=[r.raw_token]),
         "optout_link": _base_url() + reverse("outcomes:patient_optout", args=[r.raw_token]),
+        "withdraw_link": _base_url() + reverse("outcomes:patient_withdraw", args=[r.raw_token]),
+        "consent_pending": message.patient.consent_pending,
         "questionnaires": sum(len(a.by_link) for a in r.asks),
         "minutes": asking.minutes_for(asking.pages_for(r.asks)),
         "closes": max(fu.window_closes for fu in r.follow_ups),
@@ -537,15 +539,20 @@ def _compose(r: _Ready) -> EmailMultiAlternatives:
 
 
 def _compose_text(r: _Ready) -> texting.TextMessage:
-    """A text is short: the site's name, how long, by when, the link and how to stop. No clinical data (no body
-    part, no treatment, no timepoint), in the patient's language."""
+    """A text is short: the site's name, how long, by when, the link, how to stop texts and the link to leave
+    the registry. No clinical data (no body part, no treatment, no timepoint), in the patient's language."""
     message, site = r.message, r.message.site
     link = _base_url() + reverse("outcomes:patient_start", args=[r.raw_token])
     minutes = asking.minutes_for(asking.pages_for(r.asks))
     by = min(fu.window_closes for fu in r.follow_ups)
     with translation.override(asking.language_of(message.patient)):
         day = date_format(by, "MONTH_DAY_FORMAT")
-        if message.kind == MessageKind.REMINDER:
+        if message.patient.consent_pending:
+            line = gettext(
+                "{site} asks whether you take part in its follow-up of treatment results (about {minutes} min). "
+                "Please read and answer by {day}:"
+            )
+        elif message.kind == MessageKind.REMINDER:
             line = gettext(
                 "{site}: a reminder: your follow-up questions are still waiting (about {minutes} min). "
                 "Please answer by {day}:"
@@ -553,8 +560,10 @@ def _compose_text(r: _Ready) -> texting.TextMessage:
         else:
             line = gettext("{site}: your follow-up questions are ready (about {minutes} min). Please answer by {day}:")
         stop = gettext("Reply STOP to stop these texts.")
+        leave = gettext("Leave the registry:")
     body = line.format(site=site.name, minutes=minutes, day=day)
-    return texting.TextMessage(to=message.to_phone, body=f"{body}\n{link}\n{stop}")
+    withdraw = _base_url() + reverse("outcomes:patient_withdraw", args=[r.raw_token])
+    return texting.TextMessage(to=message.to_phone, body=f"{body}\n{link}\n{stop}\n{leave} {withdraw}")
 
 
 def _render(kind: str, context: dict, to: list[str], site: Site) -> EmailMultiAlternatives:

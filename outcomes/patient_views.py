@@ -34,12 +34,13 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from outcomes import asking, contact, services
+from outcomes import asking, consent, contact, services
 from outcomes.dashboards import patient_charts
 from outcomes.forms import InstrumentForm
 from outcomes.models import AccessToken, Draft, FollowUp, Mode, TokenChannel
 from registry import clock
 from registry.client_ip import client_ip
+from registry.models import ConsentDecision, ConsentDocument
 
 SESSION_KEY = "patient_token"
 BIRTH_KEY = "patient_birth_ok"
@@ -252,6 +253,8 @@ def questionnaire(request: HttpRequest) -> HttpResponse:
     site = token.patient.site
     if not _birth_ok(request, session):
         return _birth_year(request, token)
+    if token.patient.consent_pending:
+        return HttpResponseRedirect(reverse("outcomes:patient_consent"), status=303)
     closed = _settle(token)
     asks = _asks(token)
     pages = asking.pages_for(asks)
@@ -281,6 +284,60 @@ def questionnaire(request: HttpRequest) -> HttpResponse:
             first=reverse("outcomes:patient_page", args=[1]),
         ),
     )
+
+
+CONSENT_CHOICES = [
+    (ConsentDecision.Choice.AGREE, gettext_lazy("Yes, I take part")),
+    (ConsentDecision.Choice.FOLLOW_UP_ONLY, gettext_lazy("Yes to follow-up, but not to research use")),
+    (ConsentDecision.Choice.DECLINE, gettext_lazy("No, I do not take part")),
+]
+CONSENT_MEANS = {
+    ConsentDecision.Choice.AGREE: gettext_lazy(
+        "The clinic sends you short questionnaires after your treatment, and your answers may be used for research "
+        "without your name."
+    ),
+    ConsentDecision.Choice.FOLLOW_UP_ONLY: gettext_lazy(
+        "The clinic sends you short questionnaires after your treatment. Your answers are not used for research."
+    ),
+    ConsentDecision.Choice.DECLINE: gettext_lazy("We will not send you anything more about the registry."),
+}
+
+
+@patient_page
+@require_http_methods(["GET", "POST"])
+def consent_page(request: HttpRequest) -> HttpResponse:
+    """The site's consent document, asked before anything else while the patient's consent is not yet recorded:
+    they agree, agree to follow-up but not research use, or decline."""
+    session = _Session(request)
+    token = session.token
+    if token is None:
+        return _no_session(request, session)
+    if not _birth_ok(request, session) or not token.patient.consent_pending:
+        return HttpResponseRedirect(reverse("outcomes:patient_questionnaire"), status=303)
+    document = ConsentDocument.for_patient(token.patient, translation.get_language())
+    if document is None:
+        # Not contactable without one (outcomes.contact); a tablet session staff started can still meet this.
+        return render(request, "outcomes/patient/consent_missing.html", _context(session), status=409)
+    error = None
+    if request.method == "POST":
+        chosen = request.POST.get("decision", "")
+        if chosen not in dict(CONSENT_CHOICES):
+            error = _("Please choose one of the three answers.")
+        else:
+            try:
+                consent.consent_answer(token=token, document=document, decision=chosen)
+            except consent.ConsentRefused:
+                return HttpResponseRedirect(reverse("outcomes:patient_questionnaire"), status=303)
+            if chosen == ConsentDecision.Choice.DECLINE:
+                request.session.flush()
+                return render(request, "outcomes/patient/consent_declined.html", {"site": token.patient.site})
+            return HttpResponseRedirect(reverse("outcomes:patient_questionnaire"), status=303)
+    choices = [(value, label, CONSENT_MEANS[value]) for value, label in CONSENT_CHOICES]
+    return render(
+        request,
+        "outcomes/patient/consent.html",
+        _context(session, document=document, choices=choices, error=error, chosen=request.POST.get("decision", "")),
+    )  # a missing answer is shown on the page again, as the questionnaire pages show theirs
 
 
 def _birth_year(request: HttpRequest, token: AccessToken) -> HttpResponse:
@@ -317,8 +374,8 @@ def page(request: HttpRequest, number: int) -> HttpResponse:
     token = session.token
     if token is None:
         return _no_session(request, session)
-    if not _birth_ok(request, session):
-        return HttpResponseRedirect(reverse("outcomes:patient_questionnaire"), status=303)
+    if not _birth_ok(request, session) or token.patient.consent_pending:
+        return HttpResponseRedirect(reverse("outcomes:patient_questionnaire"), status=303)  # asks it first
     asks = _asks(token)
     if Draft.objects.filter(token=token).exclude(follow_up__in=[a.follow_up.pk for a in asks]).exists():
         return HttpResponseRedirect(reverse("outcomes:patient_questionnaire"), status=303)  # a window closed
@@ -388,8 +445,8 @@ def summary(request: HttpRequest) -> HttpResponse:
     token = session.token
     if token is None:
         return _no_session(request, session)
-    if not _birth_ok(request, session):
-        return HttpResponseRedirect(reverse("outcomes:patient_questionnaire"), status=303)
+    if not _birth_ok(request, session) or token.patient.consent_pending:
+        return HttpResponseRedirect(reverse("outcomes:patient_questionnaire"), status=303)  # asks it first
     if _settle(token):
         return HttpResponseRedirect(reverse("outcomes:patient_questionnaire"), status=303)  # says what closed
     pages = _pages(token)
@@ -508,6 +565,29 @@ def optout(request: HttpRequest, token: str) -> HttpResponse:
         contact.patient_opt_out(patient=found.patient, source="link")
         return render(request, "outcomes/patient/optout_done.html", {"site": found.patient.site})
     return render(request, "outcomes/patient/optout.html", {"site": found.patient.site})
+
+
+@patient_page
+@require_http_methods(["GET", "POST"])
+def withdraw(request: HttpRequest, token: str) -> HttpResponse:
+    """Every message's "leave the registry" link: what withdrawing means at this site, then a button. All
+    follow-up and contact stop, as when staff record a withdrawal, and the site's withdrawal policy applies."""
+    found = (
+        AccessToken.objects.select_related("patient__site", "patient__identity")
+        .filter(token_hash=contact.token_hash(token), channel__in=SENT_LINKS)
+        .first()
+    )
+    if found is None or found.expires_at + OPT_OUT_GRACE < clock.now():
+        return _neutral(request)
+    patient, site = found.patient, found.patient.site
+    translation.activate(asking.language_of(patient))
+    if patient.is_withdrawn:
+        return render(request, "outcomes/patient/withdrawn.html", {"site": site, "anonymise": False, "already": True})
+    anonymise = site.withdrawal_policy == "anonymise"
+    if request.method == "POST":
+        consent.patient_withdraw(token=found, language=translation.get_language())
+        return render(request, "outcomes/patient/withdrawn.html", {"site": site, "anonymise": anonymise})
+    return render(request, "outcomes/patient/withdraw.html", {"site": site, "anonymise": anonymise})
 
 
 @patient_page

@@ -152,7 +152,7 @@ def _refresh_one(follow_up: FollowUp, *, today: date | None = None) -> None:
         follow_up=follow_up,
         today=today,
         answered=answered,
-        withdrawn=episode.patient.is_withdrawn,
+        withdrawn=episode.patient.follow_up_stopped,
         episode_status=episode.status,
     )
     if times:
@@ -220,7 +220,7 @@ def follow_ups_build(*, episodes: Iterable[TreatmentEpisode], today: date) -> li
     rows = []
     for ep in episodes:
         owed = owed_for(ep)
-        withdrawn = ep.patient.withdrawn_on is not None
+        withdrawn = ep.patient.follow_up_stopped
         for window in WINDOWS:
             opens, target, closes = window.dates(ep.index_date)
             fu = FollowUp(
@@ -249,12 +249,12 @@ def follow_ups_schedule_bulk(*, episodes: Iterable[TreatmentEpisode], today: dat
 
 
 @transaction.atomic
-def follow_ups_withdraw(*, patient: Patient) -> int:
-    """Withdrawal of consent closes every unfinished follow-up of the patient at once."""
+def follow_ups_withdraw(*, patient: Patient, why: str = "consent withdrawn") -> int:
+    """Withdrawal of consent (or a decline) closes every unfinished follow-up of the patient at once."""
     closed = 0
     for fu in FollowUp.objects.select_for_update().filter(episode__patient=patient, status__in=FollowUp.UNFINISHED):
         fu.status = FollowUpStatus.WITHDRAWN
-        fu._change_reason = "consent withdrawn"
+        fu._change_reason = why
         fu.save(update_fields=["status", "updated_at"])
         closed += 1
     return closed

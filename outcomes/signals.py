@@ -26,6 +26,8 @@ def patient_withdrawal(sender: Any, instance: Patient, raw: bool = False, **kwar
         return
     if instance.is_withdrawn:
         services.follow_ups_withdraw(patient=instance)
+    elif instance.follow_up_stopped:
+        services.follow_ups_withdraw(patient=instance, why="no consent to registry follow-up")
     elif FollowUp.objects.filter(episode__patient=instance, status=FollowUpStatus.WITHDRAWN).exists():
         services.follow_ups_reinstate(patient=instance)
 

@@ -10,6 +10,7 @@ from datetime import date
 from outcomes.demo import demo_wording_load, seed_outcomes
 from registry import demo as core
 from registry.demo import SeedError, SeedReport
+from registry.demo_consent import demo_consent_load
 from registry.models import Site, TreatmentEpisode
 from research.services import pseudonyms_assign
 
@@ -28,6 +29,7 @@ BULK_TABLES = (
 
 def _sites_ready(sites: list[Site]) -> None:
     demo_wording_load(sites=sites)  # every demo questionnaire can be answered by link
+    demo_consent_load(sites=sites)  # patients whose consent is not yet recorded are asked it by their first link
 
 
 def _chunk_seeded(

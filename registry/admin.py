@@ -18,6 +18,8 @@ from django.db import models
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
@@ -28,6 +30,7 @@ from registry.extensions import EPISODE_PANELS
 from registry.models import (
     Administration,
     AdverseEvent,
+    ConsentDocument,
     EpisodeStatus,
     Membership,
     Patient,
@@ -301,11 +304,24 @@ class EpisodeInline(ScopedInline, admin.StackedInline):
 CONSENTS = ("consent_follow_up", "consent_research", "consent_email")
 
 
+CONSENT_ON_PAPER, CONSENT_BY_PATIENT = "paper", "patient"
+
+
 class PatientForm(ChangeReasonForm):
-    """Consent is an explicit choice for each scope (nothing ticked in advance), and the registry ID shown on a new
-    patient's page is the one the record gets, kept across a save that failed validation."""
+    """Consent is an explicit choice for each scope (nothing ticked in advance), or left to the patient, who answers
+    the site's consent document by their first link; the registry ID shown on a new patient's page is the one the
+    record gets, kept across a save that failed validation."""
 
     registry_id_signed = forms.CharField(widget=forms.HiddenInput, required=False)
+    consent_taken = forms.ChoiceField(
+        label=_("How consent is taken"),
+        choices=[
+            (CONSENT_ON_PAPER, _("On paper, at the clinic: record the version, date and answers below")),
+            (CONSENT_BY_PATIENT, _("By the patient, on the site's consent document, when they open their first link")),
+        ],
+        widget=forms.RadioSelect,
+        error_messages={"required": _("Say how consent is taken.")},
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -317,13 +333,16 @@ class PatientForm(ChangeReasonForm):
                 label=model_field.verbose_name.capitalize(),
                 choices=[("True", _("Yes")), ("False", _("No"))],
                 coerce=lambda value: value == "True",
+                empty_value=None,
+                required=False,
                 widget=forms.RadioSelect,
-                error_messages={"required": _("Ask the patient and record yes or no.")},
             )
-            if self.instance.pk:
+            if self.instance.pk and not self.instance.consent_pending:
                 self.initial[name] = str(getattr(self.instance, name))
             else:
                 self.initial.pop(name, None)
+        if "consent_taken" in self.fields and self.instance.pk:
+            self.initial["consent_taken"] = CONSENT_BY_PATIENT if self.instance.consent_pending else CONSENT_ON_PAPER
         if not self.instance.pk:
             signer = signing.Signer(salt="registry.patient.registry_id")
             given = self.data.get(self.add_prefix("registry_id_signed")) if self.is_bound else None
@@ -342,12 +361,53 @@ class PatientForm(ChangeReasonForm):
                 data[self.add_prefix("registry_id_signed")] = signer.sign(registry_id)
                 self.data = data
 
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if "consent_taken" not in self.fields:
+            return cleaned
+        if cleaned.get("consent_taken") == CONSENT_BY_PATIENT:
+            if self.instance.pk and not self.instance.consent_pending:
+                self.add_error(
+                    "consent_taken",
+                    _("Consent is already recorded; to undo it, the patient withdraws (see Withdrawal)."),
+                )
+                return cleaned
+            for name in ("consent_version", "consent_date"):
+                if cleaned.get(name):
+                    self.add_error(name, _("Leave this empty: the patient gives consent by their link."))
+            # Until the patient answers: follow-up and research wait; the first message asks (by their channel).
+            cleaned.update(consent_version="", consent_date=None, consent_follow_up=False, consent_research=False)
+            cleaned["consent_email"] = True
+            for name in ("consent_version", "consent_date", *CONSENTS):
+                if name in self.fields:
+                    setattr(self.instance, name, cleaned[name])
+        elif cleaned.get("consent_taken") == CONSENT_ON_PAPER:
+            for name in CONSENTS:
+                if name in self.fields and cleaned.get(name) is None:
+                    self.add_error(name, _("Ask the patient and record yes or no."))
+            for name, message in (
+                ("consent_version", _("Give the version of the consent form the patient signed.")),
+                ("consent_date", _("Give the date the consent form was signed.")),
+            ):
+                if name in self.fields and not cleaned.get(name) and name not in self.errors:
+                    self.add_error(name, message)
+        return cleaned
+
+
+@admin.register(ConsentDocument)
+class ConsentDocumentAdmin(ClinicalAdmin):
+    list_display = ["title", "site", "language", "version", "active", "demo", "created_at"]
+    list_filter = [("site", admin.RelatedOnlyFieldListFilter), "language", "active"]
+    search_fields = ["title", "version"]
+    list_select_related = ["site"]
+    fields = ["site", "language", "version", "title", "text", "active", "demo", "change_reason"]
+
 
 @admin.register(Patient)
 class PatientAdmin(ClinicalAdmin):
     form = PatientForm
     radio_fields = {"contact_channel": admin.VERTICAL}
-    list_display = ["registry_id", "name", "site", "sex", "age", "consent_date", "withdrawn_on"]
+    list_display = ["registry_id", "name", "site", "sex", "age", "consent", "withdrawn_on"]
     list_filter = [
         ("site", admin.RelatedOnlyFieldListFilter),
         "sex",
@@ -363,7 +423,36 @@ class PatientAdmin(ClinicalAdmin):
         "identity__medical_record_number",
     ]
     list_select_related = ["site", "identity"]
-    readonly_fields = ["registry_id", "patient_rights"]
+    readonly_fields = ["registry_id", "patient_rights", "consent_answers"]
+
+    @admin.display(description=_("consent given by the patient"))
+    def consent_answers(self, obj: Patient) -> str:
+        """The patient's own answers to the consent document (and a withdrawal by link), as given: never edited."""
+        from django.utils.html import format_html, format_html_join
+
+        if obj.pk is None:
+            return "—"
+        rows = [
+            (
+                date_format(timezone.localtime(d.decided_at), "SHORT_DATETIME_FORMAT"),
+                d.get_decision_display(),
+                d.version or "—",
+                d.get_language_display(),
+                d.get_channel_display(),
+            )
+            for d in obj.consent_decisions.all()
+        ]
+        if not rows:
+            return gettext("None yet.") if obj.consent_pending else "—"
+        return format_html(
+            "<table><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>{}</table>",
+            gettext("when"),
+            gettext("decision"),
+            gettext("document version"),
+            gettext("language"),
+            gettext("channel"),
+            format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", rows),
+        )
 
     def autocomplete_label(self, obj: Patient) -> str:
         return patient_label(obj)
@@ -379,18 +468,28 @@ class PatientAdmin(ClinicalAdmin):
             _("Consent"),
             {
                 "fields": [
+                    "consent_taken",
                     "consent_version",
                     "consent_date",
                     "consent_follow_up",
                     "consent_research",
                     "consent_email",
                     "contact_channel",
+                    "consent_answers",
                 ]
             },
         ),
         (_("Withdrawal"), {"fields": ["withdrawn_on", "withdrawal_reason", "patient_rights"]}),
         (_("Audit"), {"fields": ["change_reason"]}),
     ]
+
+    @admin.display(description=_("consent"), ordering="consent_date")
+    def consent(self, obj: Patient) -> str:
+        if obj.consent_pending:
+            return gettext("to be given by the patient")
+        if not obj.consent_follow_up:
+            return gettext("declined (%(date)s)") % {"date": date_format(obj.consent_date, "SHORT_DATE_FORMAT")}
+        return date_format(obj.consent_date, "SHORT_DATE_FORMAT")
 
     @admin.display(description=_("name"), ordering="identity__family_name")
     def name(self, obj: Patient) -> str:

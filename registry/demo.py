@@ -202,6 +202,17 @@ def _demo_contact(site: Site, registry_id: str) -> tuple[str, str]:
     return channel, mobile
 
 
+# Patients treated 60 to 110 days before the demo's date (their 3-month window is open) have not yet given
+# registry consent: their first message opens on the site's consent document (registry.demo_consent). Decided
+# without the seed's random stream, so the rest of the seed stays what it was.
+_CONSENT_PENDING_DAYS = (60, 110)
+
+
+def _consent_pending(index: date, as_of: date, withdrawn: date | None) -> bool:
+    low, high = _CONSENT_PENDING_DAYS
+    return withdrawn is None and low <= (as_of - index).days <= high
+
+
 def _weighted(rng: random.Random, options: list[tuple[object, float]]) -> object:
     values, weights = zip(*options, strict=True)
     return rng.choices(values, weights=weights, k=1)[0]
@@ -489,6 +500,11 @@ def _seed_chunk(
         )
         patient.registry_id = "R-" + "".join(rng.choice("0123456789ABCDEFGHJKMNPQRSTVWXYZ") for _ in range(10))
         patient.contact_channel, mobile = _demo_contact(site, patient.registry_id)
+        if _consent_pending(index, as_of, withdrawn):
+            # Registered at treatment, asked for registry consent by their first follow-up message.
+            patient.consent_version, patient.consent_date = "", None
+            patient.consent_follow_up = patient.consent_research = False
+            patient.consent_email = True
         patients.append(patient)
         given = rng.choice(_GIVEN_F if sex == Sex.FEMALE else _GIVEN_M)
         family = rng.choice(_FAMILY)

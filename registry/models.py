@@ -194,9 +194,15 @@ class Patient(models.Model):
     site = models.ForeignKey(Site, verbose_name=_("site"), on_delete=models.PROTECT, related_name="patients")
     sex = models.CharField(_("sex"), max_length=10, choices=Sex.choices)
     consent_version = models.CharField(
-        _("consent version"), max_length=40, help_text=_("Version of the consent form signed.")
+        _("consent version"),
+        max_length=40,
+        blank=True,
+        help_text=_(
+            "Version of the consent form signed on paper. Leave this and the date empty for the patient to give "
+            "consent themselves, on the site's consent document, when they open their first link."
+        ),
     )
-    consent_date = models.DateField(_("consent date"), validators=[_not_in_future])
+    consent_date = models.DateField(_("consent date"), null=True, blank=True, validators=[_not_in_future])
     consent_follow_up = models.BooleanField(_("consents to registry follow-up"), default=True)
     consent_research = models.BooleanField(_("consents to research use"), default=True)
     consent_email = models.BooleanField(_("consents to contact by email"), default=True)
@@ -234,6 +240,11 @@ class Patient(models.Model):
                 condition=Q(withdrawn_on__isnull=True) | Q(withdrawn_on__gte=models.F("consent_date")),
                 name="patient_withdrawal_after_consent",
             ),
+            models.CheckConstraint(
+                condition=Q(consent_date__isnull=True, consent_version="")
+                | (Q(consent_date__isnull=False) & ~Q(consent_version="")),
+                name="patient_consent_date_with_version",
+            ),
         ]
         indexes = [
             # The admin patient list of one site, newest first.
@@ -247,7 +258,22 @@ class Patient(models.Model):
     def is_withdrawn(self) -> bool:
         return self.withdrawn_on is not None
 
+    @property
+    def follow_up_stopped(self) -> bool:
+        """Withdrawn, or consent recorded without consent to follow-up (declined): nothing more is asked."""
+        return self.withdrawn_on is not None or (self.consent_date is not None and not self.consent_follow_up)
+
+    @property
+    def consent_pending(self) -> bool:
+        """Consent not yet recorded: the patient is asked on the site's consent document by their first link."""
+        return self.consent_date is None
+
     def clean(self) -> None:
+        self.consent_version = (self.consent_version or "").strip()
+        if self.consent_date and not self.consent_version:
+            raise ValidationError({"consent_version": _("Give the version of the consent form the patient signed.")})
+        if self.consent_version and not self.consent_date:
+            raise ValidationError({"consent_date": _("Give the date the consent form was signed.")})
         if self.withdrawn_on and self.consent_date and self.withdrawn_on < self.consent_date:
             raise ValidationError({"withdrawn_on": _("Withdrawal cannot be before the consent date.")})
         if self.withdrawn_on and not self.withdrawal_reason:
@@ -329,6 +355,119 @@ class PatientIdentity(models.Model):
             raise ValidationError(
                 {"mobile": _("The patient is to be contacted by text message: give a mobile number, or choose email.")}
             )
+
+
+# Consent given by the patient ----------------------------------------------------------------------------
+
+
+class ConsentDocument(models.Model):
+    """A site's registry consent document in one language and version: what a patient whose consent is not yet
+    recorded reads, and answers, when they open their first link."""
+
+    site = models.ForeignKey(Site, verbose_name=_("site"), on_delete=models.PROTECT, related_name="consent_documents")
+    language = models.CharField(_("language"), max_length=10, choices=settings.LANGUAGES)
+    version = models.CharField(
+        _("version"), max_length=40, help_text=_("As printed on the document, e.g. 2.1. Stored with every answer.")
+    )
+    title = models.CharField(_("title"), max_length=200)
+    text = models.TextField(
+        _("text"), help_text=_("The document as the patient reads it; a blank line starts a paragraph.")
+    )
+    demo = models.BooleanField(
+        _("demo wording"), default=False, help_text=_("Synthetic wording for the demo, not a real consent document.")
+    )
+    active = models.BooleanField(
+        _("offered to patients"),
+        default=True,
+        help_text=_("The newest active document in the patient's language is the one patients are asked."),
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    history = HistoricalRecords()
+    objects = SiteScopedQuerySet.as_manager()
+    SITE_PATH = "site"
+
+    class Meta:
+        ordering = ["site", "language", "-created_at"]
+        verbose_name = _("consent document")
+        verbose_name_plural = _("consent documents")
+        constraints = [
+            models.UniqueConstraint(fields=["site", "language", "version"], name="consent_document_once"),
+            models.CheckConstraint(condition=~Q(version=""), name="consent_document_has_version"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.title} ({self.version}, {self.language})"
+
+    def clean(self) -> None:
+        self.version = (self.version or "").strip()
+        if not self.version:
+            raise ValidationError({"version": _("Give the document's version, as printed on it (e.g. 2.1).")})
+        if not (self.text or "").strip():
+            raise ValidationError({"text": _("The document has no text.")})
+
+    @property
+    def paragraphs(self) -> list[str]:
+        return [p.strip() for p in self.text.replace("\r\n", "\n").split("\n\n") if p.strip()]
+
+    @classmethod
+    def for_patient(cls, patient: Patient, language: str) -> ConsentDocument | None:
+        """The document a patient is asked: the newest active one in `language`, else in the site's language,
+        else in English."""
+        offered = cls.objects.filter(site_id=patient.site_id, active=True).order_by("-created_at", "-id")
+        for code in (language, patient.site.language, "en"):
+            found = offered.filter(language=code).first()
+            if found is not None:
+                return found
+        return None
+
+
+class ConsentDecision(models.Model):
+    """What a patient answered to the site's consent document, or their withdrawal: one row per answer, never
+    changed. The patient's consent fields follow the newest."""
+
+    class Choice(models.TextChoices):
+        AGREE = "agree", _("Agrees to follow-up and research use")
+        FOLLOW_UP_ONLY = "follow_up_only", _("Agrees to follow-up, not to research use")
+        DECLINE = "decline", _("Declines")
+        WITHDRAW = "withdraw", _("Withdraws consent")
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", _("Link in an email")
+        SMS = "sms", _("Link in a text message")
+        TABLET = "tablet", _("Clinic tablet")
+
+    patient = models.ForeignKey(
+        Patient, verbose_name=_("patient"), on_delete=models.CASCADE, related_name="consent_decisions"
+    )
+    decision = models.CharField(_("decision"), max_length=16, choices=Choice.choices)
+    document = models.ForeignKey(
+        ConsentDocument, verbose_name=_("consent document"), on_delete=models.PROTECT, null=True, blank=True
+    )
+    version = models.CharField(_("document version"), max_length=40, blank=True)
+    language = models.CharField(_("language"), max_length=10, choices=settings.LANGUAGES)
+    channel = models.CharField(_("channel"), max_length=8, choices=Channel.choices)
+    decided_at = models.DateTimeField(_("decided at"))
+
+    objects = SiteScopedQuerySet.as_manager()
+    SITE_PATH = "patient__site"
+
+    class Meta:
+        ordering = ["-decided_at", "-id"]
+        verbose_name = _("consent decision")
+        verbose_name_plural = _("consent decisions")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(decision__in=["agree", "follow_up_only", "decline", "withdraw"]),
+                name="consent_decision_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(decision="withdraw") | ~Q(version=""), name="consent_decision_has_version"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_decision_display()} ({self.decided_at:%Y-%m-%d})"
 
 
 # Treatments -----------------------------------------------------------------------------------------------

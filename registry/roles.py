@@ -23,13 +23,20 @@ CLINICAL_MODELS = [
     "registry.adverseevent",
     "registry.subsequentsurgery",
 ]
-READ_ONLY_MODELS = ["registry.site", "registry.protocol", "registry.membership"]
+READ_ONLY_MODELS = [
+    "registry.site",
+    "registry.protocol",
+    "registry.membership",
+    "registry.consentdocument",
+    "registry.consentdecision",  # the patient's own answers: nobody edits them
+]
 
 ROLE_GROUPS: dict[str, dict[str, tuple[str, ...]]] = {
     "coordinator": {
         **dict.fromkeys(CLINICAL_MODELS, ("view", "add", "change")),
         **dict.fromkeys(READ_ONLY_MODELS, ("view",)),
         "registry.protocol": ("view", "add", "change"),
+        "registry.consentdocument": ("view", "add", "change"),  # the site's consent document, per language
     },
     "clinician": {
         **dict.fromkeys(CLINICAL_MODELS, ("view", "add", "change")),

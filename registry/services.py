@@ -50,6 +50,8 @@ def episodes_first_administration_refresh(*, episode_ids: Iterable[int | None]) 
 
 
 def _audit(*, user: Any, patient: Patient, message: str) -> None:
+    if user is None:
+        return  # the patient's own request (a withdrawal by link): the history rows carry the reason
     LogEntry.objects.log_actions(
         user_id=user.pk, queryset=[patient], action_flag=CHANGE, change_message=message, single_object=True
     )

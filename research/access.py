@@ -3,7 +3,8 @@
 `research_queryset(Model, key)` is the rule, the research twin of `registry.access.sites_visible_to` for staff:
 
 - only the key's sites (through the model's `SITE_PATH`, as the staff side);
-- only patients who consent to research use (`Patient.consent_research`);
+- only patients who consent to research use (`Patient.consent_research`), with consent recorded (a patient still
+  to answer the site's consent document, or who declined it, is not released);
 - no patient who has withdrawn consent (`Patient.withdrawn_on` set), not even rows recorded before the
   withdrawal. DOMAIN.md says withdrawal stops all follow-up and contact; for research use the registry takes
   the stricter reading (a data-protection officer's): a withdrawn patient's data is no longer released. Analyses
@@ -47,6 +48,7 @@ def research_queryset(model: type[models.Model], key: ApiKey | None) -> models.Q
     rules = {
         f"{site_path}__in": key.sites.values("pk"),
         f"{prefix}consent_research": True,
+        f"{prefix}consent_date__isnull": False,  # consent recorded: not one still to be asked by the patient
         f"{prefix}withdrawn_on__isnull": True,
     }
     episode = episode_path(model)
@@ -74,7 +76,11 @@ def registry_research_queryset(model: Any) -> Any:
     use, not withdrawn). Kept beside it: a change there must be mirrored here (a test compares)."""
     patient = patient_path(model)
     prefix = f"{patient}__" if patient else ""
-    rules = {f"{prefix}consent_research": True, f"{prefix}withdrawn_on__isnull": True}
+    rules = {
+        f"{prefix}consent_research": True,
+        f"{prefix}consent_date__isnull": False,
+        f"{prefix}withdrawn_on__isnull": True,
+    }
     episode = episode_path(model)
     if episode is not None:
         rules[f"{episode}status"] = "done"  # only treatments that happened, as research_queryset

@@ -70,7 +70,9 @@ def test_a_korean_patient_gets_a_korean_email_and_a_korean_text_whose_link_opens
     # No clinical data in a text: no body part, no treatment, no timepoint.
     for word in ("무릎", "knee", "Knee", "3개월", "3 months", "줄기세포", "PRP"):
         assert word not in text.body
-    assert len(text.body) < 250
+    # Short: two links (the questionnaire, and leaving the registry) and two lines of words.
+    assert len(text.body) < 320
+    assert "/p/withdraw/" in text.body
     message = Message.objects.get(channel="sms")
     assert (message.status, message.to_phone, message.to_email) == ("sent", "+821000001234", "")
     assert message.provider_ref.startswith("locmem-")
@@ -482,6 +484,7 @@ def patient_form(site, **overrides) -> dict[str, str]:
         "consent_follow_up": "True",
         "consent_research": "True",
         "consent_email": "True",
+        "consent_taken": "paper",
         "contact_channel": "sms",
         "change_reason": "new patient",
         "identity-TOTAL_FORMS": "1",

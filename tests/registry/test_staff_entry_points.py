@@ -21,6 +21,7 @@ def add_form_data(registry_id_signed: str, **overrides: str) -> dict[str, str]:
         "registry_id_signed": registry_id_signed,
         "site": "",
         "sex": "female",
+        "consent_taken": "paper",
         "consent_version": "2.1",
         "consent_date": "2026-01-05",
         "contact_channel": "email",

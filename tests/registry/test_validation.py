@@ -278,6 +278,7 @@ def patient_form(alice_client, site_a):
             "consent_follow_up": "True",
             "consent_research": "True",
             "consent_email": "True",
+            "consent_taken": "paper",
             "contact_channel": "email",
             "identity-0-given_name": "Ada",
             "identity-0-family_name": "Example",

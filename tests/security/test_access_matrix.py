@@ -18,7 +18,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from outcomes import dispatcher, outbox
 from outcomes.models import EmailOptOut, FollowUpSettings, InstrumentWording, Message, OutcomePlan, Response
-from registry.models import Membership
+from registry.models import ConsentDocument, Membership
 from tests import factories
 from tests.outcomes.conftest import all_items
 
@@ -35,6 +35,7 @@ MODELS: dict[str, tuple[bool, set[str]]] = {
     "registry.site": (True, {"view"}),
     "registry.membership": (True, {"view"}),
     "registry.protocol": (True, {"view", "add", "change"}),
+    "registry.consentdocument": (True, {"view", "add", "change"}),
     "registry.patient": (True, {"view", "add", "change"}),
     "registry.treatmentepisode": (True, {"view", "add", "change"}),
     "registry.administration": (True, {"view", "add", "change"}),
@@ -98,9 +99,11 @@ NON_ADMIN_ROUTES = {
     "p/q/summary/": "patient",
     "p/q/thanks/": "patient",
     "p/language/": "patient",
+    "p/q/consent/": "patient",
     "p/tablet/done/": "tablet_screen",  # names nobody; tested below
     "p/tablet/end/": "tablet_screen",
     "p/optout/<str:token>/": "patient_token",
+    "p/withdraw/<str:token>/": "patient_token",
     "p/<str:token>/": "patient_token",
     "p/texts/inbound/twilio/": "provider_signed",  # only Twilio's signature opens it; tested below
     "api/v1/schema/": "api_doc",
@@ -162,6 +165,9 @@ def world(site_a, site_b, alice, bob, charlie, patient_a, patient_b):
             "registry.site": site,
             "registry.membership": Membership.objects.get(site=site),
             "registry.protocol": factories.ProtocolFactory(site=site),
+            "registry.consentdocument": ConsentDocument.objects.create(
+                site=site, language="en", version="1.0", title=f"Registry at {key}", text="Why we ask."
+            ),
             "registry.patient": patient,
             "registry.treatmentepisode": episode,
             "registry.administration": factories.AdministrationFactory(episode=episode),
@@ -384,11 +390,19 @@ def test_patient_pages_by_persona(world):
     page = world["clients"]["patient_b"].get("/p/q/1/").content.decode()
     assert "Site B clinic" in page and "Right knee, 3 months after your treatment" in page
     assert "Site A clinic" not in page
+    # The consent page asks only a patient whose consent is still to be given: patient B's is recorded.
+    for persona in PERSONAS:
+        status = world["clients"][persona].get("/p/q/consent/").status_code
+        assert status == (303 if persona == "patient_b" else 404), (persona, status)
     for persona in PERSONAS:
         assert world["clients"][persona].get("/p/" + "Q" * 43 + "/").status_code == 404
+        assert world["clients"][persona].get("/p/withdraw/" + "Q" * 43 + "/").status_code == 404
         # The language switch is the session patient's alone.
         status = world["clients"][persona].post("/p/language/", {"language": "en"}).status_code
         assert status == (303 if persona == "patient_b" else 404), (persona, status)
+    # The withdraw link is its own key: the token of B's email, whoever opens it, shows B's site's page only.
+    page = world["clients"]["anonymous"].get(f"/p/withdraw/{world['token_b']}/")
+    assert page.status_code == 200 and "Site B clinic" in page.content.decode()
     # The patient's session opens nothing of the staff side or the API.
     assert world["clients"]["patient_b"].get("/admin/registry/patient/").status_code == 302
     assert world["clients"]["patient_b"].get("/api/v1/scores/").status_code == 401
