@@ -438,6 +438,7 @@ class FollowUpAdmin(FollowUpBaseAdmin, SimpleHistoryAdmin):
             prefs.append(gettext("no email address"))
         return {
             "fu": fu,
+            "body_part": asking.body_part(fu),
             "patient": patient,
             "identity": identity,
             "language": _language_name(identity.preferred_language) if identity else "",
@@ -736,6 +737,7 @@ class FollowUpAdmin(FollowUpBaseAdmin, SimpleHistoryAdmin):
             "warning": warning,
             "existing": existing,
             "episode": follow_up.episode,
+            "body_part": asking.body_part(follow_up),
             "identity": getattr(follow_up.episode.patient, "identity", None),
             "double": double,
             "pending": pending,
