@@ -20,6 +20,8 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext, ngettext, pgettext, pgettext_lazy
+from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
 import scoring
@@ -51,19 +53,23 @@ from registry.access import is_registry_admin, pk_or_404, sites_visible_to
 from registry.admin import SiteScopedAdminMixin
 
 INSTRUMENT_NAMES = {
-    "hhs_exam": "HHS examination",
+    "hhs_exam": _("HHS examination"),
     "koos": "KOOS",
     "hoos": "HOOS",
     "womac": "WOMAC",
     "mhhs": "mHHS",
     "odi": "ODI",
-    "vas": "Pain VAS",
-    "nrs": "Pain NRS",
+    "vas": _("Pain VAS"),
+    "nrs": _("Pain NRS"),
 }
 
 
+def _name(instrument: str) -> str:
+    return str(INSTRUMENT_NAMES.get(instrument, instrument))
+
+
 def _names(instruments: list[str]) -> list[str]:
-    return [INSTRUMENT_NAMES.get(i, i) for i in instruments]
+    return [_name(i) for i in instruments]
 
 
 # Plans -----------------------------------------------------------------------------------------------------
@@ -88,10 +94,10 @@ class OutcomePlanAdmin(SiteScopedAdminMixin, SimpleHistoryAdmin):
             return qs
         return qs.filter(Q(site__isnull=True) | Q(site__in=sites_visible_to(request.user)))
 
-    @admin.display(description="instruments by timepoint")
+    @admin.display(description=_("instruments by timepoint"))
     def asked(self, obj: OutcomePlan) -> str:
         by_tp = services.plan_instruments(obj)
-        return "; ".join(f"{tp}: {', '.join(INSTRUMENT_NAMES.get(i, i) for i in v)}" for tp, v in by_tp.items())
+        return "; ".join(f"{tp}: {', '.join(_names(v))}" for tp, v in by_tp.items())
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return is_registry_admin(request.user)
@@ -110,7 +116,7 @@ def _scores_table(fu: FollowUp) -> str:
     """The scores in words (outcomes.score_words), grouped by instrument; keys only as a tooltip."""
     groups = score_words.groups_for(fu)
     if not groups:
-        return "No scores yet."
+        return gettext("No scores yet.")
 
     def rows(lines: list[score_words.ScoreLine]) -> str:
         return format_html_join(
@@ -144,9 +150,9 @@ def _scores_table(fu: FollowUp) -> str:
                 format_html(" <small>— {}</small>", g.note) if g.note else "",
                 rows(g.lines),
                 format_html(
-                    '<tr><td colspan="4"><details><summary>Other forms of these scores ({})</summary>'
+                    '<tr><td colspan="4"><details><summary>{}</summary>'
                     '<table class="scores-words">{}</table></details></td></tr>',
-                    len(g.other),
+                    gettext("Other forms of these scores (%(n)s)") % {"n": len(g.other)},
                     rows(g.other),
                 )
                 if g.other
@@ -156,8 +162,12 @@ def _scores_table(fu: FollowUp) -> str:
         ),
     )
     return format_html(
-        '<table class="scores scores-words"><thead><tr><th>score</th><th>value</th><th>which end is good</th>'
-        "<th>since baseline</th></tr></thead>{}</table>",
+        '<table class="scores scores-words"><thead><tr><th>{}</th><th>{}</th><th>{}</th>'
+        "<th>{}</th></tr></thead>{}</table>",
+        pgettext("table heading", "score"),
+        pgettext("table heading", "value"),
+        gettext("which end is good"),
+        gettext("since baseline"),
         body,
     )
 
@@ -191,7 +201,7 @@ class FollowUpBaseAdmin(SiteScopedAdminMixin, admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # follow-ups are created by the schedule when an episode is saved
 
-    @admin.action(description="Send the questionnaire link again", permissions=["change"])
+    @admin.action(description=_("Send the questionnaire link again"), permissions=["change"])
     def resend_link(self, request: HttpRequest, queryset: QuerySet) -> None:
         sent, refused = 0, []
         for fu in queryset:
@@ -201,24 +211,32 @@ class FollowUpBaseAdmin(SiteScopedAdminMixin, admin.ModelAdmin):
             except ValueError as exc:
                 refused.append(f"{fu}: {exc}")
         if sent:
-            self.message_user(request, f"{sent} link(s) queued to be sent again.", messages.SUCCESS)
+            self.message_user(
+                request,
+                ngettext("%(n)s link queued to be sent again.", "%(n)s links queued to be sent again.", sent)
+                % {"n": sent},
+                messages.SUCCESS,
+            )
         for line in refused:
             self.message_user(request, line, messages.WARNING)
 
-    @admin.display(description="emails and texts")
+    @admin.display(description=_("emails and texts"))
     def messages(self, obj: FollowUp) -> str:
         rows = Message.objects.filter(items__follow_up=obj).distinct().order_by("created_at")
         if not rows:
-            return "None yet."
+            return gettext("None yet.")
         return format_html_join(
             "",
-            "<div>{} — {} by {}: {}{}</div>",
+            "<div>{}{}</div>",
             (
                 (
-                    m.created_at.strftime("%Y-%m-%d %H:%M"),
-                    m.get_kind_display(),
-                    m.get_channel_display().lower(),
-                    m.get_status_display(),
+                    gettext("%(when)s — %(kind)s by %(channel)s: %(status)s")
+                    % {
+                        "when": m.created_at.strftime("%Y-%m-%d %H:%M"),
+                        "kind": m.get_kind_display(),
+                        "channel": m.get_channel_display().lower(),
+                        "status": m.get_status_display(),
+                    },
                     f" ({m.last_error})" if m.last_error else "",
                 )
                 for m in rows
@@ -228,31 +246,36 @@ class FollowUpBaseAdmin(SiteScopedAdminMixin, admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return is_registry_admin(request.user)
 
-    @admin.display(description="patient", ordering="episode__patient__registry_id")
+    @admin.display(description=_("patient"), ordering="episode__patient__registry_id")
     def patient(self, obj: FollowUp) -> str:
         return obj.episode.patient.registry_id
 
-    @admin.display(description="joint")
+    @admin.display(description=_("joint"))
     def joint(self, obj: FollowUp) -> str:
         ep = obj.episode
         return f"{ep.get_joint_display()} {ep.spinal_level or ep.get_side_display()}".strip()
 
-    @admin.display(description="days left", ordering="window_closes")
+    @admin.display(description=_("days left"), ordering="window_closes")
     def days_left_display(self, obj: FollowUp) -> str:
         if obj.status in (FollowUpStatus.COMPLETED, FollowUpStatus.WITHDRAWN):
             return "—"
         today = services.site_today(obj.episode.patient.site)
         if today < obj.window_opens:
-            return f"opens in {(obj.window_opens - today).days} d"
+            days = (obj.window_opens - today).days
+            return ngettext("opens in %(n)s day", "opens in %(n)s days", days) % {"n": days}
         left = (obj.window_closes - today).days
-        return "closed" if left < 0 else ("closes today" if left == 0 else f"{left} d left")
+        if left < 0:
+            return pgettext("window", "closed")
+        if left == 0:
+            return gettext("closes today")
+        return ngettext("%(n)s day left", "%(n)s days left", left) % {"n": left}
 
-    @admin.display(description="owed")
+    @admin.display(description=_("owed"))
     def owed(self, obj: FollowUp) -> str:
         done = {r.instrument for r in obj.responses.all()} if obj.pk else set()
-        return ", ".join(f"{INSTRUMENT_NAMES.get(i, i)}{' ✓' if i in done else ''}" for i in obj.instruments) or "—"
+        return ", ".join(f"{_name(i)}{' ✓' if i in done else ''}" for i in obj.instruments) or "—"
 
-    @admin.display(description="who answers how")
+    @admin.display(description=_("who answers how"))
     def asked_how(self, obj: FollowUp) -> str:
         """By link (or tablet), collected by staff for want of wording, or the clinician's: what is left."""
         if obj.status not in asking.LIVE:
@@ -263,61 +286,64 @@ class FollowUpBaseAdmin(SiteScopedAdminMixin, admin.ModelAdmin):
         exam = [i for i in obj.instruments if i == "hhs_exam" and i not in done]
         parts = []
         if a.by_link:
-            parts.append(format_html("Patient, by link or clinic tablet: {}", ", ".join(_names(a.by_link))))
+            parts.append(
+                gettext("Patient, by link or clinic tablet: %(names)s") % {"names": ", ".join(_names(a.by_link))}
+            )
             url = reverse("admin:outcomes_followup_tablet", args=[obj.pk])
-            parts.append(format_html('<a class="button" href="{}">Hand the clinic tablet to the patient…</a>', url))
-        if a.unworded:
             parts.append(
                 format_html(
-                    "Patient, collected by staff (no patient wording loaded in {}): {}",
-                    asking.patient_language(fu),
-                    ", ".join(_names(a.unworded)),
+                    '<a class="button" href="{}">{}</a>', url, gettext("Hand the clinic tablet to the patient…")
                 )
             )
+        if a.unworded:
+            parts.append(
+                gettext("Patient, collected by staff (no patient wording loaded in %(language)s): %(names)s")
+                % {"language": asking.patient_language(fu), "names": ", ".join(_names(a.unworded))}
+            )
         if exam:
-            parts.append(format_html("Clinician, at the visit: {}", ", ".join(_names(exam))))
+            parts.append(gettext("Clinician, at the visit: %(names)s") % {"names": ", ".join(_names(exam))})
         if not parts:
             return (
-                "Window not open today."
+                gettext("Window not open today.")
                 if not asking.window_open(fu, services.site_today(fu.episode.patient.site))
-                else "Nothing left."
+                else gettext("Nothing left.")
             )
         return format_html_join("", "<div>{}</div>", ((p,) for p in parts))
 
-    @admin.display(description="enter answers")
+    @admin.display(description=_("enter answers"))
     def enter_answers(self, obj: FollowUp) -> str:
         if obj.status == FollowUpStatus.WITHDRAWN:
-            return "Consent withdrawn: nothing is recorded."
+            return gettext("Consent withdrawn: nothing is recorded.")
         done = set(obj.responses.values_list("instrument", flat=True))
         return format_html_join(
             " · ",
-            '<a href="{}">{} {}</a>',
+            '<a href="{}">{}</a>',
             (
                 (
                     reverse("admin:outcomes_followup_enter", args=[obj.pk, i]),
-                    "Change" if i in done else "Enter",
-                    INSTRUMENT_NAMES.get(i, i),
+                    (gettext("Change %(instrument)s") if i in done else gettext("Enter %(instrument)s"))
+                    % {"instrument": _name(i)},
                 )
                 for i in obj.instruments
             ),
         )
 
-    @admin.display(description="scores")
+    @admin.display(description=_("scores"))
     def scores(self, obj: FollowUp) -> str:
         return _scores_table(obj)
 
-    @admin.display(description="patient", ordering="episode__patient__identity__family_name")
+    @admin.display(description=_("patient"), ordering="episode__patient__identity__family_name")
     def who(self, obj: FollowUp) -> str:
         identity = getattr(obj.episode.patient, "identity", None)
         return format_html(
             "{}<br><small>{}</small>", str(identity) if identity else "—", obj.episode.patient.registry_id
         )
 
-    @admin.display(description="follow-up", ordering="timepoint")
+    @admin.display(description=_("follow-up"), ordering="timepoint")
     def what(self, obj: FollowUp) -> str:
         return format_html("{}<br><small>{}</small>", asking.body_part(obj), obj.get_timepoint_display())
 
-    @admin.display(description="window", ordering="window_closes")
+    @admin.display(description=pgettext_lazy("follow-up", "window"), ordering="window_closes")
     def window(self, obj: FollowUp) -> str:
         """How long is left (the list's default order), then the window's dates."""
         return format_html(
@@ -346,15 +372,23 @@ class FollowUpAdmin(FollowUpBaseAdmin, SimpleHistoryAdmin):
     ]
     fieldsets = [
         (None, {"fields": ["episode", "timepoint", "status", "owed", "asked_how", "enter_answers", "scores"]}),
-        ("Messages", {"fields": ["messages", "invited_at", "reminders_sent", "next_reminder_at", "call_list_since"]}),
-        ("Schedule", {"fields": ["target_date", "window_opens", "window_closes", "days_from_index", "completed_at"]}),
+        (
+            _("Emails and texts"),
+            {"fields": ["messages", "invited_at", "reminders_sent", "next_reminder_at", "call_list_since"]},
+        ),
+        (
+            _("Schedule"),
+            {"fields": ["target_date", "window_opens", "window_closes", "days_from_index", "completed_at"]},
+        ),
     ]
 
     fields = None  # the fieldsets above
 
-    @admin.display(description="answered", ordering="days_from_index")
+    @admin.display(description=pgettext_lazy("column", "answered"), ordering="days_from_index")
     def answered_day(self, obj: FollowUp) -> str:
-        return "—" if obj.days_from_index is None else f"day {obj.days_from_index}"
+        if obj.days_from_index is None:
+            return "—"
+        return gettext("day %(n)s") % {"n": obj.days_from_index}
 
     def revert_disabled(self, request: HttpRequest, obj: Any = None) -> bool:
         return True  # statuses, windows and contact state follow from the schedule and the answers
@@ -373,7 +407,7 @@ class FollowUpAdmin(FollowUpBaseAdmin, SimpleHistoryAdmin):
             "show_delete": False,
         }
         if fu is not None:
-            extra.update(self._work_context(request, fu), title="Follow-up")
+            extra.update(self._work_context(request, fu), title=gettext("Follow-up"))
         return super().changeform_view(request, object_id, form_url, extra)
 
     def _visible(self, request: HttpRequest, object_id: Any) -> FollowUp:
@@ -384,7 +418,7 @@ class FollowUpAdmin(FollowUpBaseAdmin, SimpleHistoryAdmin):
             .first()
         )
         if fu is None:
-            raise Http404("No such follow-up.")
+            raise Http404(gettext("No such follow-up."))
         return fu
 
     def _work_context(self, request: HttpRequest, fu: FollowUp) -> dict[str, Any]:
@@ -395,20 +429,19 @@ class FollowUpAdmin(FollowUpBaseAdmin, SimpleHistoryAdmin):
         owed = [i for i in fu.instruments if i not in done]
         prefs = []
         if not patient.consent_email:
-            prefs.append("no consent to email")
+            prefs.append(gettext("no consent to email"))
         elif opted_out:
-            prefs.append(f"asked for no emails ({opted_out.opted_out_at:%Y-%m-%d})")
+            prefs.append(gettext("asked for no emails (%(date)s)") % {"date": f"{opted_out.opted_out_at:%Y-%m-%d}"})
         elif identity and identity.email:
-            prefs.append("email")
+            prefs.append(pgettext("contact by", "email"))
         if identity and not identity.email:
-            prefs.append("no email address")
+            prefs.append(gettext("no email address"))
         return {
             "fu": fu,
+            "body_part": asking.body_part(fu),
             "patient": patient,
             "identity": identity,
-            "language": dict(django_settings.LANGUAGES).get(identity.preferred_language, identity.preferred_language)
-            if identity
-            else "",
+            "language": _language_name(identity.preferred_language) if identity else "",
             "contact_prefs": ", ".join(prefs) or "—",
             "owed_patient": _names([i for i in owed if i != HHS_EXAM]),
             "owed_clinician": _names([i for i in owed if i == HHS_EXAM]),
@@ -463,15 +496,17 @@ class FollowUpAdmin(FollowUpBaseAdmin, SimpleHistoryAdmin):
         try:
             call = services.call_log(follow_up=fu, outcome=outcome, by=request.user, note=request.POST.get("note", ""))
         except PermissionError:
-            raise Http404("No such follow-up.") from None
+            raise Http404(gettext("No such follow-up.")) from None
         except ValidationError as exc:
             self.message_user(request, " ".join(exc.messages), messages.ERROR)
             return HttpResponseRedirect(back)
-        said = f"Call recorded: {call.get_outcome_display().lower()}."
+        said = gettext("Call recorded: %(outcome)s.") % {"outcome": call.get_outcome_display().lower()}
         done = {r.instrument for r in fu.responses.all()}
         owed = [i for i in fu.instruments if i not in done]
         if outcome == CallOutcome.ANSWERED_NOW and owed:
-            self.message_user(request, f"{said} Enter the answers as the patient gives them.", messages.SUCCESS)
+            self.message_user(
+                request, f"{said} {gettext('Enter the answers as the patient gives them.')}", messages.SUCCESS
+            )
             return HttpResponseRedirect(
                 reverse("admin:outcomes_followup_enter", args=[fu.pk, owed[0]]) + "?mode=" + Mode.PHONE
             )
@@ -479,21 +514,31 @@ class FollowUpAdmin(FollowUpBaseAdmin, SimpleHistoryAdmin):
             try:
                 dispatcher.message_resend(follow_up=fu, by=request.user)
             except ValueError as exc:
-                self.message_user(request, f"{said} The link was not sent again: {exc}", messages.WARNING)
+                self.message_user(
+                    request,
+                    f"{said} " + gettext("The link was not sent again: %(why)s") % {"why": exc},
+                    messages.WARNING,
+                )
             else:
-                self.message_user(request, f"{said} The link is being sent again.", messages.SUCCESS)
+                self.message_user(request, f"{said} {gettext('The link is being sent again.')}", messages.SUCCESS)
             return HttpResponseRedirect(back)
         if outcome == CallOutcome.WRONG_NUMBER:
             url = reverse("admin:registry_patient_change", args=[fu.episode.patient_id])
             self.message_user(
                 request,
-                format_html('{} <a href="{}">Correct the phone number on the patient\'s page.</a>', said, url),
+                format_html(
+                    '{} <a href="{}">{}</a>', said, url, gettext("Correct the phone number on the patient's page.")
+                ),
                 messages.WARNING,
             )
             return HttpResponseRedirect(back)
         if outcome in services.ENDS_FOLLOW_UP:
             fu.refresh_from_db()
-            self.message_user(request, f"{said} This follow-up is ended: {fu.get_status_display().lower()}.")
+            self.message_user(
+                request,
+                f"{said} "
+                + gettext("This follow-up is ended: %(status)s.") % {"status": fu.get_status_display().lower()},
+            )
             return HttpResponseRedirect(back)
         self.message_user(request, said, messages.SUCCESS)
         return HttpResponseRedirect(back)
@@ -509,7 +554,7 @@ class FollowUpAdmin(FollowUpBaseAdmin, SimpleHistoryAdmin):
             except ValidationError as exc:
                 self.message_user(request, " ".join(exc.messages), messages.ERROR)
             else:
-                self.message_user(request, "The follow-up is resumed.", messages.SUCCESS)
+                self.message_user(request, gettext("The follow-up is resumed."), messages.SUCCESS)
         return HttpResponseRedirect(back)
 
     def resend_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
@@ -523,7 +568,11 @@ class FollowUpAdmin(FollowUpBaseAdmin, SimpleHistoryAdmin):
             except ValueError as exc:
                 self.message_user(request, f"{fu}: {exc}", messages.WARNING)
             else:
-                self.message_user(request, f"{fu}: the link is being sent again.", messages.SUCCESS)
+                self.message_user(
+                    request,
+                    gettext("%(follow_up)s: the link is being sent again.") % {"follow_up": fu},
+                    messages.SUCCESS,
+                )
         back = request.POST.get("back") or request.headers.get("referer", "")
         if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
             back = reverse("admin:outcomes_followup_change", args=[fu.pk])
@@ -539,7 +588,7 @@ class FollowUpAdmin(FollowUpBaseAdmin, SimpleHistoryAdmin):
             .first()
         )
         if follow_up is None:
-            raise Http404("No such follow-up.")
+            raise Http404(gettext("No such follow-up."))
         if not request.user.has_perm("outcomes.add_response"):
             raise PermissionDenied
         error, other_open = None, False
@@ -568,11 +617,14 @@ class FollowUpAdmin(FollowUpBaseAdmin, SimpleHistoryAdmin):
         chosen = everything.get(fu.pk)
         if chosen is None or not chosen.by_link:
             why = services.tablet_refusal(fu, chosen, now=clock.now())
-            asks, error = [], error or f"This follow-up cannot be answered on the tablet now: {why}."
+            asks, error = (
+                [],
+                error or gettext("This follow-up cannot be answered on the tablet now: %(why)s.") % {"why": why},
+            )
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
-            "title": "Hand the clinic tablet to the patient",
+            "title": gettext("Hand the clinic tablet to the patient"),
             "follow_up": fu,
             "identity": getattr(fu.episode.patient, "identity", None),
             "asks": [(asking.about(a.follow_up, for_staff=True), ", ".join(_names(a.by_link))) for a in asks],
@@ -586,7 +638,7 @@ class FollowUpAdmin(FollowUpBaseAdmin, SimpleHistoryAdmin):
     def enter_view(self, request: HttpRequest, object_id: str, instrument: str) -> HttpResponse:
         follow_up = self._visible(request, object_id)
         if instrument not in follow_up.instruments:
-            raise Http404("No such follow-up or instrument.")
+            raise Http404(gettext("No such follow-up or instrument."))
         if not (request.user.has_perm("outcomes.add_response") or request.user.has_perm("outcomes.change_response")):
             raise PermissionDenied
         existing = follow_up.responses.filter(instrument=instrument).first()
@@ -633,21 +685,25 @@ class FollowUpAdmin(FollowUpBaseAdmin, SimpleHistoryAdmin):
                 except ValidationError as exc:
                     form.add_error(None, exc)
                 else:
-                    name = INSTRUMENT_NAMES.get(instrument, instrument)
+                    name = _name(instrument)
                     if outcome == "differ":
                         self.message_user(
                             request,
-                            "The second entry differs from the first: choose, for each difference.",
+                            gettext("The second entry differs from the first: choose, for each difference."),
                             messages.WARNING,
                         )
                         return HttpResponseRedirect(
                             reverse("admin:outcomes_followup_resolve", args=[follow_up.pk, instrument])
                         )
                     said = (
-                        f"First entry of the paper {name} kept. A second person keys the same form; it is saved and "
-                        "scored when both entries agree."
+                        gettext(
+                            "First entry of the paper %(instrument)s kept. A second person keys the same form; it is "
+                            "saved and scored when both entries agree."
+                        )
+                        % {"instrument": name}
                         if outcome == "first"
-                        else "The second entry agrees with the first. "
+                        else gettext("The second entry agrees with the first.")
+                        + " "
                         + _saved_message(instrument, form.missing(), unscored)
                     )
                     self.message_user(request, said, messages.SUCCESS)
@@ -673,7 +729,7 @@ class FollowUpAdmin(FollowUpBaseAdmin, SimpleHistoryAdmin):
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
-            "title": f"{INSTRUMENT_NAMES.get(instrument, instrument)} — {follow_up}",
+            "title": f"{_name(instrument)} — {follow_up}",
             "follow_up": follow_up,
             "form": form,
             "instrument": form.definition,
@@ -681,6 +737,7 @@ class FollowUpAdmin(FollowUpBaseAdmin, SimpleHistoryAdmin):
             "warning": warning,
             "existing": existing,
             "episode": follow_up.episode,
+            "body_part": asking.body_part(follow_up),
             "identity": getattr(follow_up.episode.patient, "identity", None),
             "double": double,
             "pending": pending,
@@ -700,7 +757,7 @@ class FollowUpAdmin(FollowUpBaseAdmin, SimpleHistoryAdmin):
             .first()
         )
         if entry is None:
-            raise Http404("No double entry waiting to be resolved.")
+            raise Http404(gettext("No double entry waiting to be resolved."))
         error = None
         if request.method == "POST":
             choices = {k.removeprefix("choice_"): v for k, v in request.POST.items() if k.startswith("choice_")}
@@ -712,7 +769,9 @@ class FollowUpAdmin(FollowUpBaseAdmin, SimpleHistoryAdmin):
                 error = " ".join(exc.messages)
             else:
                 self.message_user(
-                    request, f"Differences resolved: {INSTRUMENT_NAMES.get(instrument, instrument)} saved and scored."
+                    request,
+                    gettext("Differences resolved: %(instrument)s saved and scored.")
+                    % {"instrument": _name(instrument)},
                 )
                 return HttpResponseRedirect(reverse("admin:outcomes_followup_change", args=[follow_up.pk]))
         labels = {i.code: i for i in asking.items_asked(instrument)}
@@ -720,7 +779,12 @@ class FollowUpAdmin(FollowUpBaseAdmin, SimpleHistoryAdmin):
         for f in services.double_entry_differences(entry):
             if f == services.DATE_FIELD:
                 rows.append(
-                    (f, "Date the answers were given", str(entry.first_completed_on), str(entry.second_completed_on))
+                    (
+                        f,
+                        gettext("Date the answers were given"),
+                        str(entry.first_completed_on),
+                        str(entry.second_completed_on),
+                    )
                 )
                 continue
             item = labels[f]
@@ -735,7 +799,7 @@ class FollowUpAdmin(FollowUpBaseAdmin, SimpleHistoryAdmin):
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
-            "title": f"Resolve the double entry of {INSTRUMENT_NAMES.get(instrument, instrument)}",
+            "title": gettext("Resolve the double entry of %(instrument)s") % {"instrument": _name(instrument)},
             "follow_up": follow_up,
             "entry": entry,
             "rows": rows,
@@ -745,22 +809,29 @@ class FollowUpAdmin(FollowUpBaseAdmin, SimpleHistoryAdmin):
         return TemplateResponse(request, "admin/outcomes/followup/resolve.html", context)
 
 
+def _language_name(code: str) -> str:
+    """The language's own name ('한국어'), as the language switch shows it."""
+    return dict(django_settings.LANGUAGES).get(code, code)
+
+
 def _keyed(item: Any, value: Any, code: str | None) -> str:
     if value is None:
-        return f"blank: {dict(MissingCode.choices).get(code or '', 'no reason').lower()}"
+        why = dict(MissingCode.choices).get(code or "") or gettext("no reason")
+        return gettext("blank: %(why)s") % {"why": why.lower()}
     option = next((o.label for o in item.options if o.value == value), "")
     return f"{value} ({option})" if option else str(value)
 
 
 def _saved_message(instrument: str, missing: dict[str, str], unscored: list[str]) -> str:
-    said = f"{INSTRUMENT_NAMES.get(instrument, instrument)} saved and scored."
+    said = gettext("%(instrument)s saved and scored.") % {"instrument": _name(instrument)}
     if missing:
         labels = dict(MissingCode.choices)
-        said += (
-            f" Left blank ({len(missing)}): " + ", ".join(f"{c} {labels[r].lower()}" for c, r in missing.items()) + "."
-        )
+        said += " " + gettext("Left blank (%(n)s): %(items)s.") % {
+            "n": len(missing),
+            "items": ", ".join(f"{c} {labels[r].lower()}" for c, r in missing.items()),
+        }
     if unscored:
-        said += " Not scored: " + "; ".join(unscored) + "."
+        said += " " + gettext("Not scored: %(scales)s.") % {"scales": "; ".join(unscored)}
     return said
 
 
@@ -792,18 +863,18 @@ class WorklistAdmin(FollowUpBaseAdmin):
                 return list(self.ordering)
 
     class WorkFilter(admin.SimpleListFilter):
-        title = "work"
+        title = _("work")
         parameter_name = "work"
         DEFAULT = "today"
 
         def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
             return [
-                ("today", "To do today (open, closing first)"),
-                ("call", "Call list: no answer after the reminders"),
-                ("overdue", "Overdue: window closes within 7 days"),
-                ("due_soon", "Due soon: opens within 14 days"),
-                ("missed", "Missed (last 90 days)"),
-                ("all", "All unfinished"),
+                ("today", gettext("To do today (open, closing first)")),
+                ("call", gettext("Call list: no answer after the reminders")),
+                ("overdue", gettext("Overdue: window closes within 7 days")),
+                ("due_soon", gettext("Due soon: opens within 14 days")),
+                ("missed", gettext("Missed (last 90 days)")),
+                ("all", gettext("All unfinished")),
             ]
 
         def value(self) -> str:
@@ -847,12 +918,12 @@ class WorklistAdmin(FollowUpBaseAdmin):
         ("episode__patient__site", admin.RelatedOnlyFieldListFilter),
     ]
 
-    @admin.display(description="name")
+    @admin.display(description=pgettext_lazy("person", "name"))
     def name(self, obj: FollowUp) -> str:
         identity = getattr(obj.episode.patient, "identity", None)
         return str(identity) if identity else "—"
 
-    @admin.display(description="status", ordering="status")
+    @admin.display(description=_("status"), ordering="status")
     def status_and_call(self, obj: FollowUp) -> str:
         last = getattr(obj, "last_call_at", None)
         if last is None:
@@ -860,40 +931,50 @@ class WorklistAdmin(FollowUpBaseAdmin):
         said = CallOutcome(obj.last_call_outcome).label.lower()
         when = timezone.localtime(last).strftime("%m-%d %H:%M")
         return format_html(
-            '{}<br><small title="last call">called {}:</small><br><small>{}</small>',
+            '{}<br><small title="{}">{}</small><br><small>{}</small>',
             obj.get_status_display(),
-            when,
+            gettext("last call"),
+            gettext("called %(when)s:") % {"when": when},
             said,
         )
 
-    @admin.display(description="next step")
+    @admin.display(description=_("next step"))
     def next_steps(self, obj: FollowUp) -> str:
         """The common next steps, one click each: call (the work screen's call log), enter what is owed, resend
         the link (a button posting the list's own form), the clinic tablet."""
         links = []
         if obj.status in services.CALLABLE:
             url = reverse("admin:outcomes_followup_change", args=[obj.pk]) + "#call"
-            links.append(format_html('<a href="{}">Call…</a>', url))
+            links.append(format_html('<a href="{}">{}</a>', url, gettext("Call…")))
         done = {r.instrument for r in obj.responses.all()}
         owed = [i for i in obj.instruments if i not in done]
         if obj.status in asking.LIVE and owed:
             url = reverse("admin:outcomes_followup_enter", args=[obj.pk, owed[0]])
-            links.append(format_html('<a href="{}">Enter {}</a>', url, INSTRUMENT_NAMES.get(owed[0], owed[0])))
+            links.append(
+                format_html(
+                    '<a href="{}">{}</a>', url, gettext("Enter %(instrument)s") % {"instrument": _name(owed[0])}
+                )
+            )
         if asking.window_open(obj, services.site_today(obj.episode.patient.site)):
             links.append(
-                format_html('<a href="{}">Tablet…</a>', reverse("admin:outcomes_followup_tablet", args=[obj.pk]))
+                format_html(
+                    '<a href="{}">{}</a>',
+                    reverse("admin:outcomes_followup_tablet", args=[obj.pk]),
+                    gettext("Tablet…"),
+                )
             )
             if obj.status in asking.LIVE and obj.invited_at is not None:
                 links.append(
                     format_html(
-                        '<button type="submit" class="linkbutton" formaction="{}" title="Send the link again">'
-                        "Resend link</button>",
+                        '<button type="submit" class="linkbutton" formaction="{}" title="{}">{}</button>',
                         reverse("admin:outcomes_followup_resend", args=[obj.pk]),
+                        gettext("Send the link again"),
+                        gettext("Resend link"),
                     )
                 )
         return format_html_join(mark_safe("<br>"), '<span class="nowrap">{}</span>', ((link,) for link in links))
 
-    @admin.display(description="phone")
+    @admin.display(description=pgettext_lazy("column", "phone"))
     def phone(self, obj: FollowUp) -> str:
         identity = getattr(obj.episode.patient, "identity", None)
         return format_html('<span class="nowrap">{}</span>', identity.phone) if identity and identity.phone else ""
@@ -910,20 +991,20 @@ class WorklistAdmin(FollowUpBaseAdmin):
         )
 
     def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
-        return super().changelist_view(request, {"title": "Follow-up worklist", **(extra_context or {})})
+        return super().changelist_view(request, {"title": gettext("Follow-up worklist"), **(extra_context or {})})
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # the worklist is for reading; answers are entered from the follow-up
 
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None):
         if not self.get_queryset(request).filter(pk=pk_or_404(object_id)).exists():
-            raise Http404("No such follow-up.")
+            raise Http404(gettext("No such follow-up."))
         return HttpResponseRedirect(reverse("admin:outcomes_followup_change", args=[pk_or_404(object_id)]))
 
     def history_view(self, request: HttpRequest, object_id: str, extra_context: Any = None) -> HttpResponse:
         # The worklist is a proxy without history of its own: the follow-up's history is the record.
         if not self.get_queryset(request).filter(pk=pk_or_404(object_id)).exists():
-            raise Http404("No such follow-up.")
+            raise Http404(gettext("No such follow-up."))
         return HttpResponseRedirect(reverse("admin:outcomes_followup_history", args=[pk_or_404(object_id)]))
 
 
@@ -959,7 +1040,7 @@ class ResponseAdmin(SiteScopedAdminMixin, SimpleHistoryAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return is_registry_admin(request.user)
 
-    @admin.display(description="answers")
+    @admin.display(description=_("answers"))
     def answers_table(self, obj: Response) -> str:
         """Each item in the form's order: its answer (value and label), or blank and why."""
         labels = dict(MissingCode.choices)
@@ -968,26 +1049,32 @@ class ResponseAdmin(SiteScopedAdminMixin, SimpleHistoryAdmin):
         for item in asking.items_asked(obj.instrument):
             value = obj.answers.get(item.code)
             if value is None:
-                why = labels.get(missing.get(item.code, ""), "no reason recorded")
-                shown = format_html('<em class="worse">blank: {}</em>', why.lower())
+                why = labels.get(missing.get(item.code, "")) or gettext("no reason recorded")
+                shown = format_html('<em class="worse">{}</em>', gettext("blank: %(why)s") % {"why": why.lower()})
             else:
                 option = next((o.label for o in item.options if o.value == value), "")
                 shown = format_html("{}{}", value, f" ({option})" if option else "")
             rows.append((item.code, item.label, shown))
         blanks = sum(1 for _c, _l, _s in rows if obj.answers.get(_c) is None)
+        answered = ngettext(
+            "%(answered)s of %(n)s item answered", "%(answered)s of %(n)s items answered", len(rows)
+        ) % {"answered": len(rows) - blanks, "n": len(rows)}
+        if blanks:
+            answered += gettext("; %(n)s blank") % {"n": blanks}
         return format_html(
-            '<p>{} of {} items answered{}.</p><table class="scores-words"><thead><tr><th>item</th><th>asked</th>'
-            "<th>answer</th></tr></thead><tbody>{}</tbody></table>",
-            len(rows) - blanks,
-            len(rows),
-            f"; {blanks} blank" if blanks else "",
+            '<p>{}.</p><table class="scores-words"><thead><tr><th>{}</th><th>{}</th>'
+            "<th>{}</th></tr></thead><tbody>{}</tbody></table>",
+            answered,
+            pgettext("table heading", "item"),
+            pgettext("table heading", "asked"),
+            pgettext("table heading", "answer"),
             format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td></tr>", rows),
         )
 
     @admin.display(description="")
     def change_answers(self, obj: Response) -> str:
         url = reverse("admin:outcomes_followup_enter", args=[obj.follow_up_id, obj.instrument])
-        return format_html('<a href="{}">Change these answers (a reason is required)</a>', url)
+        return format_html('<a href="{}">{}</a>', url, gettext("Change these answers (a reason is required)"))
 
 
 # Wording ---------------------------------------------------------------------------------------------------
@@ -996,7 +1083,10 @@ class ResponseAdmin(SiteScopedAdminMixin, SimpleHistoryAdmin):
 class WordingForm(forms.ModelForm):
     file = forms.FileField(
         required=False,
-        help_text="A wording file in the registry-wording format (scoring/README.md). It replaces the stored content.",
+        label=_("file"),
+        help_text=_(
+            "A wording file in the registry-wording format (scoring/README.md). It replaces the stored content."
+        ),
     )
 
     class Meta:
@@ -1007,13 +1097,13 @@ class WordingForm(forms.ModelForm):
         cleaned = super().clean()
         upload = cleaned.get("file")
         if upload is None and not self.instance.pk:
-            raise ValidationError({"file": "Choose the wording file to load."})
+            raise ValidationError({"file": gettext("Choose the wording file to load.")})
         if upload is not None:
             try:
                 data = json.loads(upload.read().decode("utf-8"))
                 wording = scoring.load_wording(data)
             except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-                raise ValidationError({"file": f"Not a JSON file: {exc}"}) from None
+                raise ValidationError({"file": gettext("Not a JSON file: %(error)s") % {"error": exc}}) from None
             except scoring.ScoringError as exc:
                 raise ValidationError({"file": str(exc)}) from None
             site = cleaned.get("site") or getattr(self.instance, "site", None)
@@ -1023,8 +1113,11 @@ class WordingForm(forms.ModelForm):
             if clash.exists():
                 raise ValidationError(
                     {
-                        "file": f"This site already has {wording.instrument} wording in "
-                        f"{wording.language}: open it and load the new file there."
+                        "file": gettext(
+                            "This site already has %(instrument)s wording in %(language)s: open it and load the new "
+                            "file there."
+                        )
+                        % {"instrument": wording.instrument, "language": wording.language}
                     }
                 )
             self.instance.content = data
@@ -1049,9 +1142,12 @@ class InstrumentWordingAdmin(SiteScopedAdminMixin, SimpleHistoryAdmin):
                 if site.pk in visible:
                     self.message_user(
                         request,
-                        f"{site.code} has no patient wording in {site.language!r} for {', '.join(_names(names))}: "
-                        "these are never sent by link or asked on the tablet; staff collect them by phone, on paper "
-                        "or in the clinic until the validated wording is loaded here.",
+                        gettext(
+                            "%(site)s has no patient wording in %(language)s for %(names)s: these are never sent by "
+                            "link or asked on the tablet; staff collect them by phone, on paper or in the clinic "
+                            "until the validated wording is loaded here."
+                        )
+                        % {"site": site.code, "language": repr(site.language), "names": ", ".join(_names(names))},
                         messages.WARNING,
                     )
         return super().changelist_view(request, extra_context)
@@ -1093,16 +1189,24 @@ class MessageAdmin(SiteScopedAdminMixin, admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    @admin.display(description="follow-ups")
+    @admin.display(description=_("follow-ups"))
     def covers(self, obj: Message) -> str:
         return ", ".join(str(i.follow_up) for i in obj.items.select_related("follow_up__episode__patient")) or "—"
 
-    @admin.action(description="Retry failed messages now", permissions=["view"])
+    @admin.action(description=_("Retry failed messages now"), permissions=["view"])
     def retry_now(self, request: HttpRequest, queryset: QuerySet) -> None:
         count = queryset.filter(status=MessageStatus.FAILED).update(
             status=MessageStatus.PENDING, next_attempt_at=timezone.now(), attempts=0
         )
-        self.message_user(request, f"{count} message(s) will be retried by the next dispatcher pass.")
+        self.message_user(
+            request,
+            ngettext(
+                "%(n)s message will be retried by the next dispatcher pass.",
+                "%(n)s messages will be retried by the next dispatcher pass.",
+                count,
+            )
+            % {"n": count},
+        )
 
 
 @admin.register(EmailOptOut)

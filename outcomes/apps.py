@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class OutcomesConfig(AppConfig):
     name = "outcomes"
-    verbose_name = "Outcomes"
+    verbose_name = _("Outcomes")
 
     def ready(self) -> None:
         from outcomes import checks, signals  # noqa: F401 - registers the check, connects the receivers
@@ -17,7 +18,7 @@ class OutcomesConfig(AppConfig):
         extensions.episode_panel_add(
             extensions.EpisodePanel(
                 key="charts",
-                title="Scores over time",
+                title=_("Scores over time"),
                 template="outcomes/charts/_episode_panel.html",
                 head_template="outcomes/charts/_scripts.html",
                 content=lambda episode, user: episode_charts(episode=episode, user=user),

@@ -25,7 +25,6 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.utils import translation
 from django.utils.translation import gettext, gettext_lazy, pgettext
 
 import scoring
@@ -177,13 +176,13 @@ TIMEPOINT_PHRASE = {
     Timepoint.M12: gettext_lazy("12 months after your treatment"),
     Timepoint.M24: gettext_lazy("24 months after your treatment"),
 }
-# Staff pages say "the treatment"; they are in English until the staff side is translated.
+# Staff pages say "the treatment", in the staff member's language.
 STAFF_TIMEPOINT_PHRASE = {
-    Timepoint.BASELINE: "before the treatment",
-    Timepoint.M3: "3 months after the treatment",
-    Timepoint.M6: "6 months after the treatment",
-    Timepoint.M12: "12 months after the treatment",
-    Timepoint.M24: "24 months after the treatment",
+    Timepoint.BASELINE: gettext_lazy("before the treatment"),
+    Timepoint.M3: gettext_lazy("3 months after the treatment"),
+    Timepoint.M6: gettext_lazy("6 months after the treatment"),
+    Timepoint.M12: gettext_lazy("12 months after the treatment"),
+    Timepoint.M24: gettext_lazy("24 months after the treatment"),
 }
 # Whole phrases, not pieces: the order of side and joint differs between languages.
 BODY_PARTS = {
@@ -210,8 +209,8 @@ def body_part(fu: FollowUp) -> str:
 def about(fu: FollowUp, *, for_staff: bool = False) -> str:
     """'Left knee, 12 months after your treatment' (for staff: '... after the treatment')."""
     if for_staff:
-        with translation.override("en"):
-            return f"{body_part(fu)}, {STAFF_TIMEPOINT_PHRASE.get(fu.timepoint, fu.get_timepoint_display())}"
+        when = STAFF_TIMEPOINT_PHRASE.get(fu.timepoint, fu.get_timepoint_display())
+        return gettext("%(part)s, %(when)s") % {"part": body_part(fu), "when": when}
     phrase = TIMEPOINT_PHRASE.get(fu.timepoint, fu.get_timepoint_display())
     return gettext("%(part)s, %(when)s") % {"part": body_part(fu), "when": phrase}
 

@@ -14,6 +14,7 @@ from django.db.models.functions import TruncMonth
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from outcomes.charts import Chart
@@ -57,7 +58,7 @@ def episode_charts(*, episode: TreatmentEpisode, user: Any) -> list[Chart]:
             value=value,
             timepoint=timepoint,
             day=day if day is not None else (target - episode.index_date).days,
-            mode=str(modes.get(mode, "derived from other answers" if mode is None else mode)),
+            mode=str(modes.get(mode, gettext("derived from other answers") if mode is None else mode)),
         )
         for instrument, key, value, timepoint, day, target, mode in rows
     ]
@@ -71,7 +72,7 @@ def _chosen_site(request: HttpRequest) -> tuple[Any, Any]:
     """(the visible sites, the chosen site or None for all). Another site's id is a 404."""
     visible = sites_visible_to(request.user)
     if not visible.exists():
-        raise PermissionDenied("No site to show.")
+        raise PermissionDenied(gettext("No site to show."))
     raw = request.GET.get("site", "")
     if raw:
         site = visible.filter(pk=pk_or_404(raw)).first()
@@ -152,7 +153,9 @@ def site_dashboard(request: HttpRequest) -> HttpResponse:
         "outcomes/charts/site_dashboard.html",
         {
             **admin.site.each_context(request),
-            "title": "Site dashboard" + (f": {site.code}" if site else ": all sites"),
+            "title": gettext("Site dashboard: %(site)s") % {"site": site.code}
+            if site
+            else gettext("Site dashboard: all sites"),
             "sites": list(visible),
             "site": site,
             "charts": site_dashboard_charts(user=request.user, site=site),

@@ -17,7 +17,8 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext, pgettext_lazy
+from django.utils.translation import gettext_lazy as _
 
 import scoring
 from outcomes.asking import items_asked  # noqa: F401  (one definition, shared with the patient pages)
@@ -146,10 +147,21 @@ def unscorable_outputs(instrument: str, answers: Mapping[str, Any]) -> list[str]
             answered = [c for c in codes if answers.get(c) is not None]
             if len(answered) >= sub.min_items:
                 continue
-            listed = ", ".join(answered) if answered else "none"
+            listed = ", ".join(answered) if answered else gettext("none")
             out.append(
-                f"{prefix}{sub.label} needs {sub.min_items} of {len(codes)} item{'s' if len(codes) != 1 else ''}; "
-                f"{len(answered)} answered: {listed}"
+                prefix
+                + ngettext(
+                    "%(scale)s needs %(min)s of %(n)s item; %(answered)s answered: %(listed)s",
+                    "%(scale)s needs %(min)s of %(n)s items; %(answered)s answered: %(listed)s",
+                    len(codes),
+                )
+                % {
+                    "scale": sub.label,
+                    "min": sub.min_items,
+                    "n": len(codes),
+                    "answered": len(answered),
+                    "listed": listed,
+                }
             )
     return out
 
@@ -165,16 +177,22 @@ class EntryForm(InstrumentForm):
     its own or the one given for all blanks; the reasons are stored as missing-data codes beside the answers."""
 
     blank_all = forms.ChoiceField(
-        label="Reason for every blank without its own",
+        label=_("Reason for every blank without its own"),
         choices=BLANK_CHOICES,
         required=False,
-        help_text="Use this when several items share one reason (e.g. a page of the paper form not filled in).",
+        help_text=_("Use this when several items share one reason (e.g. a page of the paper form not filled in)."),
     )
-    completed_on = forms.DateField(label="Date the answers were given", widget=forms.DateInput(attrs={"type": "date"}))
-    mode = forms.ChoiceField(choices=[c for c in Mode.choices if c[0] != Mode.WEB], initial=Mode.PAPER)
-    reason = forms.CharField(label="Reason for change", required=False, max_length=100)
+    completed_on = forms.DateField(
+        label=_("Date the answers were given"), widget=forms.DateInput(attrs={"type": "date"})
+    )
+    mode = forms.ChoiceField(
+        label=pgettext_lazy("how the answers were given", "Mode"),
+        choices=[c for c in Mode.choices if c[0] != Mode.WEB],
+        initial=Mode.PAPER,
+    )
+    reason = forms.CharField(label=_("Reason for change"), required=False, max_length=100)
     confirm_incomplete = forms.BooleanField(
-        label="Save anyway, with the scores that cannot be computed left empty", required=False
+        label=_("Save anyway, with the scores that cannot be computed left empty"), required=False
     )
 
     def __init__(self, *args: Any, editing: bool, follow_up: FollowUp, **kwargs: Any) -> None:
@@ -183,13 +201,13 @@ class EntryForm(InstrumentForm):
         self.follow_up = follow_up
         self.fields["reason"].required = editing
         if editing:
-            self.fields["reason"].help_text = "These answers were already submitted: say why they change."
+            self.fields["reason"].help_text = gettext("These answers were already submitted: say why they change.")
         self.fields["completed_on"].initial = min(timezone.localdate(), follow_up.window_closes)
         self.blank_fields: dict[str, str] = {}
         for code in self.item_fields:
             name = f"blank_{code}"
             self.fields[name] = forms.ChoiceField(
-                label=f"{code} left blank because", choices=BLANK_CHOICES, required=False
+                label=gettext("%(item)s left blank because") % {"item": code}, choices=BLANK_CHOICES, required=False
             )
             self.fields[name].blank_for = code  # type: ignore[attr-defined]
             self.blank_fields[code] = name
@@ -214,16 +232,20 @@ class EntryForm(InstrumentForm):
             answered = cleaned.get(name) is not None
             reason = cleaned.get(self.blank_fields[code]) or ""
             if answered and reason:
-                self.add_error(self.blank_fields[code], f"{code} has an answer: clear the reason, or clear the answer.")
+                self.add_error(
+                    self.blank_fields[code],
+                    gettext("%(item)s has an answer: clear the reason, or clear the answer.") % {"item": code},
+                )
             elif not answered and not reason and not every:
                 unexplained.append(code)
         if unexplained:
             self.add_error(
                 "blank_all",
-                f"Left blank without a reason: {', '.join(unexplained)}. Give each its reason, or one reason for all.",
+                gettext("Left blank without a reason: %(items)s. Give each its reason, or one reason for all.")
+                % {"items": ", ".join(unexplained)},
             )
             for code in unexplained:
-                self.add_error(self.blank_fields[code], "Why is this blank?")
+                self.add_error(self.blank_fields[code], gettext("Why is this blank?"))
         return cleaned
 
     def missing(self) -> dict[str, str]:
@@ -244,9 +266,10 @@ class EntryForm(InstrumentForm):
         day = self.cleaned_data["completed_on"]
         fu = self.follow_up
         if day > timezone.localdate():
-            raise ValidationError("This date is in the future.")
+            raise ValidationError(gettext("This date is in the future."))
         if not fu.window_opens <= day <= fu.window_closes:
             raise ValidationError(
-                f"Outside the {fu.get_timepoint_display()} window ({fu.window_opens} to {fu.window_closes})."
+                gettext("Outside the %(timepoint)s window (%(opens)s to %(closes)s).")
+                % {"timepoint": fu.get_timepoint_display(), "opens": fu.window_opens, "closes": fu.window_closes}
             )
         return day

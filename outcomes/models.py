@@ -16,6 +16,8 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext, pgettext_lazy
+from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from registry.access import SiteScopedQuerySet
@@ -23,53 +25,53 @@ from registry.models import Joint, Protocol, Site, TreatmentEpisode
 
 
 class Timepoint(models.TextChoices):
-    BASELINE = "baseline", "Baseline"
-    M3 = "m3", "3 months"
-    M6 = "m6", "6 months"
-    M12 = "m12", "12 months"
-    M24 = "m24", "24 months"
+    BASELINE = "baseline", _("Baseline")
+    M3 = "m3", _("3 months")
+    M6 = "m6", _("6 months")
+    M12 = "m12", _("12 months")
+    M24 = "m24", _("24 months")
 
 
 class FollowUpStatus(models.TextChoices):
-    SCHEDULED = "scheduled", "Scheduled"
-    OPEN = "open", "Open"
-    COMPLETED = "completed", "Completed"
-    PARTIAL = "partial", "Partially completed"
-    MISSED = "missed", "Missed"
-    WITHDRAWN = "withdrawn", "Withdrawn"
-    CANCELLED = "cancelled", "Cancelled (treatment cancelled)"
-    REFUSED = "refused", "Refused (the patient declined this follow-up)"
-    LOST = "lost", "Lost to follow-up (moved away)"
+    SCHEDULED = "scheduled", pgettext_lazy("follow-up status", "Scheduled")
+    OPEN = "open", pgettext_lazy("follow-up status", "Open")
+    COMPLETED = "completed", pgettext_lazy("follow-up status", "Completed")
+    PARTIAL = "partial", pgettext_lazy("follow-up status", "Partially completed")
+    MISSED = "missed", pgettext_lazy("follow-up status", "Missed")
+    WITHDRAWN = "withdrawn", pgettext_lazy("follow-up status", "Withdrawn")
+    CANCELLED = "cancelled", _("Cancelled (treatment cancelled)")
+    REFUSED = "refused", _("Refused (the patient declined this follow-up)")
+    LOST = "lost", _("Lost to follow-up (moved away)")
 
 
 class EndedReason(models.TextChoices):
     """Why staff ended a follow-up before it was answered (a call's outcome). Counted as such in completion
     figures, never as missing at random."""
 
-    REFUSED = "refused", "Refused"
-    MOVED_AWAY = "moved_away", "Moved away"
+    REFUSED = "refused", pgettext_lazy("call outcome", "Refused")
+    MOVED_AWAY = "moved_away", pgettext_lazy("call outcome", "Moved away")
 
 
 class MissingCode(models.TextChoices):
     """Why an item has no answer: stored beside the answers, never as a value."""
 
-    NOT_ASKED = "not_asked", "Not asked"
-    DECLINED = "declined", "Declined to answer"
-    NOT_APPLICABLE = "not_applicable", "Not applicable"
-    UNREADABLE = "unreadable", "Unreadable on the form"
-    SKIPPED = "skipped", "Left blank by the patient"
+    NOT_ASKED = "not_asked", _("Not asked")
+    DECLINED = "declined", _("Declined to answer")
+    NOT_APPLICABLE = "not_applicable", _("Not applicable")
+    UNREADABLE = "unreadable", _("Unreadable on the form")
+    SKIPPED = "skipped", _("Left blank by the patient")
 
 
 class Mode(models.TextChoices):
-    WEB = "web", "Web (patient link)"
-    PHONE = "phone", "Phone"
-    PAPER = "paper", "Paper"
-    TABLET = "tablet", "Clinic tablet"
+    WEB = "web", _("Web (patient link)")
+    PHONE = "phone", pgettext_lazy("answered by", "Phone")
+    PAPER = "paper", pgettext_lazy("answered on", "Paper")
+    TABLET = "tablet", _("Clinic tablet")
 
 
 class EnteredVia(models.TextChoices):
-    PATIENT_LINK = "patient_link", "Patient (personal link or clinic tablet)"
-    STAFF = "staff", "Staff"
+    PATIENT_LINK = "patient_link", _("Patient (personal link or clinic tablet)")
+    STAFF = "staff", pgettext_lazy("entered by", "Staff")
 
 
 # The instruments a plan may ask. `hhs_exam` is the clinician part of the Harris Hip Score (deformity and range
@@ -78,12 +80,12 @@ HHS_EXAM = "hhs_exam"
 ASKABLE_INSTRUMENTS = [
     ("koos", "KOOS"),
     ("hoos", "HOOS"),
-    ("womac", "WOMAC LK3.1 (asked on its own)"),
-    ("mhhs", "Modified Harris Hip Score (patient part)"),
-    (HHS_EXAM, "Harris Hip Score, clinician examination (deformity, range of motion)"),
-    ("odi", "Oswestry Disability Index"),
-    ("vas", "Pain VAS (0-100 mm)"),
-    ("nrs", "Pain NRS (0-10)"),
+    ("womac", _("WOMAC LK3.1 (asked on its own)")),
+    ("mhhs", _("Modified Harris Hip Score (patient part)")),
+    (HHS_EXAM, _("Harris Hip Score, clinician examination (deformity, range of motion)")),
+    ("odi", _("Oswestry Disability Index")),
+    ("vas", _("Pain VAS (0-100 mm)")),
+    ("nrs", _("Pain NRS (0-10)")),
 ]
 ASKABLE_IDS = [code for code, _ in ASKABLE_INSTRUMENTS]
 
@@ -92,51 +94,61 @@ class OutcomePlan(models.Model):
     """Which instruments are asked at which timepoints for one joint. The most specific active plan wins: the
     episode's protocol, then its site, then the registry-wide default (no site, no protocol)."""
 
-    name = models.CharField(max_length=100)
-    joint = models.CharField(max_length=10, choices=Joint.choices)
+    name = models.CharField(_("name"), max_length=100)
+    joint = models.CharField(_("joint"), max_length=10, choices=Joint.choices)
     site = models.ForeignKey(
         Site,
+        verbose_name=_("site"),
         on_delete=models.CASCADE,
         null=True,
         blank=True,
         related_name="outcome_plans",
-        help_text="Empty: the registry-wide default.",
+        help_text=_("Empty: the registry-wide default."),
     )
     protocol = models.ForeignKey(
-        Protocol, on_delete=models.CASCADE, null=True, blank=True, related_name="outcome_plans"
+        Protocol,
+        verbose_name=_("protocol"),
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="outcome_plans",
     )
-    active = models.BooleanField(default=True)
+    active = models.BooleanField(_("active"), default=True)
 
     history = HistoricalRecords()
 
     class Meta:
         ordering = ["joint", "site__code", "name"]
+        verbose_name = _("outcome plan")
+        verbose_name_plural = _("outcome plans")
         constraints = [
             models.CheckConstraint(condition=Q(joint__in=Joint.values), name="plan_joint_valid"),
         ]
 
     def __str__(self) -> str:
-        scope = self.protocol or self.site or "registry default"
+        scope = self.protocol or self.site or gettext("registry default")
         return f"{self.name} ({self.get_joint_display()}, {scope})"
 
     def clean(self) -> None:
         if self.protocol_id and self.site_id and self.protocol.site_id != self.site_id:
-            raise ValidationError({"protocol": "This protocol belongs to another site."})
+            raise ValidationError({"protocol": gettext("This protocol belongs to another site.")})
         if self.active:
             clash = OutcomePlan.objects.filter(
                 active=True, joint=self.joint, site_id=self.site_id, protocol_id=self.protocol_id
             ).exclude(pk=self.pk)
             if clash.exists():
-                raise ValidationError("Another active plan already covers this joint at this scope.")
+                raise ValidationError(gettext("Another active plan already covers this joint at this scope."))
 
 
 class OutcomePlanItem(models.Model):
-    plan = models.ForeignKey(OutcomePlan, on_delete=models.CASCADE, related_name="items")
-    timepoint = models.CharField(max_length=10, choices=Timepoint.choices)
-    instrument = models.CharField(max_length=20, choices=ASKABLE_INSTRUMENTS)
+    plan = models.ForeignKey(OutcomePlan, verbose_name=_("plan"), on_delete=models.CASCADE, related_name="items")
+    timepoint = models.CharField(_("timepoint"), max_length=10, choices=Timepoint.choices)
+    instrument = models.CharField(_("instrument"), max_length=20, choices=ASKABLE_INSTRUMENTS)
 
     class Meta:
         ordering = ["plan", "timepoint", "instrument"]
+        verbose_name = _("plan item")
+        verbose_name_plural = _("plan items")
         constraints = [
             models.UniqueConstraint(fields=["plan", "timepoint", "instrument"], name="plan_item_unique"),
             models.CheckConstraint(condition=Q(timepoint__in=Timepoint.values), name="plan_item_timepoint_valid"),
@@ -156,32 +168,49 @@ class FollowUp(models.Model):
     UNFINISHED = (FollowUpStatus.SCHEDULED, FollowUpStatus.OPEN, FollowUpStatus.PARTIAL, FollowUpStatus.MISSED)
 
     # Indexed by follow_up_one_per_timepoint (episode first) and follow_up_episode_day; no index of its own.
-    episode = models.ForeignKey(TreatmentEpisode, on_delete=models.CASCADE, related_name="follow_ups", db_index=False)
-    timepoint = models.CharField(max_length=10, choices=Timepoint.choices)
-    target_date = models.DateField()
-    window_opens = models.DateField()
-    window_closes = models.DateField()
-    status = models.CharField(max_length=12, choices=FollowUpStatus.choices, default=FollowUpStatus.SCHEDULED)
-    instruments = models.JSONField(default=list, help_text="Instrument ids owed at this follow-up.")
-    completed_at = models.DateTimeField(null=True, blank=True)
+    episode = models.ForeignKey(
+        TreatmentEpisode,
+        verbose_name=_("treatment episode"),
+        on_delete=models.CASCADE,
+        related_name="follow_ups",
+        db_index=False,
+    )
+    timepoint = models.CharField(_("timepoint"), max_length=10, choices=Timepoint.choices)
+    target_date = models.DateField(_("target date"))
+    window_opens = models.DateField(_("window opens"))
+    window_closes = models.DateField(_("window closes"))
+    status = models.CharField(
+        _("status"), max_length=12, choices=FollowUpStatus.choices, default=FollowUpStatus.SCHEDULED
+    )
+    instruments = models.JSONField(
+        _("instruments"), default=list, help_text=_("Instrument ids owed at this follow-up.")
+    )
+    completed_at = models.DateTimeField(_("completed at"), null=True, blank=True)
     days_from_index = models.IntegerField(
-        null=True, blank=True, help_text="Day of the (first) answers, counted from the index date."
+        _("days from the index date"),
+        null=True,
+        blank=True,
+        help_text=_("Day of the (first) answers, counted from the index date."),
     )
     # Patient contact. A round is one opening of the window: when the index date moves the window, the
     # round goes up and invitation and reminders start afresh for the new window.
-    contact_round = models.PositiveSmallIntegerField(default=1)
-    invited_at = models.DateTimeField(null=True, blank=True)
-    reminders_sent = models.PositiveSmallIntegerField(default=0)
-    next_reminder_at = models.DateTimeField(null=True, blank=True)
-    last_reminded_at = models.DateTimeField(null=True, blank=True)
+    contact_round = models.PositiveSmallIntegerField(_("contact round"), default=1)
+    invited_at = models.DateTimeField(_("invited at"), null=True, blank=True)
+    reminders_sent = models.PositiveSmallIntegerField(_("reminders sent"), default=0)
+    next_reminder_at = models.DateTimeField(_("next reminder at"), null=True, blank=True)
+    last_reminded_at = models.DateTimeField(_("last reminded at"), null=True, blank=True)
     ended_reason = models.CharField(
+        _("ended because"),
         max_length=12,
         choices=EndedReason.choices,
         blank=True,
-        help_text="Set when staff end the follow-up after a call (refused, moved away).",
+        help_text=_("Set when staff end the follow-up after a call (refused, moved away)."),
     )
     call_list_since = models.DateTimeField(
-        null=True, blank=True, help_text="No answer after the reminders: staff should call the patient."
+        _("on the call list since"),
+        null=True,
+        blank=True,
+        help_text=_("No answer after the reminders: staff should call the patient."),
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -192,7 +221,8 @@ class FollowUp(models.Model):
 
     class Meta:
         ordering = ["window_closes", "id"]
-        verbose_name = "follow-up"
+        verbose_name = _("follow-up")
+        verbose_name_plural = _("follow-ups")
         constraints = [
             models.UniqueConstraint(fields=["episode", "timepoint"], name="follow_up_one_per_timepoint"),
             models.CheckConstraint(condition=Q(status__in=FollowUpStatus.values), name="follow_up_status_valid"),
@@ -230,7 +260,10 @@ class FollowUp(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_timepoint_display()} follow-up of {self.episode}"
+        return gettext("%(timepoint)s follow-up of %(episode)s") % {
+            "timepoint": self.get_timepoint_display(),
+            "episode": self.episode,
+        }
 
     @property
     def is_finished(self) -> bool:
@@ -256,30 +289,33 @@ FINISHED = (
 
 
 class CallOutcome(models.TextChoices):
-    NO_ANSWER = "no_answer", "No answer"
-    LEFT_MESSAGE = "left_message", "Left a message"
-    ANSWERED_NOW = "answered_now", "Answering by phone now"
-    WILL_USE_LINK = "will_use_link", "Will answer by link"
-    REFUSED = "refused", "Refused"
-    WRONG_NUMBER = "wrong_number", "Wrong number"
-    MOVED_AWAY = "moved_away", "Moved away"
+    NO_ANSWER = "no_answer", _("No answer")
+    LEFT_MESSAGE = "left_message", _("Left a message")
+    ANSWERED_NOW = "answered_now", _("Answering by phone now")
+    WILL_USE_LINK = "will_use_link", _("Will answer by link")
+    REFUSED = "refused", pgettext_lazy("call outcome", "Refused")
+    WRONG_NUMBER = "wrong_number", _("Wrong number")
+    MOVED_AWAY = "moved_away", pgettext_lazy("call outcome", "Moved away")
 
 
 class CallAttempt(models.Model):
     """One call to a patient about a follow-up, as the coordinator recorded it. Never edited: a call is a fact."""
 
-    follow_up = models.ForeignKey(FollowUp, on_delete=models.CASCADE, related_name="calls")
-    outcome = models.CharField(max_length=16, choices=CallOutcome.choices)
-    note = models.CharField(max_length=300, blank=True)
-    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    at = models.DateTimeField()
+    follow_up = models.ForeignKey(FollowUp, verbose_name=_("follow-up"), on_delete=models.CASCADE, related_name="calls")
+    outcome = models.CharField(pgettext_lazy("call", "outcome"), max_length=16, choices=CallOutcome.choices)
+    note = models.CharField(_("note"), max_length=300, blank=True)
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("called by"), on_delete=models.PROTECT, related_name="+"
+    )
+    at = models.DateTimeField(_("called at"))
 
     objects = SiteScopedQuerySet.as_manager()
     SITE_PATH = "follow_up__episode__patient__site"
 
     class Meta:
         ordering = ["-at", "-id"]
-        verbose_name = "call"
+        verbose_name = _("call")
+        verbose_name_plural = _("calls")
         constraints = [
             models.CheckConstraint(condition=Q(outcome__in=CallOutcome.values), name="call_outcome_valid"),
         ]
@@ -293,33 +329,46 @@ class Response(models.Model):
     """One instrument's answers at one follow-up. Written only through outcomes.services.response_submit, which
     validates the answers with the scoring engine and stores the scores in the same transaction."""
 
-    follow_up = models.ForeignKey(FollowUp, on_delete=models.PROTECT, related_name="responses")
-    instrument = models.CharField(max_length=20, choices=ASKABLE_INSTRUMENTS)
-    answers = models.JSONField(help_text="Item code -> stored value; validated by the scoring engine.")
+    follow_up = models.ForeignKey(
+        FollowUp, verbose_name=_("follow-up"), on_delete=models.PROTECT, related_name="responses"
+    )
+    instrument = models.CharField(_("instrument"), max_length=20, choices=ASKABLE_INSTRUMENTS)
+    answers = models.JSONField(_("answers"), help_text=_("Item code -> stored value; validated by the scoring engine."))
     missing_codes = models.CharField(
+        _("missing-data codes"),
         max_length=1000,
         blank=True,
-        help_text="Why items have no answer: 'P3:declined;S7:not_asked', in the form's order (MissingCode). "
-        "Released to research as its own column, never as a value.",
+        help_text=_(
+            "Why items have no answer: 'P3:declined;S7:not_asked', in the form's order (MissingCode). "
+            "Released to research as its own column, never as a value."
+        ),
     )
-    instrument_version = models.CharField(max_length=20)
-    scoring_version = models.CharField(max_length=20)
-    entered_via = models.CharField(max_length=20, choices=EnteredVia.choices)
+    instrument_version = models.CharField(_("instrument version"), max_length=20)
+    scoring_version = models.CharField(_("scoring version"), max_length=20)
+    entered_via = models.CharField(_("entered via"), max_length=20, choices=EnteredVia.choices)
     entered_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
-    handed_over_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
+        verbose_name=_("entered by"),
         on_delete=models.PROTECT,
         null=True,
         blank=True,
         related_name="+",
-        help_text="Clinic tablet: the staff member who started the patient's session.",
     )
-    mode = models.CharField(max_length=10, choices=Mode.choices)
-    language = models.CharField(max_length=10, default="en")
-    started_at = models.DateTimeField(null=True, blank=True)
-    completed_at = models.DateTimeField(help_text="When the answers were given (for paper: the date on the form).")
+    handed_over_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("tablet handed over by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text=_("Clinic tablet: the staff member who started the patient's session."),
+    )
+    mode = models.CharField(_("mode"), max_length=10, choices=Mode.choices)
+    language = models.CharField(_("language"), max_length=10, default="en")
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    completed_at = models.DateTimeField(
+        _("answered at"), help_text=_("When the answers were given (for paper: the date on the form).")
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -329,6 +378,8 @@ class Response(models.Model):
 
     class Meta:
         ordering = ["follow_up", "instrument"]
+        verbose_name = _("response")
+        verbose_name_plural = _("responses")
         constraints = [
             models.UniqueConstraint(fields=["follow_up", "instrument"], name="response_one_per_instrument"),
             models.CheckConstraint(condition=Q(instrument__in=ASKABLE_IDS), name="response_instrument_valid"),
@@ -341,7 +392,10 @@ class Response(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_instrument_display()} at {self.follow_up}"
+        return gettext("%(instrument)s at %(follow_up)s") % {
+            "instrument": self.get_instrument_display(),
+            "follow_up": self.follow_up,
+        }
 
     @property
     def missing(self) -> dict[str, str]:
@@ -382,7 +436,8 @@ class DoubleEntry(models.Model):
     SITE_PATH = "follow_up__episode__patient__site"
 
     class Meta:
-        verbose_name = "double entry"
+        verbose_name = _("double entry")
+        verbose_name_plural = _("double entries")
         constraints = [
             models.UniqueConstraint(fields=["follow_up", "instrument"], name="double_entry_one_per_instrument"),
             models.CheckConstraint(
@@ -468,26 +523,28 @@ class Worklist(FollowUp):
 
     class Meta:
         proxy = True
-        verbose_name = "worklist entry"
-        verbose_name_plural = "follow-up worklist"
+        verbose_name = _("worklist entry")
+        verbose_name_plural = _("follow-up worklist")
 
 
 class InstrumentWording(models.Model):
     """A site's validated wording of an instrument in one language, loaded from a file the site holds (KOOS and
     HOOS are free to obtain; WOMAC and ODI need a licence). Validated by scoring.load_wording on upload."""
 
-    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="wordings")
-    instrument = models.CharField(max_length=20)
-    language = models.CharField(max_length=10)
-    content = models.JSONField(help_text="The wording file, as validated.")
-    source = models.CharField(max_length=200, blank=True)
-    uploaded_at = models.DateTimeField(auto_now=True)
+    site = models.ForeignKey(Site, verbose_name=_("site"), on_delete=models.CASCADE, related_name="wordings")
+    instrument = models.CharField(_("instrument"), max_length=20)
+    language = models.CharField(_("language"), max_length=10)
+    content = models.JSONField(pgettext_lazy("wording", "content"), help_text=_("The wording file, as validated."))
+    source = models.CharField(pgettext_lazy("wording", "source"), max_length=200, blank=True)
+    uploaded_at = models.DateTimeField(_("uploaded at"), auto_now=True)
 
     history = HistoricalRecords()
     objects = SiteScopedQuerySet.as_manager()
     SITE_PATH = "site"
 
     class Meta:
+        verbose_name = _("instrument wording")
+        verbose_name_plural = _("instrument wordings")
         constraints = [
             models.UniqueConstraint(fields=["site", "instrument", "language"], name="wording_one_per_language"),
         ]
@@ -502,24 +559,40 @@ class InstrumentWording(models.Model):
 class FollowUpSettings(models.Model):
     """A site's follow-up contact policy. Sites without a row use the defaults below."""
 
-    site = models.OneToOneField(Site, on_delete=models.CASCADE, related_name="follow_up_settings")
+    site = models.OneToOneField(
+        Site, verbose_name=_("site"), on_delete=models.CASCADE, related_name="follow_up_settings"
+    )
     reminder_days = models.CharField(
-        max_length=40, default="7,14", help_text="Days after the invitation on which reminders go, e.g. 7,14."
+        _("reminder days"),
+        max_length=40,
+        default="7,14",
+        help_text=_("Days after the invitation on which reminders go, e.g. 7,14."),
     )
     call_after_days = models.PositiveSmallIntegerField(
-        default=21, help_text="Days after the invitation when an unanswered follow-up joins the call list."
+        _("call list after (days)"),
+        default=21,
+        help_text=_("Days after the invitation when an unanswered follow-up joins the call list."),
     )
     confirm_birth_year = models.BooleanField(
-        default=False, help_text="Ask the patient's year of birth before the questionnaire opens."
+        _("confirm the year of birth"),
+        default=False,
+        help_text=_("Ask the patient's year of birth before the questionnaire opens."),
     )
-    show_patient_chart = models.BooleanField(default=True, help_text="Show patients a chart of their own scores.")
+    show_patient_chart = models.BooleanField(
+        _("show the patient's chart"), default=True, help_text=_("Show patients a chart of their own scores.")
+    )
     digest_hour = models.PositiveSmallIntegerField(
-        default=8, help_text="Local hour after which the daily call-list digest goes to coordinators."
+        _("digest hour"),
+        default=8,
+        help_text=_("Local hour after which the daily call-list digest goes to coordinators."),
     )
     double_entry = models.BooleanField(
+        _("double entry"),
         default=False,
-        help_text="Paper forms are keyed twice, by two people; differences are resolved with a reason before the "
-        "answers are saved and scored.",
+        help_text=_(
+            "Paper forms are keyed twice, by two people; differences are resolved with a reason before the "
+            "answers are saved and scored."
+        ),
     )
 
     history = HistoricalRecords()
@@ -527,33 +600,35 @@ class FollowUpSettings(models.Model):
     SITE_PATH = "site"
 
     class Meta:
-        verbose_name = "follow-up settings"
-        verbose_name_plural = "follow-up settings"
+        verbose_name = _("follow-up settings")
+        verbose_name_plural = _("follow-up settings")
         constraints = [
             models.CheckConstraint(condition=Q(digest_hour__lte=23), name="settings_digest_hour_valid"),
         ]
 
     def __str__(self) -> str:
-        return f"Follow-up settings of {self.site.code}"
+        return gettext("Follow-up settings of %(site)s") % {"site": self.site.code}
 
     def clean(self) -> None:
         try:
             days = self.reminder_day_list()
         except ValueError:
-            raise ValidationError({"reminder_days": "Give whole numbers of days separated by commas."}) from None
+            raise ValidationError(
+                {"reminder_days": gettext("Give whole numbers of days separated by commas.")}
+            ) from None
         if days != sorted(set(days)) or any(d < 1 for d in days):
-            raise ValidationError({"reminder_days": "Give increasing, positive numbers of days, e.g. 7,14."})
+            raise ValidationError({"reminder_days": gettext("Give increasing, positive numbers of days, e.g. 7,14.")})
         if days and self.call_after_days <= days[-1]:
-            raise ValidationError({"call_after_days": "The call list comes after the last reminder."})
+            raise ValidationError({"call_after_days": gettext("The call list comes after the last reminder.")})
 
     def reminder_day_list(self) -> list[int]:
         return [int(part) for part in self.reminder_days.split(",") if part.strip()]
 
 
 class TokenChannel(models.TextChoices):
-    EMAIL = "email", "Emailed link"
-    SMS = "sms", "Texted link"
-    TABLET = "tablet", "Clinic tablet session"
+    EMAIL = "email", _("Emailed link")
+    SMS = "sms", _("Texted link")
+    TABLET = "tablet", _("Clinic tablet session")
 
 
 class AccessToken(models.Model):
@@ -602,48 +677,58 @@ class AccessToken(models.Model):
 
 
 class MessageKind(models.TextChoices):
-    INVITATION = "invitation", "Invitation"
-    REMINDER = "reminder", "Reminder"
-    DIGEST = "digest", "Call-list digest"
+    INVITATION = "invitation", _("Invitation")
+    REMINDER = "reminder", pgettext_lazy("message kind", "Reminder")
+    DIGEST = "digest", _("Call-list digest")
 
 
 class MessageChannel(models.TextChoices):
-    EMAIL = "email", "Email"
-    SMS = "sms", "Text message"
+    EMAIL = "email", pgettext_lazy("contact channel", "Email")
+    SMS = "sms", pgettext_lazy("contact channel", "Text message")
 
 
 class MessageStatus(models.TextChoices):
-    PENDING = "pending", "Waiting to be sent"
-    SENDING = "sending", "Sending"
-    SENT = "sent", "Sent"
-    FAILED = "failed", "Failed permanently"
-    CANCELLED = "cancelled", "Cancelled"
+    PENDING = "pending", _("Waiting to be sent")
+    SENDING = "sending", pgettext_lazy("message status", "Sending")
+    SENT = "sent", pgettext_lazy("message status", "Sent")
+    FAILED = "failed", _("Failed permanently")
+    CANCELLED = "cancelled", pgettext_lazy("message status", "Cancelled")
 
 
 class Message(models.Model):
     """One email or text message to send (the outbox). A row is claimed with a conditional update before it is
     sent, so two workers, two dispatchers or a redelivered task never send it twice."""
 
-    kind = models.CharField(max_length=12, choices=MessageKind.choices)
-    channel = models.CharField(max_length=6, choices=MessageChannel.choices, default=MessageChannel.EMAIL)
-    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="messages")
+    kind = models.CharField(_("kind"), max_length=12, choices=MessageKind.choices)
+    channel = models.CharField(_("channel"), max_length=6, choices=MessageChannel.choices, default=MessageChannel.EMAIL)
+    site = models.ForeignKey(Site, verbose_name=_("site"), on_delete=models.CASCADE, related_name="messages")
     patient = models.ForeignKey(
-        "registry.Patient", on_delete=models.CASCADE, null=True, blank=True, related_name="messages"
+        "registry.Patient",
+        verbose_name=_("patient"),
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="messages",
     )
-    to_email = models.EmailField(blank=True)
-    to_phone = models.CharField(max_length=16, blank=True, help_text="Text messages: the number, in E.164.")
+    to_email = models.EmailField(_("to email"), blank=True)
+    to_phone = models.CharField(
+        _("to phone"), max_length=16, blank=True, help_text=_("Text messages: the number, in E.164.")
+    )
     provider_ref = models.CharField(
-        max_length=64, blank=True, help_text="Text messages: the provider's reference for the message sent."
+        _("provider reference"),
+        max_length=64,
+        blank=True,
+        help_text=_("Text messages: the provider's reference for the message sent."),
     )
     dedupe_key = models.CharField(max_length=100, unique=True)
-    status = models.CharField(max_length=10, choices=MessageStatus.choices, default=MessageStatus.PENDING)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(default=timezone.now)
-    claimed_at = models.DateTimeField(null=True, blank=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
-    last_error = models.CharField(max_length=300, blank=True)
+    status = models.CharField(_("status"), max_length=10, choices=MessageStatus.choices, default=MessageStatus.PENDING)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt at"), default=timezone.now)
+    claimed_at = models.DateTimeField(_("claimed at"), null=True, blank=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    last_error = models.CharField(_("last error"), max_length=300, blank=True)
     context = models.JSONField(default=dict, blank=True, help_text="Counts for digests; never clinical data.")
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     resend_of = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
 
     objects = SiteScopedQuerySet.as_manager()
@@ -651,6 +736,8 @@ class Message(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        verbose_name = _("message")
+        verbose_name_plural = _("outbox")
         constraints = [
             models.CheckConstraint(condition=Q(kind__in=MessageKind.values), name="message_kind_valid"),
             models.CheckConstraint(condition=Q(channel__in=MessageChannel.values), name="message_channel_valid"),
@@ -662,8 +749,14 @@ class Message(models.Model):
         ]
 
     def __str__(self) -> str:
-        how = " (text)" if self.channel == MessageChannel.SMS else ""
-        return f"{self.get_kind_display()}{how} to {self.patient or self.site.code} ({self.get_status_display()})"
+        values = {
+            "kind": self.get_kind_display(),
+            "to": self.patient or self.site.code,
+            "status": self.get_status_display(),
+        }
+        if self.channel == MessageChannel.SMS:
+            return gettext("%(kind)s (text) to %(to)s (%(status)s)") % values
+        return gettext("%(kind)s to %(to)s (%(status)s)") % values
 
 
 class MessageItem(models.Model):
@@ -692,11 +785,18 @@ class EmailOptOut(models.Model):
     """The patient asked for no more messages: emails and text messages alike (the link in an email, a STOP reply
     to a text, or told staff). Deleting it (with history) undoes the opt-out."""
 
-    patient = models.OneToOneField("registry.Patient", on_delete=models.CASCADE, related_name="email_opt_out")
-    opted_out_at = models.DateTimeField(default=timezone.now)
+    patient = models.OneToOneField(
+        "registry.Patient", verbose_name=_("patient"), on_delete=models.CASCADE, related_name="email_opt_out"
+    )
+    opted_out_at = models.DateTimeField(_("opted out at"), default=timezone.now)
     source = models.CharField(
+        _("how the patient asked"),
         max_length=20,
-        choices=[("link", "Link in an email"), ("stop", "Replied STOP to a text message"), ("staff", "Told staff")],
+        choices=[
+            ("link", _("Link in an email")),
+            ("stop", _("Replied STOP to a text message")),
+            ("staff", _("Told staff")),
+        ],
     )
 
     history = HistoricalRecords()
@@ -704,11 +804,14 @@ class EmailOptOut(models.Model):
     SITE_PATH = "patient__site"
 
     class Meta:
-        verbose_name = "opt-out from messages"
-        verbose_name_plural = "opt-outs from messages"
+        verbose_name = _("opt-out from messages")
+        verbose_name_plural = _("opt-outs from messages")
 
     def __str__(self) -> str:
-        return f"{self.patient} opted out on {self.opted_out_at:%Y-%m-%d}"
+        return gettext("%(patient)s opted out on %(date)s") % {
+            "patient": self.patient,
+            "date": f"{self.opted_out_at:%Y-%m-%d}",
+        }
 
 
 class Draft(models.Model):

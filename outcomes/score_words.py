@@ -11,13 +11,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from django.utils.translation import gettext, gettext_lazy
+
 import scoring
 from outcomes.models import FollowUp, Score, Timepoint
 
 DERIVED_NOTE = {
-    "womac_from_koos": "WOMAC scored from the KOOS answers (the patient answered once)",
-    "womac_from_hoos": "WOMAC scored from the HOOS answers (the patient answered once)",
-    "hhs": "Harris Hip Score: the patient's answers with the clinician's examination",
+    "womac_from_koos": gettext_lazy("WOMAC scored from the KOOS answers (the patient answered once)"),
+    "womac_from_hoos": gettext_lazy("WOMAC scored from the HOOS answers (the patient answered once)"),
+    "hhs": gettext_lazy("Harris Hip Score: the patient's answers with the clinician's examination"),
 }
 # Output keys read as alternative forms of a headline score (see the module docstring).
 _OTHER_FORM = re.compile(r"^raw$|_inv$|uncapped|_over_|index_sum|^answered$")
@@ -56,7 +58,11 @@ def _number(value: float) -> str:
 
 
 def _direction(output: scoring.Output) -> str:
-    return {"higher_better": "higher is better", "higher_worse": "lower is better"}.get(output.direction, "")
+    if output.direction == "higher_better":
+        return gettext("higher is better")
+    if output.direction == "higher_worse":
+        return gettext("lower is better")
+    return ""
 
 
 def _is_other(instrument: str, key: str) -> bool:
@@ -83,7 +89,7 @@ def groups_for(
     out = []
     for instrument in sorted(by_instrument, key=lambda i: (order.get(i, len(order)), i)):
         definition = scoring.get_instrument(instrument)
-        group = ScoreGroup(instrument, definition.name, DERIVED_NOTE.get(instrument, ""))
+        group = ScoreGroup(instrument, definition.name, str(DERIVED_NOTE.get(instrument, "")))
         stored = by_instrument[instrument]
         for output in definition.outputs:
             row = stored.get(output.key)
@@ -103,10 +109,14 @@ def _line(instrument: str, output: scoring.Output, row: Score, base: Score | Non
         line.value = row.value_text
         return line
     if row.value is None:
-        line.value = "not scored (too many items blank)"
+        line.value = gettext("not scored (too many items blank)")
         return line
     top = output.max
-    line.value = f"{_number(row.value)} of {_number(top)}" if top is not None else _number(row.value)
+    line.value = (
+        gettext("%(value)s of %(top)s") % {"value": _number(row.value), "top": _number(top)}
+        if top is not None
+        else _number(row.value)
+    )
     if output.unit == "%":
         line.value += " %"
     if base is None or base.value is None or output.direction == "none":
@@ -114,15 +124,26 @@ def _line(instrument: str, output: scoring.Output, row: Score, base: Score | Non
     change = row.value - base.value
     better = change > 0 if output.direction == "higher_better" else change < 0
     line.improved = None if change == 0 else better
-    word = "no change" if change == 0 else ("better" if better else "worse")
-    line.change = f"{change:+.1f} since baseline ({word})" if change else "no change since baseline"
+    if change == 0:
+        line.change = gettext("no change since baseline")
+    elif better:
+        line.change = gettext("%(change)s since baseline (better)") % {"change": f"{change:+.1f}"}
+    else:
+        line.change = gettext("%(change)s since baseline (worse)") % {"change": f"{change:+.1f}"}
     try:
         result = scoring.mcii_change(instrument, output.key, joint, base.value, row.value)
     except (scoring.ScoringError, ValueError):
         return line
     if result.reached is not None and result.threshold is not None:
         t = result.threshold
-        size = f"{_number(float(t.value))}{' points' if t.kind == 'absolute' else ' % of baseline'}"
+        if t.kind == "absolute":
+            size = gettext("%(n)s points") % {"n": _number(float(t.value))}
+        else:
+            size = gettext("%(n)s %% of baseline") % {"n": _number(float(t.value))}
         line.mcii_reached = result.reached
-        line.mcii = f"reaches the MCII ({size})" if result.reached else f"short of the MCII ({size})"
+        line.mcii = (
+            gettext("reaches the MCII (%(size)s)") % {"size": size}
+            if result.reached
+            else gettext("short of the MCII (%(size)s)") % {"size": size}
+        )
     return line

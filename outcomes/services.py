@@ -18,6 +18,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
 
 import scoring
 from outcomes import asking
@@ -316,10 +317,11 @@ def call_log(*, follow_up: FollowUp, outcome: str, by: Any, note: str = "") -> C
         raise ValidationError(f"Unknown call outcome {outcome!r}.", code="call_outcome")
     note = (note or "").strip()
     if len(note) > 300:
-        raise ValidationError("Keep the note under 300 characters.", code="call_note")
+        raise ValidationError(gettext("Keep the note under 300 characters."), code="call_note")
     if follow_up.status not in CALLABLE:
         raise ValidationError(
-            f"This follow-up is {follow_up.get_status_display().lower()}: there is nothing to call about.",
+            gettext("This follow-up is %(status)s: there is nothing to call about.")
+            % {"status": follow_up.get_status_display().lower()},
             code="call_finished",
         )
     call = CallAttempt.objects.create(follow_up=follow_up, outcome=outcome, note=note, by=by, at=clock.now())
@@ -342,9 +344,9 @@ def follow_up_resume(*, follow_up: FollowUp, by: Any, reason: str) -> FollowUp:
     takes its status from the calendar again."""
     follow_up = FollowUp.objects.select_for_update().select_related("episode__patient__site").get(pk=follow_up.pk)
     if not reason.strip():
-        raise ValidationError("Say why the follow-up is resumed.", code="reason_required")
+        raise ValidationError(gettext("Say why the follow-up is resumed."), code="reason_required")
     if not follow_up.ended_reason:
-        raise ValidationError("This follow-up was not ended by a call.", code="not_ended")
+        raise ValidationError(gettext("This follow-up was not ended by a call."), code="not_ended")
     follow_up.ended_reason = ""
     _refresh_one(follow_up)
     follow_up._change_reason = f"resumed: {reason.strip()}"
@@ -486,27 +488,38 @@ def response_submit(
         owed = ", ".join(follow_up.instruments) or "nothing"
         raise ResponseRefused(f"{instrument} is not owed at this follow-up (owed: {owed}).")
     if follow_up.status == FollowUpStatus.WITHDRAWN:
-        raise ResponseRefused("The patient has withdrawn consent: no answers are recorded.")
+        raise ResponseRefused(gettext("The patient has withdrawn consent: no answers are recorded."))
     if follow_up.status == FollowUpStatus.CANCELLED:
-        raise ResponseRefused("The treatment was cancelled: no answers are recorded for its follow-up.")
+        raise ResponseRefused(gettext("The treatment was cancelled: no answers are recorded for its follow-up."))
     clean = validate_response_answers(instrument, answers)
     missing_codes = _missing_codes(instrument, clean, missing, patient=by is None)
     completed_at = completed_at or clock.now()
     if completed_at > clock.now() + timedelta(minutes=5):
-        raise ValidationError("The answers cannot be dated in the future.")
+        raise ValidationError(gettext("The answers cannot be dated in the future."))
     local_day = completed_at.astimezone(zoneinfo.ZoneInfo(follow_up.episode.patient.site.time_zone)).date()
     if follow_up.timepoint == Timepoint.BASELINE and local_day > follow_up.window_closes:
         episode = follow_up.episode
-        when = "on" if episode.status == EpisodeStatus.DONE else "planned for"
-        raise ValidationError(
-            f"A baseline describes the joint before the treatment, which was {when} {episode.index_date}: "
-            f"answers given on {local_day} come after it and cannot count as the baseline.",
-            code="after_treatment",
+        said = (
+            gettext(
+                "A baseline describes the joint before the treatment, which was on %(index)s: answers given on "
+                "%(day)s come after it and cannot count as the baseline."
+            )
+            if episode.status == EpisodeStatus.DONE
+            else gettext(
+                "A baseline describes the joint before the treatment, which was planned for %(index)s: answers "
+                "given on %(day)s come after it and cannot count as the baseline."
+            )
         )
+        raise ValidationError(said % {"index": episode.index_date, "day": local_day}, code="after_treatment")
     if not follow_up.window_opens <= local_day <= follow_up.window_closes:
         raise ValidationError(
-            f"Answers given on {local_day} fall outside the {follow_up.get_timepoint_display()} window "
-            f"({follow_up.window_opens} to {follow_up.window_closes})."
+            gettext("Answers given on %(day)s fall outside the %(timepoint)s window (%(opens)s to %(closes)s).")
+            % {
+                "day": local_day,
+                "timepoint": follow_up.get_timepoint_display(),
+                "opens": follow_up.window_opens,
+                "closes": follow_up.window_closes,
+            }
         )
     via = EnteredVia.PATIENT_LINK if by is None else EnteredVia.STAFF
     response = Response.objects.filter(follow_up=follow_up, instrument=instrument).first()
@@ -516,7 +529,9 @@ def response_submit(
         if by is None:
             raise ResponseRefused("These answers were already submitted.")
         if not reason.strip():
-            raise ValidationError("Say why answers already submitted are being changed.", code="reason_required")
+            raise ValidationError(
+                gettext("Say why answers already submitted are being changed."), code="reason_required"
+            )
         response._change_reason = reason.strip()
     else:
         response = Response(follow_up=follow_up, instrument=instrument)
@@ -597,7 +612,7 @@ def double_entry_key(
     for the first keying."""
     follow_up = FollowUp.objects.select_for_update().select_related("episode__patient__site").get(pk=follow_up.pk)
     if Response.objects.filter(follow_up=follow_up, instrument=instrument).exists():
-        raise ValidationError("These answers are already saved: change them from the follow-up instead.")
+        raise ValidationError(gettext("These answers are already saved: change them from the follow-up instead."))
     clean = validate_response_answers(instrument, answers)
     codes = _missing_codes(instrument, clean, missing, patient=False)
     entry = DoubleEntry.objects.select_for_update().filter(follow_up=follow_up, instrument=instrument).first()
@@ -615,10 +630,13 @@ def double_entry_key(
         return "first", entry
     if entry.first_by_id == by.pk:
         raise ValidationError(
-            "You keyed the first entry of this form: the second must be keyed by someone else.", code="same_person"
+            gettext("You keyed the first entry of this form: the second must be keyed by someone else."),
+            code="same_person",
         )
     if entry.second_by_id is not None:
-        raise ValidationError("Both entries of this form are in: resolve their differences.", code="to_resolve")
+        raise ValidationError(
+            gettext("Both entries of this form are in: resolve their differences."), code="to_resolve"
+        )
     if clean == entry.first_answers and codes == entry.first_missing and completed_on == entry.first_completed_on:
         response = response_submit(
             follow_up=follow_up,
@@ -662,13 +680,16 @@ def double_entry_resolve(*, entry: DoubleEntry, choices: Mapping[str, str], reas
     with the reason in its history."""
     entry = DoubleEntry.objects.select_for_update().select_related("follow_up__episode__patient__site").get(pk=entry.pk)
     if entry.second_by_id is None:
-        raise ValidationError("The second entry has not been keyed yet.", code="not_keyed")
+        raise ValidationError(gettext("The second entry has not been keyed yet."), code="not_keyed")
     if not reason.strip():
-        raise ValidationError("Say how the differences were resolved (e.g. checked against the paper form).")
+        raise ValidationError(gettext("Say how the differences were resolved (e.g. checked against the paper form)."))
     differences = double_entry_differences(entry)
     unchosen = [f for f in differences if choices.get(f) not in ("first", "second")]
     if unchosen:
-        raise ValidationError(f"Choose the first or the second entry for: {', '.join(unchosen)}.", code="unchosen")
+        raise ValidationError(
+            gettext("Choose the first or the second entry for: %(items)s.") % {"items": ", ".join(unchosen)},
+            code="unchosen",
+        )
     answers, missing = dict(entry.first_answers), decode_missing(entry.first_missing)
     second_missing = decode_missing(entry.second_missing)
     completed_on = entry.first_completed_on
@@ -970,13 +991,14 @@ TABLET_LONGEST = timedelta(hours=2)
 def tablet_refusal(fu: FollowUp, chosen: Any, *, now: datetime) -> str:
     """Why a follow-up has nothing for the patient to answer on the tablet now, in words for staff."""
     if fu.status not in asking.LIVE or not asking.window_open(fu, asking.local_date(fu.episode.patient.site, now)):
-        return "its window is not open today"
+        return gettext("its window is not open today")
     if chosen is not None and chosen.unworded:
-        names = ", ".join(chosen.unworded)
-        return f"no patient wording is loaded for {names} in the patient's language: enter the answers as staff"
+        return gettext(
+            "no patient wording is loaded for %(names)s in the patient's language: enter the answers as staff"
+        ) % {"names": ", ".join(chosen.unworded)}
     if HHS_EXAM in fu.instruments and not fu.responses.filter(instrument=HHS_EXAM).exists():
-        return "only the clinician's HHS examination is left, which staff enter at the visit"
-    return "the patient has answered everything asked"
+        return gettext("only the clinician's HHS examination is left, which staff enter at the visit")
+    return gettext("the patient has answered everything asked")
 
 
 @transaction.atomic
@@ -994,7 +1016,7 @@ def tablet_session_start(*, follow_up: FollowUp, by: Any, end_other: bool = Fals
         Patient.objects.select_for_update(of=("self",)).select_related("identity", "site").get(pk=fu.episode.patient_id)
     )
     if patient.is_withdrawn:
-        raise ValidationError("The patient has withdrawn consent: nothing is asked.")
+        raise ValidationError(gettext("The patient has withdrawn consent: nothing is asked."))
     open_ = [
         t
         for t in AccessToken.objects.filter(patient=patient, channel=TokenChannel.TABLET, ended_at__isnull=True)
@@ -1003,9 +1025,15 @@ def tablet_session_start(*, follow_up: FollowUp, by: Any, end_other: bool = Fals
     if open_ and not end_other:
         other = open_[0]
         raise ValidationError(
-            f"A clinic tablet session for this patient is already open on another device (started "
-            f"{timezone.localtime(other.created_at):%H:%M} by {other.started_by}). It ends when the patient sends, "
-            f"after {int(TABLET_IDLE.total_seconds() // 60)} idle minutes, or when you end it here.",
+            gettext(
+                "A clinic tablet session for this patient is already open on another device (started %(when)s by "
+                "%(user)s). It ends when the patient sends, after %(idle)s idle minutes, or when you end it here."
+            )
+            % {
+                "when": f"{timezone.localtime(other.created_at):%H:%M}",
+                "user": other.started_by,
+                "idle": int(TABLET_IDLE.total_seconds() // 60),
+            },
             code="tablet_open",
         )
     for other in open_:
@@ -1018,7 +1046,9 @@ def tablet_session_start(*, follow_up: FollowUp, by: Any, end_other: bool = Fals
     chosen = asks.get(fu.pk)
     if chosen is None or not chosen.by_link:
         why = tablet_refusal(fu, chosen, now=now)
-        raise ValidationError(f"This follow-up cannot be answered on the tablet: {why}.", code="nothing_to_ask")
+        raise ValidationError(
+            gettext("This follow-up cannot be answered on the tablet: %(why)s.") % {"why": why}, code="nothing_to_ask"
+        )
     token = AccessToken.objects.create(
         token_hash=hashlib.sha256(secrets.token_urlsafe(32).encode()).hexdigest(),  # never used as a link
         patient=patient,

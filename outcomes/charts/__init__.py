@@ -20,9 +20,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.utils.translation import gettext, gettext_lazy
+
 DAYS_PER_MONTH = 30.4375
 TIMEPOINT_MONTHS = {"baseline": 0, "m3": 3, "m6": 6, "m12": 12, "m24": 24}
 TIMEPOINT_LABELS = {"baseline": "Baseline", "m3": "3 months", "m6": "6 months", "m12": "12 months", "m24": "24 months"}
+# The same, in the staff member's language (the site dashboard and the episode charts; research's stay English).
+STAFF_TIMEPOINT_LABELS = {
+    "baseline": gettext_lazy("Baseline"),
+    "m3": gettext_lazy("3 months"),
+    "m6": gettext_lazy("6 months"),
+    "m12": gettext_lazy("12 months"),
+    "m24": gettext_lazy("24 months"),
+}
 # Colour-blind-safe palette (Okabe-Ito), readable on white.
 PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442"]
 FONT = {"family": "system-ui, -apple-system, Segoe UI, Roboto, Arial, sans-serif", "size": 13, "color": "#222"}
@@ -86,6 +96,21 @@ def fmt_number(value: float | None, digits: int = 1) -> str:
 
 def direction_label(direction: str) -> str:
     return {"higher_better": "higher = better", "higher_worse": "higher = worse"}.get(direction, "")
+
+
+def timepoint_label(timepoint: str) -> str:
+    """'m3' -> '3 months', in the active language."""
+    label = STAFF_TIMEPOINT_LABELS.get(timepoint)
+    return str(label) if label is not None else timepoint
+
+
+def staff_direction_label(direction: str) -> str:
+    """direction_label in the active language."""
+    if direction == "higher_better":
+        return gettext("higher = better")
+    if direction == "higher_worse":
+        return gettext("higher = worse")
+    return ""
 
 
 def short_label(label: str) -> str:

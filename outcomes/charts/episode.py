@@ -8,16 +8,18 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from django.utils.translation import gettext, pgettext
+
 import scoring
 from outcomes.charts import (
     DAYS_PER_MONTH,
     PALETTE,
-    TIMEPOINT_LABELS,
     Chart,
-    direction_label,
     figure_layout,
     fmt_number,
     short_label,
+    staff_direction_label,
+    timepoint_label,
 )
 
 # The scores drawn per instrument on the episode page (the others are on the follow-up page).
@@ -42,8 +44,8 @@ def _unit_of(output: scoring.Output) -> str:
     if output.unit:
         return output.unit
     if output.min is not None and output.max is not None:
-        return f"points, {output.min:g}-{output.max:g}"
-    return "points"
+        return gettext("points, %(min)s-%(max)s") % {"min": f"{output.min:g}", "max": f"{output.max:g}"}
+    return gettext("points")
 
 
 @dataclass(frozen=True)
@@ -109,7 +111,7 @@ def instrument_chart(instrument: str, points: Sequence[ScorePoint], *, joint: st
     directions = {o.direction for o in outputs.values()}
     direction = directions.pop() if len(directions) == 1 else "none"
     units = {_unit_of(o) for o in outputs.values()}
-    unit = units.pop() if len(units) == 1 else "points"
+    unit = units.pop() if len(units) == 1 else gettext("points")
     traces: list[dict[str, Any]] = []
     shapes: list[dict[str, Any]] = []
     annotations: list[dict[str, Any]] = []
@@ -131,9 +133,12 @@ def instrument_chart(instrument: str, points: Sequence[ScorePoint], *, joint: st
                 "name": name,
                 "x": [round(p.day / DAYS_PER_MONTH, 2) for p in mine],
                 "y": [p.value for p in mine],
-                "customdata": [[TIMEPOINT_LABELS.get(p.timepoint, p.timepoint), p.day, p.mode or "—"] for p in mine],
-                "hovertemplate": f"<b>{name}</b>: %{{y:.1f}}<br>%{{customdata[0]}}, day %{{customdata[1]}}"
-                "<br>entered: %{customdata[2]}<extra></extra>",
+                "customdata": [[timepoint_label(p.timepoint), p.day, p.mode or "—"] for p in mine],
+                "hovertemplate": f"<b>{name}</b>: %{{y:.1f}}<br>%{{customdata[0]}}, "
+                + gettext("day %(n)s") % {"n": "%{customdata[1]}"}
+                + "<br>"
+                + gettext("entered: %(how)s") % {"how": "%{customdata[2]}"}
+                + "<extra></extra>",
                 "line": {"color": colour, "width": 2},
                 "marker": {
                     "color": colour,
@@ -149,14 +154,18 @@ def instrument_chart(instrument: str, points: Sequence[ScorePoint], *, joint: st
         if threshold is not None and baseline is not None and latest is not None:
             change = latest.value - baseline  # type: ignore[operator]
             improvement = -change if threshold.better == "lower" else change
-            reached = "yes" if improvement >= float(threshold.value) else "no"
+            reached = (
+                pgettext("MCII reached", "yes")
+                if improvement >= float(threshold.value)
+                else pgettext("MCII reached", "no")
+            )
         rows.append(
             [
                 name,
                 fmt_number(baseline),
                 fmt_number(latest.value if latest else None),
-                TIMEPOINT_LABELS.get(latest.timepoint, latest.timepoint) if latest else "—",
-                f"{float(threshold.signed_value):+g}" if threshold else "none published",
+                timepoint_label(latest.timepoint) if latest else "—",
+                f"{float(threshold.signed_value):+g}" if threshold else gettext("none published"),
                 reached or "—",
             ]
         )
@@ -187,14 +196,23 @@ def instrument_chart(instrument: str, points: Sequence[ScorePoint], *, joint: st
                     "yref": "y",
                     "y": edge,
                     "yanchor": "bottom" if edge > baseline else "top",
-                    "text": f"MCII {name}: {float(threshold.signed_value):+g} from baseline",
+                    "text": gettext("MCII %(score)s: %(change)s from baseline")
+                    % {"score": name, "change": f"{float(threshold.signed_value):+g}"},
                     "showarrow": False,
                     "font": {"size": 11, "color": colour},
                 }
             )
             notes.append(
-                f"Shaded band: from the baseline {name} ({baseline:.1f}) to the minimal clinically important "
-                f"improvement ({float(threshold.signed_value):+g} points; {threshold.citation})."
+                gettext(
+                    "Shaded band: from the baseline %(score)s (%(baseline)s) to the minimal clinically important "
+                    "improvement (%(change)s points; %(citation)s)."
+                )
+                % {
+                    "score": name,
+                    "baseline": f"{baseline:.1f}",
+                    "change": f"{float(threshold.signed_value):+g}",
+                    "citation": threshold.citation,
+                }
             )
     shapes.append(
         {
@@ -216,31 +234,45 @@ def instrument_chart(instrument: str, points: Sequence[ScorePoint], *, joint: st
             "yref": "paper",
             "y": 1,
             "yanchor": "bottom",
-            "text": "index date",
+            "text": gettext("index date"),
             "showarrow": False,
             "font": {"size": 11, "color": "#555"},
         }
     )
     y_range = _y_range(outputs.values())
-    dir_text = direction_label(direction)
+    dir_text = staff_direction_label(direction)
     title = _abbreviation(definition.name) + (f" ({dir_text})" if dir_text else "")
     layout = figure_layout(
         title,
-        "Months since the index date (baseline ◆)",
-        f"Score ({unit}{', ' + dir_text if dir_text else ''})",
+        gettext("Months since the index date (baseline ◆)"),
+        gettext("Score (%(unit)s)") % {"unit": unit + (", " + dir_text if dir_text else "")},
         xaxis={"range": [x_min, x_max], "dtick": 3},
         yaxis={"range": y_range} if y_range else {},
         shapes=shapes,
         annotations=annotations,
         meta={"direction": direction},
     )
-    summary = "; ".join(f"{r[0]}: baseline {r[1]}, latest {r[2]} ({r[3]})" for r in rows) + "."
+    summary = (
+        "; ".join(
+            gettext("%(score)s: baseline %(baseline)s, latest %(latest)s (%(at)s)")
+            % {"score": r[0], "baseline": r[1], "latest": r[2], "at": r[3]}
+            for r in rows
+        )
+        + "."
+    )
     return Chart(
         id=f"episode-{instrument}",
         title=title,
         figure={"data": traces, "layout": layout},
         summary=summary,
-        table_head=["Score", "Baseline", "Latest", "At", "MCII (points)", "MCII reached"],
+        table_head=[
+            pgettext("table heading", "Score"),
+            gettext("Baseline"),
+            gettext("Latest"),
+            pgettext("table heading", "At"),
+            gettext("MCII (points)"),
+            gettext("MCII reached"),
+        ],
         table_rows=rows,
         notes=notes,
     )

@@ -222,7 +222,7 @@ def test_the_entry_form_names_the_side_and_the_label_source(alice_client, knee_e
     InstrumentWording.objects.filter(site=knee_episode.patient.site).delete()  # a site that has loaded none
     m3 = knee_episode.follow_ups.get(timepoint="m3")
     page = alice_client.get(enter_url(m3, "koos")).content.decode()
-    assert "Left</strong> side" in page
+    assert "<strong>Left knee</strong>" in page  # the side named in bold, with its joint
     assert "registry content label" in page
     assert "P1." in page and 'type="radio"' in page
 

@@ -25,7 +25,7 @@ from tests.outcomes.test_languages import NOW, PLACEHOLDER, SHIPPED, _locale_dir
 __all__ = ["korean_patient"]  # a fixture of the patient pages' tests, used here too
 
 ROOT = Path(__file__).resolve().parents[2]
-STAFF_APPS = ["registry", "research", "project"]
+STAFF_APPS = ["registry", "outcomes", "research", "project"]
 # What each language is written in. A translation holds some of it: no English left behind.
 SCRIPT = {
     "ko": re.compile(r"[\uac00-\ud7a3]"),
@@ -40,6 +40,7 @@ SAME_IN_EVERY_LANGUAGE = {
     "%(product)s on %(date)s",
     "%(surgery)s on %(date)s",
     "%(user)s at %(site)s (%(role)s)",
+    "%(part)s, %(when)s",
 }
 
 
