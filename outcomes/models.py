@@ -20,6 +20,7 @@ from simple_history.models import HistoricalRecords
 
 from registry.access import SiteScopedQuerySet
 from registry.models import Joint, Protocol, Site, TreatmentEpisode
+from scoring.eq5d import VALUE_SETS
 
 
 class Timepoint(models.TextChoices):
@@ -84,6 +85,16 @@ ASKABLE_INSTRUMENTS = [
     ("odi", "Oswestry Disability Index"),
     ("vas", "Pain VAS (0-100 mm)"),
     ("nrs", "Pain NRS (0-10)"),
+    # The second set (SCORING-2.md). A full KOOS also gives KOOS JR and KOOS-12, a full HOOS gives HOOS JR
+    # (stored as derived scores): ask the short forms on their own only where the long form is not asked.
+    ("koos_jr", "KOOS JR (asked on its own)"),
+    ("koos12", "KOOS-12 (asked on its own)"),
+    ("hoos_jr", "HOOS JR (asked on its own)"),
+    ("promis10", "PROMIS Global Health v1.2 (PROMIS-10)"),
+    ("ikdc", "IKDC Subjective Knee Evaluation Form"),
+    ("lysholm", "Lysholm knee score"),
+    ("tegner", "Tegner activity level"),
+    ("eq5d5l", "EQ-5D-5L (index in the site's value set)"),
 ]
 ASKABLE_IDS = [code for code, _ in ASKABLE_INSTRUMENTS]
 
@@ -499,6 +510,14 @@ class InstrumentWording(models.Model):
 # Patient contact ---------------------------------------------------------------------------------------------
 
 
+# The EQ-5D-5L value sets a site may choose (scoring.eq5d), and the one a site's country implies where the
+# registry has that country's set. GB: England's (Devlin 2018) is the only UK value set scoring has.
+EQ5D5L_VALUE_SETS = tuple(VALUE_SETS)
+EQ5D5L_VALUE_SET_CHOICES = [(code, f"{code}: {VALUE_SETS[code].name}") for code in EQ5D5L_VALUE_SETS]
+EQ5D5L_COUNTRY_DEFAULT = {"KR": "KR", "JP": "JP", "CN": "CN", "US": "US", "DE": "DE", "GB": "GB-ENG"}
+assert set(EQ5D5L_COUNTRY_DEFAULT.values()) <= set(EQ5D5L_VALUE_SETS)
+
+
 class FollowUpSettings(models.Model):
     """A site's follow-up contact policy. Sites without a row use the defaults below."""
 
@@ -521,6 +540,15 @@ class FollowUpSettings(models.Model):
         help_text="Paper forms are keyed twice, by two people; differences are resolved with a reason before the "
         "answers are saved and scored.",
     )
+    eq5d5l_value_set = models.CharField(
+        "EQ-5D-5L value set",
+        max_length=10,
+        blank=True,
+        choices=EQ5D5L_VALUE_SET_CHOICES,
+        help_text="The country value set the EQ-5D-5L index is computed with. Empty: the site's country's, where "
+        "the registry has one (KR, JP, CN, US, DE; GB uses England's), else no index is computed. Changing it "
+        "recomputes the site's stored indices.",
+    )
 
     history = HistoricalRecords()
     objects = SiteScopedQuerySet.as_manager()
@@ -531,6 +559,9 @@ class FollowUpSettings(models.Model):
         verbose_name_plural = "follow-up settings"
         constraints = [
             models.CheckConstraint(condition=Q(digest_hour__lte=23), name="settings_digest_hour_valid"),
+            models.CheckConstraint(
+                condition=Q(eq5d5l_value_set__in=["", *EQ5D5L_VALUE_SETS]), name="settings_eq5d5l_value_set_valid"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -548,6 +579,12 @@ class FollowUpSettings(models.Model):
 
     def reminder_day_list(self) -> list[int]:
         return [int(part) for part in self.reminder_days.split(",") if part.strip()]
+
+
+def eq5d5l_value_set(*, chosen: str, country: str) -> str | None:
+    """The value set a site's EQ-5D-5L indices are computed with: its own choice, else its country's where the
+    registry has one, else None (the answers are stored and no index is computed)."""
+    return chosen or EQ5D5L_COUNTRY_DEFAULT.get((country or "").upper())
 
 
 class TokenChannel(models.TextChoices):

@@ -39,7 +39,13 @@ def test_the_episode_page_draws_each_instrument(alice_client, episode_a):
     assert response.status_code == 200
     html = response.content.decode()
     figs = figures(html)
-    assert set(figs) == {"fig-episode-koos", "fig-episode-womac_from_koos", "fig-episode-vas"}
+    assert set(figs) == {
+        "fig-episode-koos",
+        "fig-episode-womac_from_koos",
+        "fig-episode-koos_jr_from_koos",
+        "fig-episode-koos12_from_koos",
+        "fig-episode-vas",
+    }
     vas = figs["fig-episode-vas"]["data"][0]
     assert vas["y"] == [62.0, 35.0]
     assert vas["customdata"][0][2] == "Phone"
