@@ -20,6 +20,7 @@ from simple_history.models import HistoricalRecords
 
 from registry.access import SiteScopedQuerySet
 from registry.models import Joint, Protocol, Site, TreatmentEpisode
+from scoring import Output, get_instrument
 from scoring.eq5d import VALUE_SETS
 
 
@@ -516,6 +517,27 @@ EQ5D5L_VALUE_SETS = tuple(VALUE_SETS)
 EQ5D5L_VALUE_SET_CHOICES = [(code, f"{code}: {VALUE_SETS[code].name}") for code in EQ5D5L_VALUE_SETS]
 EQ5D5L_COUNTRY_DEFAULT = {"KR": "KR", "JP": "JP", "CN": "CN", "US": "US", "DE": "DE", "GB": "GB-ENG"}
 assert set(EQ5D5L_COUNTRY_DEFAULT.values()) <= set(EQ5D5L_VALUE_SETS)
+
+# Scores the registry stores beside an instrument's own outputs: the EQ-5D-5L value set of each index (a category
+# row, key "value_set", of the same response; empty where the site has no value set and no index was computed).
+REGISTRY_OUTPUTS: dict[str, tuple[Output, ...]] = {
+    "eq5d5l": (
+        Output(
+            "value_set",
+            "EQ-5D-5L value set the index was computed with (the site's; compare indices of one value set only)",
+            None,
+            None,
+            "none",
+            kind="category",
+            choices=EQ5D5L_VALUE_SETS,
+        ),
+    ),
+}
+
+
+def stored_outputs(instrument: str) -> tuple[Output, ...]:
+    """Every score key stored for an instrument: the engine's outputs, then the registry's (REGISTRY_OUTPUTS)."""
+    return (*get_instrument(instrument).outputs, *REGISTRY_OUTPUTS.get(instrument, ()))
 
 
 class FollowUpSettings(models.Model):

@@ -7,7 +7,7 @@ from __future__ import annotations
 import random
 from datetime import date
 
-from outcomes.demo import demo_wording_load, seed_outcomes
+from outcomes.demo import demo_plans_load, demo_wording_load, seed_outcomes
 from registry import demo as core
 from registry.demo import SeedError, SeedReport
 from registry.models import Site, TreatmentEpisode
@@ -28,6 +28,7 @@ BULK_TABLES = (
 
 def _sites_ready(sites: list[Site]) -> None:
     demo_wording_load(sites=sites)  # every demo questionnaire can be answered by link
+    demo_plans_load(sites=sites)  # the demo protocols ask every instrument a plan may ask
 
 
 def _chunk_seeded(

@@ -66,7 +66,7 @@ def test_staff_entry_stores_the_engines_scores(alice_client, patient_a, today, i
     got = stored(fu, instrument)
     if instrument == "eq5d5l":
         assert got.pop("value_set") == "KR"
-    assert got == pytest.approx({k: v for k, v in expected.items()})
+    assert got == pytest.approx(dict(expected))
     assert Response.objects.get(follow_up=fu).instrument_version == scoring.get_instrument(instrument).version
 
 
