@@ -192,3 +192,44 @@ def test_an_unknown_value_set_is_refused_by_the_settings_form():
     settings = FollowUpSettings(site=factories.SiteFactory(wording=False), eq5d5l_value_set="XX")
     with pytest.raises(ValidationError, match="eq5d5l_value_set"):
         settings.full_clean()
+
+
+# By personal link, in the patient's language ---------------------------------------------------------------
+
+
+def test_a_korean_patient_answers_the_second_set_by_link_in_the_sites_wording(client, patient_a, today):
+    import re
+    from datetime import UTC, datetime
+
+    from django.core import mail
+
+    from outcomes import dispatcher, outbox
+
+    patient_a.identity.preferred_language = "ko"
+    patient_a.identity.save()
+    patient_a.site.country = "KR"
+    patient_a.site.save()
+    asked = ["promis10", "ikdc", "lysholm", "tegner", "eq5d5l"]
+    fu = plan_episode(patient_a, today, asked)
+    report = dispatcher.dispatch(now=datetime.now(tz=UTC))
+    for message_id in report.due:
+        outbox.message_send(message_id=message_id)
+    token = re.search(r"/p/(?!optout)([\w-]+)/", mail.outbox[-1].body).group(1)
+    client.get(f"/p/{token}/", follow=True)
+    texts, number = "", 1
+    while (page := client.get(f"/p/q/{number}/")).status_code == 200:
+        texts += page.content.decode()
+        form = page.context["form"]
+        data = {}
+        for name, field in form.fields.items():
+            data[name] = str(field.choices[-1][0]) if hasattr(field, "choices") else "3"
+        if page.context["page"].instrument == "ikdc" and "item_IKDC6" in data:
+            refused = client.post(f"/p/q/{number}/", {**data, "item_IKDC6": "2"})
+            assert refused.status_code == 200 and refused.context["form"].errors["item_IKDC6"]
+        assert client.post(f"/p/q/{number}/", data).status_code == 303
+        number += 1
+    assert "무릎이 걸리거나 잠긴 적이 있습니까?" in texts and "오늘의 건강 상태" in texts  # demo wording, Korean
+    client.post("/p/q/summary/")
+    assert sorted(Response.objects.filter(follow_up=fu).values_list("instrument", flat=True)) == sorted(asked)
+    assert stored(fu, "eq5d5l")["value_set"] == "KR" and stored(fu, "eq5d5l")["index"] is not None
+    assert stored(fu, "lysholm")["lysholm"] == 0  # the last printed answer of every item: the fewest points
