@@ -406,11 +406,21 @@ def follow_up_value_set(follow_up: FollowUp) -> str | None:
     return eq5d5l_value_set(chosen=chosen or "", country=country or "")
 
 
+def site_value_set(site: Site) -> str | None:
+    chosen = FollowUpSettings.objects.filter(site=site).values_list("eq5d5l_value_set", flat=True).first()
+    return eq5d5l_value_set(chosen=chosen or "", country=site.country or "")
+
+
+@transaction.atomic
 def eq5d5l_rescore_site(*, site: Site) -> int:
-    """Recompute the stored EQ-5D-5L indices of a site after its value set changed; returns the follow-ups
-    rescored. Called in the transaction that saves the site's settings."""
-    answered = Response.objects.filter(follow_up__episode__patient__site=site, instrument=EQ5D5L)
-    follow_ups = FollowUp.objects.filter(pk__in=answered.values("follow_up_id"))
+    """Recompute the stored EQ-5D-5L indices of a site whose value set changed (its settings' choice, or its
+    country); returns the follow-ups rescored. Only follow-ups whose stored value set is not the site's are read,
+    so a save that changes nothing costs one query."""
+    current = site_value_set(site) or ""
+    stale = Score.objects.filter(
+        follow_up__episode__patient__site=site, instrument=EQ5D5L, key=EQ5D5L_VALUE_SET_KEY
+    ).exclude(value_text=current)
+    follow_ups = FollowUp.objects.filter(pk__in=stale.values("follow_up_id"))
     count = 0
     for follow_up in follow_ups.select_for_update().order_by("pk"):
         scores_write(follow_up=follow_up, only=EQ5D5L)

@@ -233,3 +233,15 @@ def test_a_korean_patient_answers_the_second_set_by_link_in_the_sites_wording(cl
     assert sorted(Response.objects.filter(follow_up=fu).values_list("instrument", flat=True)) == sorted(asked)
     assert stored(fu, "eq5d5l")["value_set"] == "KR" and stored(fu, "eq5d5l")["index"] is not None
     assert stored(fu, "lysholm")["lysholm"] == 0  # the last printed answer of every item: the fewest points
+
+
+def test_a_site_moving_country_recomputes_its_indices_in_the_new_countrys_value_set(alice, patient_a, today):
+    patient_a.site.country = "JP"
+    patient_a.site.save()
+    fu = plan_episode(patient_a, today, ["eq5d5l"])
+    services.response_submit(follow_up=fu, instrument="eq5d5l", answers=STATE, by=alice, mode="phone")
+    assert stored(fu, "eq5d5l")["value_set"] == "JP"
+    patient_a.site.country = "CN"
+    patient_a.site.save()
+    index = scoring.score("eq5d5l", STATE, value_set="CN").scores["index"]
+    assert stored(fu, "eq5d5l") == {"index": pytest.approx(index), "value_set": "CN"}
