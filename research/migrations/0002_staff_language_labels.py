@@ -6,134 +6,99 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("registry", "0009_staff_language_labels"),
-        ("research", "0001_initial"),
+        ('registry', '0009_staff_language_labels'),
+        ('research', '0001_initial'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name="apikey",
-            options={
-                "ordering": ["-created_at", "-id"],
-                "verbose_name": "researcher API key",
-                "verbose_name_plural": "researcher API keys",
-            },
+            name='apikey',
+            options={'ordering': ['-created_at', '-id'], 'verbose_name': 'researcher API key', 'verbose_name_plural': 'researcher API keys'},
         ),
         migrations.AlterModelOptions(
-            name="episodepseudonym",
-            options={"verbose_name": "episode pseudonym", "verbose_name_plural": "episode pseudonyms"},
+            name='episodepseudonym',
+            options={'verbose_name': 'episode pseudonym', 'verbose_name_plural': 'episode pseudonyms'},
         ),
         migrations.AlterModelOptions(
-            name="subjectpseudonym",
-            options={"verbose_name": "subject pseudonym", "verbose_name_plural": "subject pseudonyms"},
+            name='subjectpseudonym',
+            options={'verbose_name': 'subject pseudonym', 'verbose_name_plural': 'subject pseudonyms'},
         ),
         migrations.AlterField(
-            model_name="apikey",
-            name="created_at",
-            field=models.DateTimeField(auto_now_add=True, verbose_name="created at"),
+            model_name='apikey',
+            name='created_at',
+            field=models.DateTimeField(auto_now_add=True, verbose_name='created at'),
         ),
         migrations.AlterField(
-            model_name="apikey",
-            name="created_by",
-            field=models.ForeignKey(
-                blank=True,
-                editable=False,
-                null=True,
-                on_delete=django.db.models.deletion.SET_NULL,
-                related_name="+",
-                to=settings.AUTH_USER_MODEL,
-                verbose_name="created by",
-            ),
+            model_name='apikey',
+            name='created_by',
+            field=models.ForeignKey(blank=True, editable=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='created by'),
         ),
         migrations.AlterField(
-            model_name="apikey",
-            name="expires_at",
-            field=models.DateTimeField(
-                blank=True, help_text="Empty: never expires (not recommended).", null=True, verbose_name="expires at"
-            ),
+            model_name='apikey',
+            name='expires_at',
+            field=models.DateTimeField(blank=True, help_text='Empty: never expires (not recommended).', null=True, verbose_name='expires at'),
         ),
         migrations.AlterField(
-            model_name="apikey",
-            name="key_hash",
-            field=models.CharField(editable=False, max_length=64, unique=True, verbose_name="key hash"),
+            model_name='apikey',
+            name='key_hash',
+            field=models.CharField(editable=False, max_length=64, unique=True, verbose_name='key hash'),
         ),
         migrations.AlterField(
-            model_name="apikey",
-            name="last_used_at",
-            field=models.DateTimeField(blank=True, editable=False, null=True, verbose_name="last used at"),
+            model_name='apikey',
+            name='last_used_at',
+            field=models.DateTimeField(blank=True, editable=False, null=True, verbose_name='last used at'),
         ),
         migrations.AlterField(
-            model_name="apikey",
-            name="name",
-            field=models.CharField(
-                help_text="Who holds the key and for which study.", max_length=100, verbose_name="name"
-            ),
+            model_name='apikey',
+            name='name',
+            field=models.CharField(help_text='Who holds the key and for which study.', max_length=100, verbose_name='name'),
         ),
         migrations.AlterField(
-            model_name="apikey",
-            name="prefix",
-            field=models.CharField(
-                editable=False,
-                help_text="The key's first characters, to tell keys apart.",
-                max_length=16,
-                verbose_name="prefix",
-            ),
+            model_name='apikey',
+            name='prefix',
+            field=models.CharField(editable=False, help_text="The key's first characters, to tell keys apart.", max_length=16, verbose_name='prefix'),
         ),
         migrations.AlterField(
-            model_name="apikey",
-            name="revoked_at",
-            field=models.DateTimeField(blank=True, editable=False, null=True, verbose_name="revoked at"),
+            model_name='apikey',
+            name='revoked_at',
+            field=models.DateTimeField(blank=True, editable=False, null=True, verbose_name='revoked at'),
         ),
         migrations.AlterField(
-            model_name="apikey",
-            name="sites",
-            field=models.ManyToManyField(
-                help_text="Sites whose data the key reads.",
-                related_name="api_keys",
-                to="registry.site",
-                verbose_name="sites",
-            ),
+            model_name='apikey',
+            name='sites',
+            field=models.ManyToManyField(help_text='Sites whose data the key reads.', related_name='api_keys', to='registry.site', verbose_name='sites'),
         ),
         migrations.AlterField(
-            model_name="episodepseudonym",
-            name="created_at",
-            field=models.DateTimeField(auto_now_add=True, verbose_name="created at"),
+            model_name='episodepseudonym',
+            name='created_at',
+            field=models.DateTimeField(auto_now_add=True, verbose_name='created at'),
         ),
         migrations.AlterField(
-            model_name="episodepseudonym",
-            name="episode",
-            field=models.OneToOneField(
-                on_delete=django.db.models.deletion.CASCADE,
-                related_name="research_pseudonym",
-                to="registry.treatmentepisode",
-                verbose_name="episode",
-            ),
+            model_name='episodepseudonym',
+            name='episode',
+            field=models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='research_pseudonym', to='registry.treatmentepisode', verbose_name='episode'),
         ),
         migrations.AlterField(
-            model_name="episodepseudonym",
-            name="pseudonym",
-            field=models.CharField(max_length=16, unique=True, verbose_name="pseudonym"),
+            model_name='episodepseudonym',
+            name='pseudonym',
+            field=models.CharField(max_length=16, unique=True, verbose_name='pseudonym'),
         ),
         migrations.AlterField(
-            model_name="subjectpseudonym",
-            name="created_at",
-            field=models.DateTimeField(auto_now_add=True, verbose_name="created at"),
+            model_name='subjectpseudonym',
+            name='created_at',
+            field=models.DateTimeField(auto_now_add=True, verbose_name='created at'),
         ),
         migrations.AlterField(
-            model_name="subjectpseudonym",
-            name="patient",
-            field=models.OneToOneField(
-                on_delete=django.db.models.deletion.CASCADE,
-                related_name="research_pseudonym",
-                to="registry.patient",
-                verbose_name="patient",
-            ),
+            model_name='subjectpseudonym',
+            name='patient',
+            field=models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='research_pseudonym', to='registry.patient', verbose_name='patient'),
         ),
         migrations.AlterField(
-            model_name="subjectpseudonym",
-            name="pseudonym",
-            field=models.CharField(max_length=16, unique=True, verbose_name="pseudonym"),
+            model_name='subjectpseudonym',
+            name='pseudonym',
+            field=models.CharField(max_length=16, unique=True, verbose_name='pseudonym'),
         ),
     ]

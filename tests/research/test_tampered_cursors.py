@@ -19,3 +19,4 @@ def test_tampered_positions_are_refused(api_a, position, path):
     response = api_a.get(path, cursor=_cursor(f"p={position}"))
     assert response.status_code == 400, (path, position, response.status_code)
     assert "Invalid cursor" in response.content.decode()
+

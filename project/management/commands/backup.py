@@ -46,9 +46,8 @@ class Command(BaseCommand):
             self._sqlite(output, opts["check"])
         else:
             raise CommandError(f"No backup method for the {connection.vendor} backend.")
-        self.stdout.write(
-            f"Backup written to {output} ({output.stat().st_size:,} bytes) in {time.perf_counter() - started:.1f} s."
-        )
+        self.stdout.write(f"Backup written to {output} ({output.stat().st_size:,} bytes) "
+                          f"in {time.perf_counter() - started:.1f} s.")
 
     def _compare(self, live: dict[str, int], restored: dict[str, int]) -> None:
         differ = {t: (live[t], restored.get(t)) for t in live if live[t] != restored.get(t)}
@@ -60,20 +59,10 @@ class Command(BaseCommand):
     def _postgres(self, output: Path, check: bool) -> None:
         settings = connection.settings_dict
         env = {**os.environ, "PGPASSWORD": settings.get("PASSWORD") or ""}
-        conn_args = [
-            "-h",
-            settings.get("HOST") or "localhost",
-            "-p",
-            str(settings.get("PORT") or 5432),
-            "-U",
-            settings.get("USER") or "postgres",
-        ]
-        dump = subprocess.run(
-            ["pg_dump", *conn_args, "--format=custom", "--file", str(output), settings["NAME"]],
-            env=env,
-            capture_output=True,
-            text=True,
-        )
+        conn_args = ["-h", settings.get("HOST") or "localhost", "-p", str(settings.get("PORT") or 5432),
+                     "-U", settings.get("USER") or "postgres"]
+        dump = subprocess.run(["pg_dump", *conn_args, "--format=custom", "--file", str(output), settings["NAME"]],
+                              env=env, capture_output=True, text=True)
         if dump.returncode:
             raise CommandError(f"pg_dump failed: {dump.stderr.strip()}")
         if not check:
@@ -84,24 +73,15 @@ class Command(BaseCommand):
         scratch = f"restore_check_{secrets.token_hex(4)}"
         subprocess.run(["createdb", *conn_args, scratch], env=env, check=True, capture_output=True)
         try:
-            restore = subprocess.run(
-                ["pg_restore", *conn_args, "--no-owner", "--dbname", scratch, str(output)],
-                env=env,
-                capture_output=True,
-                text=True,
-            )
+            restore = subprocess.run(["pg_restore", *conn_args, "--no-owner", "--dbname", scratch, str(output)],
+                                     env=env, capture_output=True, text=True)
             if restore.returncode:
                 raise CommandError(f"pg_restore failed: {restore.stderr.strip()}")
             import psycopg
 
             with (
-                psycopg.connect(
-                    host=conn_args[1],
-                    port=conn_args[3],
-                    user=conn_args[5],
-                    dbname=scratch,
-                    password=settings.get("PASSWORD") or None,
-                ) as restored_conn,
+                psycopg.connect(host=conn_args[1], port=conn_args[3], user=conn_args[5], dbname=scratch,
+                                password=settings.get("PASSWORD") or None) as restored_conn,
                 restored_conn.cursor() as cursor,
             ):
                 restored = _counts(cursor, tables, connection.ops.quote_name)
