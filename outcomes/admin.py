@@ -12,6 +12,7 @@ from django.conf import settings as django_settings
 from django.contrib import admin, messages
 from django.contrib.auth import logout
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.db.models import F, OuterRef, Q, QuerySet, Subquery
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -61,6 +62,14 @@ INSTRUMENT_NAMES = {
     "odi": "ODI",
     "vas": _("Pain VAS"),
     "nrs": _("Pain NRS"),
+    "koos_jr": "KOOS JR",
+    "koos12": "KOOS-12",
+    "hoos_jr": "HOOS JR",
+    "promis10": "PROMIS-10",
+    "ikdc": "IKDC",
+    "lysholm": "Lysholm",
+    "tegner": "Tegner",
+    "eq5d5l": "EQ-5D-5L",
 }
 
 
@@ -1237,5 +1246,15 @@ class FollowUpSettingsAdmin(SiteScopedAdminMixin, SimpleHistoryAdmin):
         "show_patient_chart",
         "digest_hour",
         "double_entry",
+        "eq5d5l_value_set",
     ]
     list_select_related = ["site"]
+
+    @transaction.atomic
+    def save_model(self, request: HttpRequest, obj: FollowUpSettings, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if "eq5d5l_value_set" in form.changed_data:
+            # Every stored index of the site is recomputed in the new value set, in the same transaction.
+            rescored = services.eq5d5l_rescore_site(site=obj.site)
+            if rescored:
+                messages.info(request, f"EQ-5D-5L indices recomputed at {rescored} follow-up(s).")

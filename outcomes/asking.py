@@ -37,8 +37,11 @@ SPLIT_ABOVE_ITEMS = 12
 # Seconds a patient takes per item, for the time estimate (a 42-item KOOS: about 8 minutes, as its users report
 # 5 to 10).
 SECONDS_PER_ITEM = 12
-# Which instrument's wording a form uses (a derived WOMAC or the HHS exam use their source's).
-WORDING_SOURCE = {HHS_EXAM: "hhs", "womac_from_koos": "koos", "womac_from_hoos": "hoos"}
+# Which instrument's wording a form uses (a derived instrument or the HHS exam use their source's).
+WORDING_SOURCE = {
+    HHS_EXAM: "hhs",
+    **{i: d.derived_from for i, d in scoring.INSTRUMENTS.items() if d.derived_from},
+}
 
 
 def wording_instrument(instrument: str) -> str:

@@ -24,14 +24,17 @@ from outcomes.models import (
     InstrumentWording,
     MissingCode,
     Mode,
+    OutcomePlan,
+    OutcomePlanItem,
     Response,
     Score,
     Timepoint,
     encode_missing,
+    eq5d5l_value_set,
 )
 from outcomes.services import _expected_scores, follow_ups_build, instrument_version
-from registry.demo import bulk_insert, insert_rows, reserve_ids
-from registry.models import ProductType, TreatmentEpisode
+from registry.demo import bulk_insert, ensure_protocols, insert_rows, reserve_ids
+from registry.models import ProductType, Site, TreatmentEpisode
 
 # Share of follow-ups answered at each timepoint (registries with active follow-up reach about these).
 RESPONSE_RATE = {
@@ -59,6 +62,9 @@ _HHS_EXAM_SHAPE = {  # code -> (value when well, value when worst)
     "external_rotation_deg": (40, 15),
     "internal_rotation_deg": (30, 5),
 }
+
+
+_DEMO_LEVEL = {"tegner": (6, 1)}  # code -> (value when well, value when worst)
 
 
 def _effect(product: str, timepoint: str) -> float:
@@ -90,13 +96,19 @@ def _answers(rng: random.Random, instrument: str, severity: float) -> dict[str, 
         if rng.random() < 0.02 and item.kind == "choice":
             continue  # an unanswered item now and then
         sev = min(1.0, max(0.0, severity + rng.gauss(0, 0.12)))
-        if item.kind == "choice":
+        if item.code in _DEMO_LEVEL:
+            # Tegner: the activity level of people with a painful knee, not elite sport for the mildest.
+            best, worst = _DEMO_LEVEL[item.code]
+            out[item.code] = round(best + (worst - best) * sev)
+        elif item.kind == "choice":
             if isinstance(item.options[0].value, str):
                 ranked = sorted(item.options, key=lambda o: -(o.points or 0))  # best first
                 out[item.code] = ranked[min(len(ranked) - 1, int(sev * len(ranked)))].value
             else:
-                values = sorted(int(v) for v in item.values)  # stored 0 = no problem on every such scale
-                out[item.code] = values[min(len(values) - 1, int(sev * len(values)))]
+                # Printed best answer first (KOOS 0 = none, PROMIS 5 = excellent, Lysholm's most points), but for
+                # the few printed worst first (IKDC 6 "yes / no", IKDC 10).
+                ranked = list(item.options if item.best_first else reversed(item.options))
+                out[item.code] = ranked[min(len(ranked) - 1, int(sev * len(ranked)))].value
         elif item.code in _HHS_EXAM_SHAPE:
             well, worst = _HHS_EXAM_SHAPE[item.code]
             out[item.code] = round(well + (worst - well) * sev, 0 if isinstance(well, int) and worst >= 5 else 1)
@@ -105,6 +117,14 @@ def _answers(rng: random.Random, instrument: str, severity: float) -> dict[str, 
         else:
             out[item.code] = min(int(item.max or 10), max(int(item.min or 0), round(sev * (item.max or 10))))
     return out
+
+
+def _value_sets(site_ids: Iterable[int]) -> dict[int, str | None]:
+    """Each site's EQ-5D-5L value set, read once per chunk rather than once per follow-up."""
+    rows = Site.objects.filter(pk__in=set(site_ids)).values_list(
+        "pk", "follow_up_settings__eq5d5l_value_set", "country"
+    )
+    return {pk: eq5d5l_value_set(chosen=chosen or "", country=country or "") for pk, chosen, country in rows}
 
 
 SCORE_COLUMNS = (
@@ -182,8 +202,10 @@ def seed_outcomes(
     scores: list[tuple] = []
     now = datetime.now(tz=UTC)
     version = scoring.SCORING_VERSION
+    value_sets = _value_sets({by_episode[fu.episode_id].patient.site_id for fu, _ in answered})
     for fu, per_fu in answered:
-        for (instrument, key), (value, text, response) in _expected_scores(fu, per_fu).items():
+        value_set = value_sets[by_episode[fu.episode_id].patient.site_id]
+        for (instrument, key), (value, text, response) in _expected_scores(fu, per_fu, value_set=value_set).items():
             scores.append(
                 (
                     fu.pk,
@@ -240,7 +262,7 @@ def demo_wording_load(*, sites: Iterable[Any]) -> int:
     answered by link. A site's own wording is never replaced. Returns how many rows were created.
 
     One query per site for what it has, one bulk insert (with history rows) for what it lacks: every language
-    of every instrument is 35 files, and the tests create a site with them for nearly every test."""
+    of every instrument is 75 files, and the tests create a site with them for nearly every test."""
     files = [_demo_wording(path, path.stat().st_mtime_ns) for path in demo_wording_files()]
     rows = []
     for site in sites:
@@ -253,3 +275,54 @@ def demo_wording_load(*, sites: Iterable[Any]) -> int:
     with transaction.atomic():
         bulk_create_with_history(rows, InstrumentWording, batch_size=500, default_change_reason="demo wording loaded")
     return len(rows)
+
+
+# Demo outcome plans --------------------------------------------------------------------------------------
+
+_ALL = ("baseline", "m3", "m6", "m12", "m24")
+_SEEN = ("baseline", "m6", "m12", "m24")  # the clinic visits of a trial: the longer knee forms are asked there
+# Each demo protocol's plans (joint -> instrument -> timepoints), so that every instrument a plan may ask is in the
+# demo: the cartilage and biologics trial of BMAC (KOOS, from which KOOS JR and KOOS-12 are derived, with IKDC,
+# Lysholm and Tegner), the adipose-cell protocol (KOOS-12 or HOOS, from which HOOS JR is derived, with PROMIS-10
+# and EQ-5D-5L), and PRP in the ICHOM and US joint-replacement programmes' short forms (KOOS JR, HOOS JR).
+DEMO_PLANS: dict[str, dict[str, dict[str, tuple[str, ...]]]] = {
+    "BMAC-KNEE": {
+        "knee": {
+            "koos": _ALL,
+            "vas": _ALL,
+            "eq5d5l": _ALL,
+            "ikdc": _SEEN,
+            "lysholm": _SEEN,
+            "tegner": ("baseline", "m12", "m24"),
+        },
+    },
+    "ADSC-JOINT": {
+        "knee": {"koos12": _ALL, "vas": _ALL, "promis10": _SEEN, "eq5d5l": _ALL},
+        "hip": {"hoos": _ALL, "mhhs": _ALL, "vas": _ALL, "promis10": _SEEN, "eq5d5l": _ALL},
+    },
+    "PRP-STD": {
+        "knee": {"koos_jr": _ALL, "vas": _ALL, "promis10": _SEEN},
+        "hip": {"hoos_jr": _ALL, "vas": _ALL, "promis10": _SEEN},
+    },
+}
+
+
+def demo_plans_load(*, sites: Iterable[Site]) -> int:
+    """The demo protocols' outcome plans at each site (DEMO_PLANS), where the protocol has no plan for the joint
+    yet: a site's own plans are never changed. Returns how many plans were created."""
+    created = 0
+    for site in sites:
+        for protocol in ensure_protocols(site):
+            for joint, instruments in DEMO_PLANS.get(protocol.code, {}).items():
+                if OutcomePlan.objects.filter(protocol=protocol, joint=joint).exists():
+                    continue
+                plan = OutcomePlan.objects.create(
+                    name=f"{protocol.code} {joint} (demo)", joint=joint, site=site, protocol=protocol
+                )
+                OutcomePlanItem.objects.bulk_create(
+                    OutcomePlanItem(plan=plan, timepoint=tp, instrument=instrument)
+                    for instrument, timepoints in instruments.items()
+                    for tp in timepoints
+                )
+                created += 1
+    return created

@@ -135,7 +135,7 @@ class InstrumentForm(forms.Form):
 def unscorable_outputs(instrument: str, answers: Mapping[str, Any]) -> list[str]:
     """What these answers leave unscored, in words: each scale with too few items answered, naming its rule and
     the items answered ("Pain needs 5 of 9 items; 4 answered: P2, P5, P7, P9"), for the instrument and for the
-    scores derived from its answers (WOMAC from KOOS or HOOS)."""
+    scores derived from its answers (WOMAC, KOOS JR, KOOS-12 from KOOS; WOMAC, HOOS JR from HOOS)."""
     if instrument == HHS_EXAM:
         return []
     out = []
@@ -166,7 +166,8 @@ def unscorable_outputs(instrument: str, answers: Mapping[str, Any]) -> list[str]
     return out
 
 
-DERIVED_NAMES = {"koos": ("womac_from_koos",), "hoos": ("womac_from_hoos",)}
+# The scores a response's answers also give (WOMAC, KOOS JR and KOOS-12 from KOOS; WOMAC and HOOS JR from HOOS).
+DERIVED_NAMES = {parent: scoring.derived_instruments(parent) for parent in ("koos", "hoos")}
 
 
 BLANK_CHOICES = [("", "—"), *((c.value, c.label) for c in MissingCode if c != MissingCode.SKIPPED)]

@@ -22,6 +22,8 @@ from simple_history.models import HistoricalRecords
 
 from registry.access import SiteScopedQuerySet
 from registry.models import Joint, Protocol, Site, TreatmentEpisode
+from scoring import Output, get_instrument
+from scoring.eq5d import VALUE_SETS
 
 
 class Timepoint(models.TextChoices):
@@ -86,6 +88,16 @@ ASKABLE_INSTRUMENTS = [
     ("odi", _("Oswestry Disability Index")),
     ("vas", _("Pain VAS (0-100 mm)")),
     ("nrs", _("Pain NRS (0-10)")),
+    # The second set (SCORING-2.md). A full KOOS also gives KOOS JR and KOOS-12, a full HOOS gives HOOS JR
+    # (stored as derived scores): ask the short forms on their own only where the long form is not asked.
+    ("koos_jr", _("KOOS JR (asked on its own)")),
+    ("koos12", _("KOOS-12 (asked on its own)")),
+    ("hoos_jr", _("HOOS JR (asked on its own)")),
+    ("promis10", _("PROMIS Global Health v1.2 (PROMIS-10)")),
+    ("ikdc", _("IKDC Subjective Knee Evaluation Form")),
+    ("lysholm", _("Lysholm knee score")),
+    ("tegner", _("Tegner activity level")),
+    ("eq5d5l", _("EQ-5D-5L (index in the site's value set)")),
 ]
 ASKABLE_IDS = [code for code, _ in ASKABLE_INSTRUMENTS]
 
@@ -556,6 +568,35 @@ class InstrumentWording(models.Model):
 # Patient contact ---------------------------------------------------------------------------------------------
 
 
+# The EQ-5D-5L value sets a site may choose (scoring.eq5d), and the one a site's country implies where the
+# registry has that country's set. GB: England's (Devlin 2018) is the only UK value set scoring has.
+EQ5D5L_VALUE_SETS = tuple(VALUE_SETS)
+EQ5D5L_VALUE_SET_CHOICES = [(code, f"{code}: {VALUE_SETS[code].name}") for code in EQ5D5L_VALUE_SETS]
+EQ5D5L_COUNTRY_DEFAULT = {"KR": "KR", "JP": "JP", "CN": "CN", "US": "US", "DE": "DE", "GB": "GB-ENG"}
+assert set(EQ5D5L_COUNTRY_DEFAULT.values()) <= set(EQ5D5L_VALUE_SETS)
+
+# Scores the registry stores beside an instrument's own outputs: the EQ-5D-5L value set of each index (a category
+# row, key "value_set", of the same response; empty where the site has no value set and no index was computed).
+REGISTRY_OUTPUTS: dict[str, tuple[Output, ...]] = {
+    "eq5d5l": (
+        Output(
+            "value_set",
+            "EQ-5D-5L value set the index was computed with (the site's; compare indices of one value set only)",
+            None,
+            None,
+            "none",
+            kind="category",
+            choices=EQ5D5L_VALUE_SETS,
+        ),
+    ),
+}
+
+
+def stored_outputs(instrument: str) -> tuple[Output, ...]:
+    """Every score key stored for an instrument: the engine's outputs, then the registry's (REGISTRY_OUTPUTS)."""
+    return (*get_instrument(instrument).outputs, *REGISTRY_OUTPUTS.get(instrument, ()))
+
+
 class FollowUpSettings(models.Model):
     """A site's follow-up contact policy. Sites without a row use the defaults below."""
 
@@ -594,6 +635,17 @@ class FollowUpSettings(models.Model):
             "answers are saved and scored."
         ),
     )
+    eq5d5l_value_set = models.CharField(
+        _("EQ-5D-5L value set"),
+        max_length=10,
+        blank=True,
+        choices=EQ5D5L_VALUE_SET_CHOICES,
+        help_text=_(
+            "The country value set the EQ-5D-5L index is computed with. Empty: the site's country's, where the "
+            "registry has one (KR, JP, CN, US, DE; GB uses England's), else no index is computed. Changing it "
+            "recomputes the site's stored indices."
+        ),
+    )
 
     history = HistoricalRecords()
     objects = SiteScopedQuerySet.as_manager()
@@ -604,6 +656,9 @@ class FollowUpSettings(models.Model):
         verbose_name_plural = _("follow-up settings")
         constraints = [
             models.CheckConstraint(condition=Q(digest_hour__lte=23), name="settings_digest_hour_valid"),
+            models.CheckConstraint(
+                condition=Q(eq5d5l_value_set__in=["", *EQ5D5L_VALUE_SETS]), name="settings_eq5d5l_value_set_valid"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -623,6 +678,12 @@ class FollowUpSettings(models.Model):
 
     def reminder_day_list(self) -> list[int]:
         return [int(part) for part in self.reminder_days.split(",") if part.strip()]
+
+
+def eq5d5l_value_set(*, chosen: str, country: str) -> str | None:
+    """The value set a site's EQ-5D-5L indices are computed with: its own choice, else its country's where the
+    registry has one, else None (the answers are stored and no index is computed)."""
+    return chosen or EQ5D5L_COUNTRY_DEFAULT.get((country or "").upper())
 
 
 class TokenChannel(models.TextChoices):

@@ -54,6 +54,14 @@ INSTRUMENT_TITLES = {
     "odi": gettext_lazy("Back pain and daily life"),
     "vas": gettext_lazy("Pain in the last week"),
     "nrs": gettext_lazy("Pain in the last week"),
+    "koos_jr": gettext_lazy("Knee questionnaire"),
+    "koos12": gettext_lazy("Knee questionnaire"),
+    "hoos_jr": gettext_lazy("Hip questionnaire"),
+    "promis10": gettext_lazy("Your health in general"),
+    "ikdc": gettext_lazy("Knee symptoms and activities"),
+    "lysholm": gettext_lazy("Knee symptoms and activities"),
+    "tegner": gettext_lazy("Your activity level"),
+    "eq5d5l": gettext_lazy("Your health today"),
 }
 
 

@@ -15,10 +15,14 @@ from django.utils.translation import gettext, gettext_lazy
 
 import scoring
 from outcomes.models import FollowUp, Score, Timepoint
+from scoring.eq5d import VALUE_SETS
 
 DERIVED_NOTE = {
     "womac_from_koos": gettext_lazy("WOMAC scored from the KOOS answers (the patient answered once)"),
     "womac_from_hoos": gettext_lazy("WOMAC scored from the HOOS answers (the patient answered once)"),
+    "koos_jr_from_koos": gettext_lazy("KOOS JR scored from the KOOS answers (the patient answered once)"),
+    "koos12_from_koos": gettext_lazy("KOOS-12 scored from the KOOS answers (the patient answered once)"),
+    "hoos_jr_from_hoos": gettext_lazy("HOOS JR scored from the HOOS answers (the patient answered once)"),
     "hhs": gettext_lazy("Harris Hip Score: the patient's answers with the clinician's examination"),
 }
 # Output keys read as alternative forms of a headline score (see the module docstring).
@@ -86,11 +90,28 @@ def groups_for(
     for s in scores:
         by_instrument.setdefault(s.instrument, {})[s.key] = s
     order = {i: n for n, i in enumerate(fu.instruments)}
+    engine_order = {i: n for n, i in enumerate(scoring.INSTRUMENTS)}
+
+    def place(instrument: str) -> tuple:
+        # A derived instrument follows the one it is derived from, in the engine's order (WOMAC, KOOS JR, ...).
+        parent = scoring.INSTRUMENTS[instrument].derived_from if instrument in scoring.INSTRUMENTS else None
+        asked = parent or instrument
+        return (order.get(asked, len(order)), asked, engine_order.get(instrument, len(engine_order)), instrument)
+
     out = []
-    for instrument in sorted(by_instrument, key=lambda i: (order.get(i, len(order)), i)):
+    for instrument in sorted(by_instrument, key=place):
         definition = scoring.get_instrument(instrument)
         group = ScoreGroup(instrument, definition.name, str(DERIVED_NOTE.get(instrument, "")))
         stored = by_instrument[instrument]
+        value_set = stored.get("value_set")
+        if instrument == "eq5d5l" and value_set is not None:
+            # The index is read in its value set; none at the site: the index waits for the site to choose one.
+            code = value_set.value_text
+            group.note = (
+                gettext("Index in the %(code)s value set (%(name)s)") % {"code": code, "name": VALUE_SETS[code].name}
+                if code in VALUE_SETS
+                else gettext("No index: the site has no EQ-5D-5L value set (choose one in its follow-up settings)")
+            )
         for output in definition.outputs:
             row = stored.get(output.key)
             if row is None:

@@ -45,13 +45,20 @@ from outcomes.models import (
     TokenChannel,
     decode_missing,
     encode_missing,
+    eq5d5l_value_set,
 )
 from outcomes.schedule import WINDOWS
 from registry import clock
 from registry.models import EpisodeStatus, Patient, Site, TreatmentEpisode
 
-# Scores derived from one response's answers: the patient answers KOOS/HOOS once, WOMAC comes from them.
-DERIVED_FROM = {"koos": ["womac_from_koos"], "hoos": ["womac_from_hoos"]}
+# Scores derived from one response's answers: the patient answers KOOS/HOOS once; WOMAC, KOOS JR and KOOS-12 (from
+# KOOS) and HOOS JR (from HOOS) come from them, each stored as its own instrument (`<short form>_from_<parent>`)
+# with the parent's response as its provenance. The list is the engine's (scoring.derived_instruments).
+DERIVED_FROM = {parent: list(scoring.derived_instruments(parent)) for parent in ("koos", "hoos")}
+# An EQ-5D-5L index is stored with the value set that computed it: a category row of the same response beside
+# `index` (indices under different value sets are never comparable).
+EQ5D5L = "eq5d5l"
+EQ5D5L_VALUE_SET_KEY = "value_set"
 
 
 # Time ------------------------------------------------------------------------------------------------------
@@ -95,7 +102,7 @@ def plan_instruments(plan: OutcomePlan | None) -> dict[str, list[str]]:
 
 def wording_for(*, site: Site, instrument: str, language: str) -> scoring.Wording | None:
     """The site's validated wording for the instrument (a derived WOMAC or the HHS exam use their source's)."""
-    source = {"hhs_exam": "hhs", "womac_from_koos": "koos", "womac_from_hoos": "hoos"}.get(instrument, instrument)
+    source = asking.wording_instrument(instrument)
     row = InstrumentWording.objects.filter(site=site, instrument=source, language=language).first()
     if row is None:
         return None
@@ -388,12 +395,59 @@ def instrument_version(instrument: str) -> str:
     return scoring.get_instrument("hhs" if instrument == HHS_EXAM else instrument).version
 
 
-def _expected_scores(follow_up: FollowUp, responses: Mapping[str, Response]) -> dict[tuple[str, str], tuple]:
-    """(instrument, key) -> (value, value_text, response) for everything these responses give."""
+def follow_up_value_set(follow_up: FollowUp) -> str | None:
+    """The EQ-5D-5L value set of the follow-up's site (its settings' choice, else its country's), or None."""
+    row = (
+        Site.objects.filter(patients__episodes=follow_up.episode_id)
+        .values_list("follow_up_settings__eq5d5l_value_set", "country")
+        .first()
+    )
+    if row is None:
+        return None
+    chosen, country = row
+    return eq5d5l_value_set(chosen=chosen or "", country=country or "")
+
+
+def site_value_set(site: Site) -> str | None:
+    chosen = FollowUpSettings.objects.filter(site=site).values_list("eq5d5l_value_set", flat=True).first()
+    return eq5d5l_value_set(chosen=chosen or "", country=site.country or "")
+
+
+@transaction.atomic
+def eq5d5l_rescore_site(*, site: Site) -> int:
+    """Recompute the stored EQ-5D-5L indices of a site whose value set changed (its settings' choice, or its
+    country); returns the follow-ups rescored. Only follow-ups whose stored value set is not the site's are read,
+    so a save that changes nothing costs one query."""
+    current = site_value_set(site) or ""
+    stale = Score.objects.filter(
+        follow_up__episode__patient__site=site, instrument=EQ5D5L, key=EQ5D5L_VALUE_SET_KEY
+    ).exclude(value_text=current)
+    follow_ups = FollowUp.objects.filter(pk__in=stale.values("follow_up_id"))
+    count = 0
+    for follow_up in follow_ups.select_for_update().order_by("pk"):
+        scores_write(follow_up=follow_up, only=EQ5D5L)
+        count += 1
+    return count
+
+
+def _expected_scores(
+    follow_up: FollowUp, responses: Mapping[str, Response], *, value_set: Any = ...
+) -> dict[tuple[str, str], tuple]:
+    """(instrument, key) -> (value, value_text, response) for everything these responses give. `value_set`: the
+    site's EQ-5D-5L value set when the caller knows it (bulk writers), else it is read when an EQ-5D-5L is here."""
     out: dict[tuple[str, str], tuple] = {}
 
     def put(instrument: str, answers: Mapping[str, Any], response: Response | None) -> None:
-        result = scoring.score(instrument, answers)
+        if instrument == EQ5D5L:
+            chosen = follow_up_value_set(follow_up) if value_set is ... else value_set
+            if chosen is None:  # no value set at the site: answers kept, no index (computed once one is chosen)
+                out[(instrument, "index")] = (None, "", response)
+                out[(instrument, EQ5D5L_VALUE_SET_KEY)] = (None, "", response)
+                return
+            result = scoring.score(instrument, answers, value_set=chosen)
+            out[(instrument, EQ5D5L_VALUE_SET_KEY)] = (None, chosen, response)
+        else:
+            result = scoring.score(instrument, answers)
         for key, value in result.scores.items():
             if isinstance(value, str):
                 out[(instrument, key)] = (None, value, response)

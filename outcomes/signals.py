@@ -11,7 +11,7 @@ from django.dispatch import receiver
 from outcomes import services
 from outcomes.asking import _wording_usable
 from outcomes.models import FollowUp, FollowUpStatus, InstrumentWording
-from registry.models import Patient, TreatmentEpisode
+from registry.models import Patient, Site, TreatmentEpisode
 
 
 @receiver(post_save, sender=TreatmentEpisode, dispatch_uid="outcomes.schedule_episode")
@@ -30,6 +30,13 @@ def patient_withdrawal(sender: Any, instance: Patient, raw: bool = False, **kwar
         services.follow_ups_withdraw(patient=instance, why="no consent to registry follow-up")
     elif FollowUp.objects.filter(episode__patient=instance, status=FollowUpStatus.WITHDRAWN).exists():
         services.follow_ups_reinstate(patient=instance)
+
+
+@receiver(post_save, sender=Site, dispatch_uid="outcomes.site_value_set")
+def site_value_set_changed(sender: Any, instance: Site, raw: bool = False, **kwargs: Any) -> None:
+    # A site's country decides its EQ-5D-5L value set unless its settings choose one: its indices follow.
+    if not raw:
+        services.eq5d5l_rescore_site(site=instance)
 
 
 @receiver([post_save, post_delete], sender=InstrumentWording, dispatch_uid="outcomes.wording_changed")

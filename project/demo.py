@@ -7,7 +7,7 @@ from __future__ import annotations
 import random
 from datetime import date
 
-from outcomes.demo import demo_wording_load, seed_outcomes
+from outcomes.demo import demo_plans_load, demo_wording_load, seed_outcomes
 from registry import demo as core
 from registry.demo import SeedError, SeedReport
 from registry.demo_consent import demo_consent_load
@@ -29,6 +29,7 @@ BULK_TABLES = (
 
 def _sites_ready(sites: list[Site]) -> None:
     demo_wording_load(sites=sites)  # every demo questionnaire can be answered by link
+    demo_plans_load(sites=sites)  # the demo protocols ask every instrument a plan may ask
     demo_consent_load(sites=sites)  # patients whose consent is not yet recorded are asked it by their first link
 
 

@@ -44,6 +44,17 @@ COHORT_SCORES = [
     ("hoos", "adl"),
     ("odi", "odi"),
     ("vas", "vas_mm"),
+    # The second set. No EQ-5D-5L index: sites compute it in different value sets, which a cohort must not pool.
+    ("koos_jr", "interval"),
+    ("koos_jr_from_koos", "interval"),
+    ("koos12", "summary"),
+    ("koos12_from_koos", "summary"),
+    ("hoos_jr", "interval"),
+    ("hoos_jr_from_hoos", "interval"),
+    ("promis10", "gph_t"),
+    ("promis10", "gmh_t"),
+    ("ikdc", "ikdc"),
+    ("lysholm", "lysholm"),
 ]
 COHORT_GROUPS = ["", *GROUPS]
 # The page's names for the groupings (the figures and the research API keep the codes).
@@ -96,7 +107,11 @@ def _cohort_context(query: dict[str, Any]) -> dict[str, Any]:
 
 
 def _score_label(instrument: str, key: str) -> str:
-    return short_label(scoring.get_instrument(instrument).output(key).label)
+    definition = scoring.get_instrument(instrument)
+    label = short_label(definition.output(key).label)
+    if definition.derived_from:  # the same score as the short form asked on its own: say where it comes from
+        label += f" (from the {definition.derived_from.upper()})"
+    return label
 
 
 def cohort_dashboard(request: HttpRequest) -> HttpResponse:

@@ -32,7 +32,7 @@ from django.db.models import Case, Count, F, Max, OuterRef, Subquery, Sum, Value
 from django.db.models.functions import Coalesce, ExtractYear, Least, NullIf
 
 import scoring
-from outcomes.models import MissingCode, Mode, Score, Timepoint
+from outcomes.models import MissingCode, Mode, Score, Timepoint, stored_outputs
 from outcomes.schedule import WINDOWS
 from registry.models import (
     Administration,
@@ -500,7 +500,7 @@ ADMINISTRATIONS = Dataset(
 
 # The values a category score takes, every instrument's (HHS category, ODI band): no two share a code.
 CATEGORY_VALUES = tuple(
-    dict.fromkeys(c for d in scoring.INSTRUMENTS.values() for o in d.outputs if o.kind == "category" for c in o.choices)
+    dict.fromkeys(c for i in scoring.INSTRUMENTS for o in stored_outputs(i) if o.kind == "category" for c in o.choices)
 )
 
 SCORES = Dataset(
@@ -575,8 +575,12 @@ SCORES = Dataset(
         "(kept, not withheld, so counts do not jump while rescoring runs: drop stale rows, or wait until none is "
         "left, for an analysis under one version of the rules).",
         "Derived instruments: womac_from_koos and womac_from_hoos are the WOMAC scored from the KOOS or HOOS "
-        "answers (the patient answers once); hhs is the full Harris Hip Score from mhhs and the clinician's "
-        "examination.",
+        "answers, koos_jr_from_koos and koos12_from_koos the KOOS JR and KOOS-12 from the KOOS, hoos_jr_from_hoos "
+        "the HOOS JR from the HOOS (the patient answers once; the short form asked on its own is koos_jr, koos12 "
+        "or hoos_jr); hhs is the full Harris Hip Score from mhhs and the clinician's examination.",
+        "EQ-5D-5L: each index (key index) is computed in the value set of the site's choice (else its country's); "
+        "the row with key value_set names it (US, DE, GB-ENG, JP, KR, CN). Compare or pool indices of one value "
+        "set only. Both are empty where the site has no value set.",
     ),
 )
 
@@ -649,7 +653,7 @@ def wide_column_name(instrument: str, key: str) -> str:
 
 
 def _all_score_columns() -> list[tuple[str, scoring.Output]]:
-    return [(i, o) for i, definition in scoring.INSTRUMENTS.items() for o in definition.outputs]
+    return [(i, o) for i in scoring.INSTRUMENTS for o in stored_outputs(i)]
 
 
 STATA_NAME_MAX = 32

@@ -10,7 +10,7 @@ from typing import Any
 from django.conf import settings
 
 import scoring
-from outcomes.models import Timepoint
+from outcomes.models import Timepoint, stored_outputs
 from outcomes.schedule import WINDOWS
 from research import deid
 
@@ -92,7 +92,7 @@ def _instrument(definition: scoring.Instrument) -> dict[str, Any]:
                 "choices": list(o.choices),
                 "wide_column": deid.wide_column_name(definition.id, o.key),
             }
-            for o in definition.outputs
+            for o in stored_outputs(definition.id)
         ],
     }
 

@@ -33,10 +33,44 @@ HEADLINE_KEYS: dict[str, tuple[str, ...]] = {
     "odi": ("odi",),
     "vas": ("vas_mm",),
     "nrs": ("nrs",),
+    # The second set: the interval or summary scores, one scale and one direction per chart.
+    "koos_jr": ("interval",),
+    "koos_jr_from_koos": ("interval",),
+    "hoos_jr": ("interval",),
+    "hoos_jr_from_hoos": ("interval",),
+    "koos12": ("pain", "function", "qol", "summary"),
+    "koos12_from_koos": ("pain", "function", "qol", "summary"),
+    "promis10": ("gph_t", "gmh_t"),
+    "ikdc": ("ikdc",),
+    "lysholm": ("lysholm",),
+    "tegner": ("tegner",),
+    "eq5d5l": ("index",),
 }
 
 
-INSTRUMENT_ORDER = ["koos", "hoos", "womac", "womac_from_koos", "womac_from_hoos", "mhhs", "hhs", "odi", "vas", "nrs"]
+INSTRUMENT_ORDER = [
+    "koos",
+    "hoos",
+    "womac",
+    "womac_from_koos",
+    "womac_from_hoos",
+    "koos_jr",
+    "koos_jr_from_koos",
+    "koos12",
+    "koos12_from_koos",
+    "hoos_jr",
+    "hoos_jr_from_hoos",
+    "ikdc",
+    "lysholm",
+    "tegner",
+    "mhhs",
+    "hhs",
+    "odi",
+    "vas",
+    "nrs",
+    "promis10",
+    "eq5d5l",
+]
 
 
 def _unit_of(output: scoring.Output) -> str:

@@ -17,13 +17,13 @@ from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework.exceptions import ValidationError
 
 import scoring
-from outcomes.models import Timepoint
+from outcomes.models import Timepoint, stored_outputs
 from registry.models import CellSource, Joint, ProductType, Side, Site
 from research.deid import ALIAS_PREFIX
 
 # Parameters that are not filters but are understood by every list: pagination and the format.
 COMMON_PARAMETERS = {"cursor", "page_size", "format"}
-SCORE_KEYS = sorted({o.key for definition in scoring.INSTRUMENTS.values() for o in definition.outputs})
+SCORE_KEYS = sorted({o.key for i in scoring.INSTRUMENTS for o in stored_outputs(i)})
 
 
 def _c(name: str) -> str:
@@ -135,7 +135,7 @@ class ScoreFilterSet(EpisodeFilterSet):
         valid = super().is_valid()
         if valid:
             instruments = self.form.cleaned_data.get("instrument") or list(scoring.INSTRUMENTS)
-            known = {o.key for i in instruments for o in scoring.INSTRUMENTS[i].outputs}
+            known = {o.key for i in instruments for o in stored_outputs(i)}
             for key in self.form.cleaned_data.get("key") or []:
                 if key not in known:
                     self.form.add_error("key", f"{key!r} is not a score key of {', '.join(instruments)}.")

@@ -39,7 +39,13 @@ def test_the_episode_page_draws_each_instrument(alice_client, episode_a):
     assert response.status_code == 200
     html = response.content.decode()
     figs = figures(html)
-    assert set(figs) == {"fig-episode-koos", "fig-episode-womac_from_koos", "fig-episode-vas"}
+    assert set(figs) == {
+        "fig-episode-koos",
+        "fig-episode-womac_from_koos",
+        "fig-episode-koos_jr_from_koos",
+        "fig-episode-koos12_from_koos",
+        "fig-episode-vas",
+    }
     vas = figs["fig-episode-vas"]["data"][0]
     assert vas["y"] == [62.0, 35.0]
     assert vas["customdata"][0][2] == "Phone"
@@ -133,6 +139,15 @@ def test_the_registry_administrator_sees_the_cohort_figures(charlie_client, coho
 
     assert not any(p.registry_id in html for p in Patient.objects.all())
     assert "Aardvark" not in html and "Amelia" not in html
+
+
+def test_the_cohort_figures_draw_the_koos_jr_derived_from_the_koos(charlie_client, cohort):
+    response = charlie_client.get(reverse("cohort_dashboard"), {"score": "koos_jr_from_koos.interval", "group_by": ""})
+    assert response.status_code == 200
+    html = response.content.decode()
+    trajectory = figures(html)["fig-trajectory"]["data"]
+    assert trajectory[0]["y"][0] == pytest.approx(52.465)  # every KOOS item at 2: KOOS JR raw 14 (SCORING-2.md)
+    assert "(from the KOOS)" in html
 
 
 def test_the_cohort_numbers_are_the_apis(charlie_client, cohort, site_a, charlie):

@@ -166,6 +166,11 @@ def test_phone_koos_with_two_blanks_stores_their_reasons_beside_the_answers(alic
     assert "Left blank without a reason: P3, Q2" in response.content.decode()
     assert not Response.objects.exists()
     response = enter(alice_client, m3, "koos", koos, today, blank_P3="declined", blank_Q2="not_applicable")
+    assert response.status_code == 200  # P3 is a KOOS JR item: the derived KOOS JR cannot be computed
+    assert "KOOS, JR. needs 7 of 7 items" in response.content.decode()
+    response = enter(
+        alice_client, m3, "koos", koos, today, blank_P3="declined", blank_Q2="not_applicable", confirm_incomplete="on"
+    )
     assert response.status_code == 302
     stored = Response.objects.get(follow_up=m3, instrument="koos")
     assert stored.missing == {"P3": "declined", "Q2": "not_applicable"}
@@ -229,7 +234,7 @@ def test_score_lines_read_in_plain_words(alice, knee_episode):
     )
     services.response_submit(follow_up=m3, instrument="koos", answers=all_items("koos", 1), by=alice, mode="phone")
     groups = {g.instrument: g for g in score_words.groups_for(m3)}
-    assert list(groups) == ["koos", "womac_from_koos"]
+    assert list(groups) == ["koos", "womac_from_koos", "koos_jr_from_koos", "koos12_from_koos"]
     koos = {line.key: line for line in groups["koos"].lines}
     assert koos["pain"].name == "KOOS pain"
     assert koos["pain"].value == "75 of 100" and koos["pain"].direction == "higher is better"
@@ -293,20 +298,20 @@ def test_double_entry_agreeing_keyings_save_and_score_once(client, alice, double
     bob_a = factories.staff_user("bob_a", double_site)
     m3 = knee_episode.follow_ups.get(timepoint="m3")
     koos = all_items("koos", 1)
-    koos["P3"] = None
-    response = _paper(login(client, alice), m3, koos, today, blank_P3="unreadable")
+    koos["P1"] = None
+    response = _paper(login(client, alice), m3, koos, today, blank_P1="unreadable")
     assert response.status_code == 302
     assert not Response.objects.exists() and DoubleEntry.objects.count() == 1
     page = client.get(response["Location"]).content.decode()
     assert "First entry of the paper KOOS kept" in page and "waiting for a second person" in page
     # the same person cannot key the second entry
-    again = _paper(client, m3, koos, today, blank_P3="unreadable")
+    again = _paper(client, m3, koos, today, blank_P1="unreadable")
     assert "the second must be keyed by someone else" in again.content.decode()
     assert not Response.objects.exists()
-    response = _paper(login(client, bob_a), m3, koos, today, blank_P3="unreadable")
+    response = _paper(login(client, bob_a), m3, koos, today, blank_P1="unreadable")
     assert response.status_code == 302
     stored = Response.objects.get(follow_up=m3, instrument="koos")
-    assert stored.missing == {"P3": "unreadable"} and stored.entered_by.username == "bob_a"
+    assert stored.missing == {"P1": "unreadable"} and stored.entered_by.username == "bob_a"
     assert stored.history.first().history_change_reason == "double entry agreed: keyed by alice and bob_a"
     assert not DoubleEntry.objects.exists()
     assert Score.objects.filter(follow_up=m3, instrument="koos", key="pain").get().value == 75.0

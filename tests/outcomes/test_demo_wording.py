@@ -13,7 +13,23 @@ import pytest
 import scoring
 
 DEMO_WORDING = Path(__file__).resolve().parents[2] / "outcomes" / "demo_wording"
-INSTRUMENTS = ("koos", "hoos", "mhhs", "odi", "vas", "nrs", "womac")
+INSTRUMENTS = (
+    "koos",
+    "hoos",
+    "mhhs",
+    "odi",
+    "vas",
+    "nrs",
+    "womac",
+    "koos_jr",
+    "koos12",
+    "hoos_jr",
+    "promis10",
+    "ikdc",
+    "lysholm",
+    "tegner",
+    "eq5d5l",
+)
 # Every shipped language, each title marked as demo wording in that language.
 DEMO_MARK = {
     "en": " (demo wording)",

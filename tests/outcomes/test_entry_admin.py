@@ -151,6 +151,8 @@ def test_unscorable_subscales_are_named_before_saving(alice_client, knee_episode
         "Function in daily living needs 9 of 17 items; 8 answered: A10, A11, A12, A13, A14, A15, A16, A17",
         "WOMAC derived from KOOS: Physical function needs 14 of 17 items; 8 answered: A10, A11, A12, A13, A14, A15, "
         "A16, A17",
+        "KOOS, JR. derived from KOOS: KOOS, JR. needs 7 of 7 items; 5 answered: S6, P2, P3, P6, P9",
+        "KOOS-12 derived from KOOS: Function needs 2 of 4 items; 1 answered: SP4",
     ]
     assert b"Function in daily living needs 9 of 17 items" in response.content
     assert not Response.objects.exists()
