@@ -196,6 +196,8 @@ def questionnaire_response_parse(resource: Any) -> ParsedAnswers:
                     422, f"{instrument} item {code}: {reasons[0]!r} is not a missing-data code.", "value", where
                 )
             missing[code] = reasons[0]
+    if not answers:
+        raise FhirRefused(422, f"The QuestionnaireResponse answers no item of {instrument}.", "required", "item")
     authored = resource.get("authored")
     completed_at = None
     if authored is not None:
