@@ -49,3 +49,28 @@ def key_b(site_b):
 
 def bearer(raw: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {raw}"}
+
+
+def bulk_export(client: Any, raw_key: str, **params: str) -> dict[str, list[dict[str, Any]]]:
+    """A whole Bulk Data export as a client runs it: kick-off (202, Content-Location), a poll while it is built
+    (202), the worker's task, the manifest (200), then every NDJSON file: resource type -> its resources."""
+    import json
+
+    from interop import tasks
+
+    headers = {"Authorization": f"Bearer {raw_key}", "Prefer": "respond-async", "Accept": "application/fhir+json"}
+    kickoff = client.get("/fhir/$export", params, headers=headers)
+    assert kickoff.status_code == 202, kickoff.content
+    status_url = kickoff["Content-Location"]
+    assert client.get(status_url, headers=headers).status_code == 202
+    tasks.build_bulk_export(status_url.rsplit("/", 1)[1])
+    manifest = client.get(status_url, headers=headers)
+    assert manifest.status_code == 200, manifest.content
+    out: dict[str, list[dict[str, Any]]] = {}
+    for entry in manifest.json()["output"]:
+        response = client.get(entry["url"], headers=headers)
+        assert response.status_code == 200 and response["Content-Type"] == "application/fhir+ndjson"
+        lines = b"".join(response.streaming_content).decode().splitlines()
+        assert len(lines) == entry["count"]
+        out[entry["type"]] = [json.loads(line) for line in lines]
+    return out
