@@ -59,9 +59,9 @@ class IntegrationKey(models.Model):
 
 
 class ExportStatus(models.TextChoices):
-    IN_PROGRESS = "in_progress", _("In progress")
-    DONE = "done", _("Done")
-    FAILED = "failed", _("Failed")
+    IN_PROGRESS = "in_progress", "In progress"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
 
 
 class BulkExport(models.Model):
