@@ -20,7 +20,10 @@ def _executor() -> MigrationExecutor:
 
 
 def _counts() -> dict[str, int]:
-    tables = connection.introspection.django_table_names(include_views=False)
+    # Only the tables that exist: at the old layout, those of floors added later (interop) are not there yet.
+    tables = set(connection.introspection.django_table_names(include_views=False)) & set(
+        connection.introspection.table_names()
+    )
     with connection.cursor() as cursor:
         out = {}
         for table in sorted(tables):
@@ -84,7 +87,9 @@ def test_a_database_filled_at_the_old_layout_migrates_forward_with_every_row():
     from research.models import EpisodePseudonym as NewEpisodePseudonym
     from research.models import SubjectPseudonym as NewSubjectPseudonym
 
-    assert _counts() == before  # no table gained or lost a row, the content types included
+    after = _counts()
+    assert {t: n for t, n in after.items() if t in before} == before  # no table gained or lost a row, content types
+    assert not any(after[t] for t in set(after) - set(before))  # included; a later floor's tables start empty
     moved = NewApiKey.objects.get(pk=key.pk)
     assert (moved.name, moved.prefix, moved.key_hash) == ("Old study", "abcd", "f" * 64)
     assert list(moved.sites.values_list("code", flat=True)) == ["OLD"]
