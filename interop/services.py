@@ -42,6 +42,8 @@ from research.services import pseudonyms_assign
 KEY_PREFIX = "ik_"
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 EXPORT_TYPES = ("Patient", "Observation")
+# Exports a key may have in progress at once: each reads a whole cohort.
+EXPORTS_IN_PROGRESS_MAX = 3
 ITERATOR_CHUNK = 2000
 
 
@@ -189,7 +191,10 @@ def questionnaire_response_parse(resource: Any) -> ParsedAnswers:
         if given:
             answers[code] = _answer_value(instrument, definition, given[0], f"{where}.answer[0]")
             continue
-        reasons = [e.get("valueCode") for e in item.get("extension") or [] if e.get("url") == fhir.EXT_MISSING_REASON]
+        extensions = item.get("extension") or []
+        if not isinstance(extensions, list) or not all(isinstance(e, dict) for e in extensions):
+            raise FhirRefused(400, f"{where}.extension must be a list of extensions.", "structure", where)
+        reasons = [e.get("valueCode") for e in extensions if e.get("url") == fhir.EXT_MISSING_REASON]
         if reasons:
             if reasons[0] not in fhir.MISSING_CODES:
                 raise FhirRefused(
@@ -295,6 +300,13 @@ def export_file(export: BulkExport, resource_type: str) -> Path:
 
 @transaction.atomic
 def bulk_export_start(*, key: ApiKey, request_url: str, types: Iterable[str] = EXPORT_TYPES) -> BulkExport:
+    """A new export of `types` for `key`, in progress until its task has built the files; FhirRefused (429) while
+    the key already has EXPORTS_IN_PROGRESS_MAX in progress."""
+    ApiKey.objects.select_for_update().filter(pk=key.pk).first()  # one kick-off of a key at a time counts
+    if BulkExport.objects.filter(api_key=key, status=ExportStatus.IN_PROGRESS).count() >= EXPORTS_IN_PROGRESS_MAX:
+        raise FhirRefused(
+            429, f"This key has {EXPORTS_IN_PROGRESS_MAX} exports in progress: wait for one to finish.", "throttled"
+        )
     return BulkExport.objects.create(api_key=key, request_url=request_url[:500], types=list(types))
 
 

@@ -262,6 +262,9 @@ def export_file(request: HttpRequest, export_id: Any, resource_type: str) -> Htt
     listed = {f["type"] for f in export.files}
     if export.status != ExportStatus.DONE or resource_type not in listed:
         raise FhirRefused(404, f"No {resource_type} file in this export.", "not-found")
-    response = FileResponse(services.export_file(export, resource_type).open("rb"), content_type=NDJSON)
+    path = services.export_file(export, resource_type)
+    if not path.exists():
+        raise FhirRefused(404, f"The {resource_type} file of this export is no longer kept: export again.", "not-found")
+    response = FileResponse(path.open("rb"), content_type=NDJSON)
     response["Cache-Control"] = "no-store"
     return response

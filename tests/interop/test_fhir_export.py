@@ -66,6 +66,11 @@ def test_kickoff_queues_the_task_and_refuses_what_it_cannot_do(key_ab, django_ca
         assert response.status_code == 400
         validate(response.json())
     assert client.get("/fhir/$export", headers={"Prefer": "respond-async"}).status_code == 401
+    for _ in range(services.EXPORTS_IN_PROGRESS_MAX - 1):
+        assert client.get("/fhir/$export", headers={**auth, "Prefer": "respond-async"}).status_code == 202
+    busy = client.get("/fhir/$export", headers={**auth, "Prefer": "respond-async"})
+    assert busy.status_code == 429
+    validate(busy.json())
 
 
 def test_an_export_is_the_keys_own(cohort, key_a, key_ab):  # noqa: F811

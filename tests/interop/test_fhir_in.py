@@ -114,6 +114,8 @@ def test_refusals_name_the_problem_and_save_nothing(knees, key_a, key_b, patient
         (key_a[1], {**good, "questionnaire": "http://example.org/Questionnaire/x"}, 422, "Unknown questionnaire"),
         (key_a[1], {**good, "basedOn": []}, 422, "Name the follow-up"),
         (key_a[1], {**good, "item": []}, 422, "answers no item"),
+        (key_a[1], {**good, "item": [{"linkId": "P1", "extension": "x"}]}, 400, "extension"),
+        (key_a[1], {**good, "item": "P1"}, 400, "list of items"),
         (key_a[1], {**good, "questionnaire": fhir.canonical_of("vas"), "item": vas}, 422, "vas_mm"),
         (key_a[1], {**good, "questionnaire": fhir.canonical_of("odi"), "item": odi}, 422, "odi is not owed"),
     ]
