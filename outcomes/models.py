@@ -69,11 +69,13 @@ class Mode(models.TextChoices):
     PHONE = "phone", pgettext_lazy("answered by", "Phone")
     PAPER = "paper", pgettext_lazy("answered on", "Paper")
     TABLET = "tablet", _("Clinic tablet")
+    EXTERNAL = "external", _("External system (FHIR)")
 
 
 class EnteredVia(models.TextChoices):
     PATIENT_LINK = "patient_link", _("Patient (personal link or clinic tablet)")
     STAFF = "staff", pgettext_lazy("entered by", "Staff")
+    EXTERNAL_SYSTEM = "external_system", _("External system (a site's integration key)")
 
 
 # The instruments a plan may ask. `hhs_exam` is the clinician part of the Harris Hip Score (deformity and range
@@ -398,7 +400,7 @@ class Response(models.Model):
             models.CheckConstraint(condition=Q(mode__in=Mode.values), name="response_mode_valid"),
             models.CheckConstraint(condition=Q(entered_via__in=EnteredVia.values), name="response_via_valid"),
             models.CheckConstraint(
-                condition=Q(entered_via="patient_link") | Q(entered_by__isnull=False),
+                condition=Q(entered_via__in=["patient_link", "external_system"]) | Q(entered_by__isnull=False),
                 name="response_staff_entry_has_user",
             ),
         ]

@@ -527,17 +527,21 @@ def response_submit(
     reason: str = "",
     handed_over_by: Any = None,
     missing: Mapping[str, str] | None = None,
+    entered_via: str | None = None,
 ) -> Response:
     """Store one instrument's answers at a follow-up, score them, and update the follow-up's status.
 
     `by` is the staff user, or None for the patient by link. Changing answers already submitted needs a reason
     (kept in history). A patient cannot change a submitted instrument. Bad answers: ValidationError naming the
     item, and nothing is saved. `missing` says why items have no answer (MissingCode); a patient's blanks by
-    link are "skipped".
+    link are "skipped". `entered_via` EXTERNAL_SYSTEM (with `by` None): a site's record system posted the answers
+    (interop), treated as the patient's own (blanks skipped, no change once submitted).
     """
     follow_up = FollowUp.objects.select_for_update().select_related("episode__patient__site").get(pk=follow_up.pk)
     if mode not in Mode.values:
         raise ValidationError(f"Unknown mode {mode!r}.")
+    if entered_via is not None and (entered_via not in EnteredVia.values or (by is None) == (entered_via == "staff")):
+        raise ValidationError(f"Entered via {entered_via!r} does not fit the user given.")
     if instrument not in follow_up.instruments:
         owed = ", ".join(follow_up.instruments) or "nothing"
         raise ResponseRefused(f"{instrument} is not owed at this follow-up (owed: {owed}).")
@@ -575,7 +579,7 @@ def response_submit(
                 "closes": follow_up.window_closes,
             }
         )
-    via = EnteredVia.PATIENT_LINK if by is None else EnteredVia.STAFF
+    via = entered_via or (EnteredVia.PATIENT_LINK if by is None else EnteredVia.STAFF)
     response = Response.objects.filter(follow_up=follow_up, instrument=instrument).first()
     if response is not None:
         if response.answers == clean and response.missing_codes == missing_codes:

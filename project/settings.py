@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "registry.apps.RegistryConfig",
     "outcomes.apps.OutcomesConfig",
     "research.apps.ResearchConfig",
+    "interop.apps.InteropConfig",
     "project.apps.ProjectConfig",
 ]
 
@@ -231,6 +232,8 @@ _TEXT_BACKENDS = {
 }
 TEXT_BACKEND = _TEXT_BACKENDS[env_choice("TEXT_BACKEND", "console", set(_TEXT_BACKENDS))]
 TEXT_FILE_PATH = env_str("TEXT_FILE_PATH", str(VAR_DIR / "texts"))
+# FHIR Bulk Data export files (interop): one folder per export, NDJSON per resource type.
+FHIR_EXPORT_DIR = VAR_DIR / "fhir-exports"
 TEXT_FROM = env_str("TEXT_FROM", "")
 TWILIO_ACCOUNT_SID = env_str("TWILIO_ACCOUNT_SID", "")
 TWILIO_AUTH_TOKEN = env_secret("TWILIO_AUTH_TOKEN", "")

@@ -33,4 +33,6 @@ urlpatterns = [
     path("api/v1/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
     path("api/v1/", include("research.api.urls")),
+    # FHIR R4 (interop): staff reads, a site's record system posting answers, the researchers' Bulk Data export.
+    path("fhir/", include("interop.urls")),
 ]

@@ -1,6 +1,6 @@
-"""Staff in their own language: the staff catalogues of registry, research and project are complete, compiled
-and cover every marked string; the admin follows the browser's language, or the one chosen in its header (kept in
-a cookie); patient pages and emails keep the patient's language whatever the staff's."""
+"""Staff in their own language: the staff catalogues of registry, research, interop and project are complete,
+compiled and cover every marked string; the admin follows the browser's language, or the one chosen in its header
+(kept in a cookie); patient pages and emails keep the patient's language whatever the staff's."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from tests.outcomes.test_languages import NOW, PLACEHOLDER, SHIPPED, _locale_dir
 __all__ = ["korean_patient"]  # a fixture of the patient pages' tests, used here too
 
 ROOT = Path(__file__).resolve().parents[2]
-STAFF_APPS = ["registry", "outcomes", "research", "project"]
+STAFF_APPS = ["registry", "outcomes", "research", "interop", "project"]
 # What each language is written in. A translation holds some of it: no English left behind.
 SCRIPT = {
     "ko": re.compile(r"[\uac00-\ud7a3]"),

@@ -1,5 +1,5 @@
 """De-identification: no identifying value of any seeded patient in any response of any endpoint, JSON, CSV,
-SPSS or Stata;
+SPSS or Stata, nor in the FHIR Bulk Data export's NDJSON;
 pseudonyms random and stable; days instead of dates; age 90+ pooled; excluded patients absent; a key scoped to
 site A gets nothing of site B."""
 
@@ -44,6 +44,12 @@ def every_response(api, cohort) -> list[str]:
         bodies.append(response.content.decode())
     for path, params in OTHERS:
         bodies.append(api.get(path, **params).content.decode())
+    # The FHIR Bulk Data export (interop): every NDJSON file of a whole export.
+    from tests.interop.conftest import bulk_export
+
+    files = bulk_export(api.client, api.raw_key)
+    assert files["Patient"] and files["Observation"]
+    bodies += [json.dumps(resources) for resources in files.values()]
     return bodies
 
 

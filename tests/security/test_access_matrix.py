@@ -42,6 +42,7 @@ MODELS: dict[str, tuple[bool, set[str]]] = {
     "registry.adverseevent": (True, {"view", "add", "change"}),
     "registry.subsequentsurgery": (True, {"view", "add", "change"}),
     "research.apikey": (False, set()),
+    "interop.integrationkey": (False, set()),
     "research.subjectpseudonym": (False, set()),
     "research.episodepseudonym": (False, set()),
     "auth.user": (False, set()),
@@ -74,6 +75,7 @@ NO_CHANGE_FORM = {"outcomes.worklist"}  # change and history redirect to the fol
 NO_DELETE = {  # keys are revoked and staff deactivated, never deleted
     "outcomes.message",
     "research.apikey",
+    "interop.integrationkey",
     "research.subjectpseudonym",
     "research.episodepseudonym",
     "auth.user",
@@ -81,6 +83,7 @@ NO_DELETE = {  # keys are revoked and staff deactivated, never deleted
 HISTORY_LESS = {
     "otp_totp.totpdevice",
     "research.apikey",
+    "interop.integrationkey",
     "research.subjectpseudonym",
     "research.episodepseudonym",
     "auth.user",
@@ -116,6 +119,17 @@ NON_ADMIN_ROUTES = {
     "charts/cohort/": "cohort_page",  # data for the registry administrator; an empty key form for anyone else
     "charts/cohort/figures/": "research_key",
     "i18n/setlang/": "language_choice",  # sets a cookie, reads and changes no data; tested below
+    # FHIR (interop): the CapabilityStatement is public; staff reads take a staff session or a site's integration
+    # key, own site only; $export and its status and files take a researcher's key. Tested below.
+    "fhir/metadata": "public",
+    "fhir/Questionnaire": "fhir_staff",
+    "fhir/Questionnaire/<str:fhir_id>": "fhir_staff",
+    "fhir/Patient/<str:registry_id>": "fhir_staff_site_scoped",
+    "fhir/QuestionnaireResponse": "fhir_staff_site_scoped",  # POST: an integration key only (tests/interop)
+    "fhir/Observation": "fhir_staff_site_scoped",
+    "fhir/$export": "research_key",
+    "fhir/$export-status/<uuid:export_id>": "research_key",
+    "fhir/$export-files/<uuid:export_id>/<str:resource_type>.ndjson": "research_key",
 }
 PERSONAS = ["anonymous", "patient_b", "coord_a", "coord_b", "researcher_a", "admin"]
 # Admin views beyond the standard five, each tested on its own below.
@@ -193,7 +207,10 @@ def world(site_a, site_b, alice, bob, charlie, patient_a, patient_b):
     key_a, raw_a = api_key_create(name="matrix A", sites=[site_a])
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
+    from interop.services import integration_key_create
+
     shared = {
+        "interop.integrationkey": integration_key_create(name="matrix A", site=site_a)[0],
         "otp_totp.totpdevice": TOTPDevice.objects.create(user=charlie, name="phone", confirmed=False),
         "auth.user": alice,
         "auth.group": Group.objects.first(),
@@ -573,3 +590,33 @@ def test_two_factor_self_service_by_persona(world):
     expected = {"anonymous": 302, "patient_b": 302, "researcher_a": 302, "coord_a": 200, "coord_b": 200, "admin": 200}
     for persona, status in expected.items():
         assert world["clients"][persona].get("/admin/account/two-factor/").status_code == status, persona
+
+
+def test_fhir_endpoints_by_persona(world):
+    """FHIR: metadata for anyone; staff reads for staff sessions, own site's patients only (404 for another site's,
+    as an OperationOutcome); the researcher's key opens $export and nothing of the staff side."""
+    patient_a = world["objects"]["A"]["registry.patient"].registry_id
+    staff = {"anonymous": 401, "patient_b": 401, "researcher_a": 401, "coord_a": 200, "coord_b": 200, "admin": 200}
+    own_a = {**staff, "coord_b": 404}
+    for persona in PERSONAS:
+        client = world["clients"][persona]
+        assert client.get("/fhir/metadata").status_code == 200, persona
+        for url in ("/fhir/Questionnaire", "/fhir/Questionnaire/koos"):
+            assert client.get(url).status_code == staff[persona], (persona, url)
+        for url in (
+            f"/fhir/Patient/{patient_a}",
+            f"/fhir/QuestionnaireResponse?patient=Patient/{patient_a}",
+            f"/fhir/Observation?patient={patient_a}",
+        ):
+            response = client.get(url)
+            assert response.status_code == own_a[persona], (persona, url, response.status_code)
+            if response.status_code != 200:
+                assert response.json()["resourceType"] == "OperationOutcome"
+        kickoff = client.get("/fhir/$export", headers={"Prefer": "respond-async"})
+        assert kickoff.status_code == (202 if persona == "researcher_a" else 401), persona
+        unknown = "00000000-0000-0000-0000-000000000000"
+        for url in (f"/fhir/$export-status/{unknown}", f"/fhir/$export-files/{unknown}/Patient.ndjson"):
+            assert client.get(url).status_code == (404 if persona == "researcher_a" else 401), (persona, url)
+        # Posting answers takes a site's integration key: no session, no researcher key.
+        posted = client.post("/fhir/QuestionnaireResponse", "{}", content_type="application/fhir+json")
+        assert posted.status_code == {"coord_a": 403, "coord_b": 403, "admin": 403}.get(persona, 401), persona

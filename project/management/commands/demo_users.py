@@ -9,6 +9,8 @@ from django.contrib.auth.models import User
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
+from interop.models import IntegrationKey
+from interop.services import integration_key_create, integration_key_revoke
 from registry import roles
 from registry.models import Membership, Site
 from research.models import ApiKey
@@ -24,6 +26,8 @@ DEMO_USERS = [
 
 # The researcher's demo API key: the raw key is shown once, so each run revokes the last one and makes a new one.
 DEMO_KEY_NAME = "demo researcher (HRJ, SRO)"
+# HRJ's demo integration key (a hospital system posting answers over FHIR), replaced on each run as well.
+DEMO_INTEGRATION_KEY_NAME = "demo hospital system (HRJ)"
 
 
 class Command(BaseCommand):
@@ -62,6 +66,13 @@ class Command(BaseCommand):
         scores_csv = f"{settings.REGISTRY_BASE_URL}/api/v1/scores/?instrument=koos&format=csv"
         self.stdout.write(f'  curl -H "Authorization: Token {raw_key}" "{scores_csv}"')
         self.stdout.write(f"  API docs: {settings.REGISTRY_BASE_URL}/api/v1/docs/")
+        for old in IntegrationKey.objects.filter(name=DEMO_INTEGRATION_KEY_NAME, revoked_at__isnull=True):
+            integration_key_revoke(key=old)
+        admin = User.objects.get(username="admin")
+        _, raw_ik = integration_key_create(name=DEMO_INTEGRATION_KEY_NAME, site=sites["HRJ"], created_by=admin)
+        self.stdout.write('HRJ\'s integration key (FHIR, README "FHIR"; a new one each run, the old one revoked):')
+        questionnaires = f"{settings.REGISTRY_BASE_URL}/fhir/Questionnaire"
+        self.stdout.write(f'  curl -H "Authorization: Bearer {raw_ik}" "{questionnaires}"')
 
     def research_key(self, *, sites: list[Site], by: User) -> str:
         from datetime import timedelta
