@@ -12,6 +12,8 @@ import time
 from celery import shared_task
 
 from outcomes import dispatcher, outbox, services
+from outcomes.imports.services import import_run_execute
+from outcomes.models import ImportRun
 
 log = logging.getLogger(__name__)
 
@@ -69,3 +71,13 @@ def rescore_stale_scores() -> dict[str, int]:
         if not remaining and services.scores_table_vacuum():  # as `manage.py rescore` does, once at the end
             log.info("Vacuumed and analysed the score table after rescoring.")
     return {"follow_ups": total.follow_ups, "rows_written": total.rows_written, "values_changed": total.values_changed}
+
+
+@shared_task(name="outcomes.tasks.import_run")
+def import_run(run_id: int) -> str:
+    """An import of a clinic's earlier records queued from the admin: check, then write all or nothing. The run is
+    claimed first, so a redelivered task does nothing."""
+    run = ImportRun.objects.filter(pk=run_id).first()
+    if run is None:
+        return "gone"
+    return import_run_execute(run=run).status

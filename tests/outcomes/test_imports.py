@@ -1,0 +1,318 @@
+"""Importing a clinic's earlier records (outcomes.imports): the sample REDCap project and spreadsheet land every
+row, scored by the engine; a second run adds nothing; one bad row lands nothing and is reported by row and column;
+another site's import is refused; the command's exit status and report."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+import yaml
+from django.core.exceptions import PermissionDenied
+from django.core.management import CommandError, call_command
+
+from outcomes.imports.mapping import MappingError, mapping_load
+from outcomes.imports.services import import_run_create, import_run_execute
+from outcomes.models import FollowUp, ImportKey, ImportRun, ImportStatus, Mode, Response, Score
+from registry.models import Patient, PatientIdentity, TreatmentEpisode
+
+pytestmark = pytest.mark.django_db
+
+SAMPLES = Path(__file__).resolve().parents[2] / "outcomes" / "imports" / "samples"
+RECORDS = (SAMPLES / "redcap_records.csv").read_bytes()
+DICTIONARY = (SAMPLES / "redcap_dictionary.csv").read_bytes()
+REDCAP_MAPPING = (SAMPLES / "redcap_mapping.yaml").read_text()
+SHEET_MAPPING = (SAMPLES / "spreadsheet_mapping.yaml").read_text()
+REDCAP_ROWS = RECORDS.decode().strip().count("\n")  # rows below the header
+
+
+def redcap_run(site, user, *, content=RECORDS, dry_run=False, mapping=REDCAP_MAPPING):
+    run = import_run_create(
+        site=site,
+        user=user,
+        file_name="redcap_records.csv",
+        content=content,
+        mapping=mapping,
+        dictionary=DICTIONARY,
+        dictionary_name="redcap_dictionary.csv",
+        dry_run=dry_run,
+    )
+    return import_run_execute(run=run)
+
+
+def with_cell(content: bytes, row: int, column: str, value: str) -> bytes:
+    """The CSV with one cell changed (row numbered as a spreadsheet shows it: the header is row 1)."""
+    lines = content.decode().splitlines()
+    header = lines[0].split(",")
+    cells = lines[row - 1].split(",")
+    cells[header.index(column)] = value
+    lines[row - 1] = ",".join(cells)
+    return ("\n".join(lines) + "\n").encode()
+
+
+def test_the_sample_redcap_project_lands_every_row_scored_by_the_engine(site_a, alice):
+    run = redcap_run(site_a, alice)
+
+    assert run.status == ImportStatus.DONE and run.report == [], run.report
+    assert run.landed and run.content is None  # the file is not kept once its rows are in
+    assert Patient.objects.filter(site=site_a).count() == 6
+    keys = ImportKey.objects.filter(site=site_a, source="hrj-redcap-knee").exclude(event="")
+    assert keys.count() == REDCAP_ROWS == run.counts["follow_ups"]
+    responses = Response.objects.filter(follow_up__episode__patient__site=site_a)
+    assert responses.count() == 2 * REDCAP_ROWS  # KOOS and VAS on every event
+    assert set(responses.values_list("mode", flat=True)) == {Mode.IMPORTED}
+    # REDCap's 1-5 became KOOS's 0-4, and the scores are the engine's, not the file's koos_pain_score column.
+    first = keys.get(record="1001", event="baseline_arm_1").follow_up
+    koos = first.responses.get(instrument="koos")
+    assert koos.answers["P1"] == 3  # koos_p1 was 4 in the export
+    pain = Score.objects.get(follow_up=first, instrument="koos", key="pain")
+    assert pain.value == pytest.approx(100 - sum(koos.answers[f"P{i}"] for i in range(1, 10)) / 9 * 25)
+    assert pain.value != pytest.approx(19.44)
+    assert Score.objects.filter(follow_up=first, instrument="womac_from_koos").exists()  # derived, as staff entry
+    assert first.status == "completed"
+    # Identity, episode and history with the file's name and checksum.
+    identity = PatientIdentity.objects.get(medical_record_number="HRJ-70000")
+    assert (identity.given_name, str(identity.date_of_birth)) == ("Mina", "1950-01-03")
+    episode = TreatmentEpisode.objects.get(patient=identity.patient)
+    assert (episode.joint, episode.side, str(episode.index_date), episode.kl_grade) == ("knee", "left", "2024-02-05", 2)
+    assert episode.prior_ha_injection is True and episode.prior_nsaids is False  # checkbox prior_tx___4 / ___1
+    reason = f"import {run.pk}: redcap_records.csv sha256:{run.sha256[:16]}"
+    assert identity.patient.history.first().history_change_reason == reason
+    assert episode.history.first().history_user == alice
+    assert koos.history.first().history_change_reason == reason
+    assert len(run.sha256) == 64
+
+
+def test_a_second_run_of_the_same_file_adds_nothing(site_a, alice):
+    redcap_run(site_a, alice)
+    before = (Patient.objects.count(), Response.objects.count(), Score.objects.count(), FollowUp.objects.count())
+
+    again = redcap_run(site_a, alice)
+
+    assert again.status == ImportStatus.DONE and again.report == []
+    assert again.counts["already_imported"] == REDCAP_ROWS
+    assert (again.counts["patients"], again.counts["follow_ups"]) == (0, 0)
+    after = (Patient.objects.count(), Response.objects.count(), Score.objects.count(), FollowUp.objects.count())
+    assert after == before
+
+
+def test_a_dry_run_reports_what_would_land_and_lands_nothing(site_a, alice):
+    run = redcap_run(site_a, alice, dry_run=True)
+
+    assert run.status == ImportStatus.DONE and run.report == []
+    assert run.counts["follow_ups"] == REDCAP_ROWS and run.counts["patients"] == 6
+    assert not Patient.objects.exists() and not ImportKey.objects.exists()
+    assert run.content is not None  # kept for the commit
+
+
+@pytest.mark.parametrize(
+    ("row", "column", "value", "words"),
+    [
+        (3, "koos_p2", "9", "data dictionary"),  # not a REDCap choice of the field
+        (3, "pain_vas", "140", "out of range"),
+        (2, "tx_date", "1940-01-01", "before the date of birth"),
+        (4, "visit_date", "1930-05-05", "before the date of birth"),
+        (5, "redcap_event_name", "month_9_arm_1", "Unknown event"),
+        (2, "sex", "", "no sex"),
+        (6, "visit_date", "2024-13-40", "not a date"),
+    ],
+)
+def test_a_file_with_one_bad_row_lands_nothing_and_names_the_row_and_column(site_a, alice, row, column, value, words):
+    run = redcap_run(site_a, alice, content=with_cell(RECORDS, row, column, value))
+
+    assert run.status == ImportStatus.FAILED
+    assert [(p["row"], p["column"]) for p in run.report] == [(row, column)], run.report
+    assert words in run.report[0]["message"]
+    assert not Patient.objects.exists() and not Response.objects.exists() and not ImportKey.objects.exists()
+
+
+def test_a_duplicated_key_is_reported_at_its_second_row(site_a, alice):
+    lines = RECORDS.decode().splitlines()
+    content = ("\n".join([*lines, lines[2]]) + "\n").encode()  # row 3 again, as row len(lines) + 1
+
+    run = redcap_run(site_a, alice, content=content)
+
+    assert [(p["row"], p["column"]) for p in run.report] == [(len(lines) + 1, "record_id")]
+    assert "Duplicated key" in run.report[0]["message"] and "also row 3" in run.report[0]["message"]
+    assert not Patient.objects.exists()
+
+
+def test_an_unknown_code_of_the_mapping_is_reported(site_a, alice):
+    mapping = yaml.safe_load(REDCAP_MAPPING)
+    mapping["patient"]["sex"]["codes"] = {"1": "female"}  # record 1002 is "2"
+
+    run = redcap_run(site_a, alice, mapping=mapping)
+
+    assert {(p["column"], "Unknown code “2”" in p["message"]) for p in run.report} == {("sex", True)}
+    assert not Patient.objects.exists()
+
+
+def test_answers_outside_the_follow_up_window_are_refused(site_a, alice):
+    run = redcap_run(site_a, alice, content=with_cell(RECORDS, 3, "visit_date", "2024-03-01"))
+
+    assert [(p["row"], p["column"]) for p in run.report] == [(3, "visit_date")]
+    assert "outside the m3 window" in run.report[0]["message"]
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        (lambda m: m.pop("record"), "names no patient column"),
+        (lambda m: m["instruments"]["koos"]["items"].update({"P99": "koos_p1"}), "no item P99"),
+        (lambda m: m["instruments"]["koos"]["codes"].update({"5": 7}), "does not take"),
+        (lambda m: m.update({"events": {"baseline_arm_1": "m5"}}), "not a timepoint"),
+        (lambda m: m["patient"].pop("date_of_birth"), "patient.date_of_birth is required"),
+    ],
+)
+def test_a_bad_mapping_is_refused_before_any_row(site_a, alice, change, words):
+    mapping = yaml.safe_load(REDCAP_MAPPING)
+    change(mapping)
+
+    with pytest.raises(MappingError) as refused:
+        redcap_run(site_a, alice, mapping=mapping)
+
+    assert any(words in p for p in refused.value.problems), refused.value.problems
+    assert not ImportRun.objects.exists()
+
+
+def test_a_calculated_field_or_a_missing_column_is_a_file_problem(site_a, alice):
+    mapping = yaml.safe_load(REDCAP_MAPPING)
+    mapping["instruments"]["koos"]["items"]["P1"] = "koos_pain_score"
+    mapping["patient"]["email"] = "email_address"
+
+    run = redcap_run(site_a, alice, mapping=mapping)
+
+    assert run.status == ImportStatus.FAILED
+    by_column = {p["column"]: p["message"] for p in run.report}
+    assert all(p["row"] is None for p in run.report)
+    assert "calculated field" in by_column["koos_pain_score"]
+    assert "does not have" in by_column["email_address"]
+
+
+def test_the_sample_spreadsheet_lands_from_xlsx_and_csv_alike(site_a, alice):
+    run = import_run_execute(
+        run=import_run_create(
+            site=site_a,
+            user=alice,
+            file_name="clinic_spreadsheet.xlsx",
+            content=(SAMPLES / "clinic_spreadsheet.xlsx").read_bytes(),
+            mapping=SHEET_MAPPING,
+            dry_run=False,
+        )
+    )
+
+    assert run.report == [] and run.status == ImportStatus.DONE
+    rows = (SAMPLES / "clinic_spreadsheet.csv").read_text().strip().count("\n")
+    assert run.counts["follow_ups"] == rows and Patient.objects.count() == 5
+    episode = TreatmentEpisode.objects.get(patient__identity__medical_record_number="SRO-5100")
+    assert (episode.joint, episode.side, episode.spinal_level) == ("spine", "midline", "L4-L5")
+    odi = Response.objects.get(follow_up__episode=episode, follow_up__timepoint="baseline", instrument="odi")
+    assert odi.answers["S1"] == 2  # "C"
+    assert Score.objects.filter(follow_up=odi.follow_up, instrument="odi").exists()
+
+    # The CSV of the same sheet is the same records: nothing new.
+    again = import_run_execute(
+        run=import_run_create(
+            site=site_a,
+            user=alice,
+            file_name="clinic_spreadsheet.csv",
+            content=(SAMPLES / "clinic_spreadsheet.csv").read_bytes(),
+            mapping=SHEET_MAPPING,
+            dry_run=False,
+        )
+    )
+    assert again.report == [] and again.counts["already_imported"] == rows and Patient.objects.count() == 5
+
+
+def test_a_file_that_is_not_a_workbook_is_refused_with_the_reason(site_a, alice):
+    run = import_run_execute(
+        run=import_run_create(
+            site=site_a, user=alice, file_name="sheet.xlsx", content=b"not a workbook", mapping=SHEET_MAPPING
+        )
+    )
+
+    assert run.status == ImportStatus.FAILED
+    assert "not an Excel workbook" in run.report[0]["message"]
+
+
+def test_another_sites_import_is_refused(site_a, site_b, alice):
+    with pytest.raises(PermissionDenied):
+        import_run_create(site=site_b, user=alice, file_name="r.csv", content=RECORDS, mapping=REDCAP_MAPPING)
+    assert not ImportRun.objects.exists()
+
+
+def test_a_record_imported_before_gets_its_new_events_only(site_a, alice):
+    lines = RECORDS.decode().splitlines()
+    first_two = ("\n".join(lines[:3]) + "\n").encode()  # record 1001: baseline and 3 months
+    redcap_run(site_a, alice, content=first_two)
+
+    run = redcap_run(site_a, alice)
+
+    assert run.report == []
+    assert run.counts["already_imported"] == 2 and run.counts["follow_ups"] == REDCAP_ROWS - 2
+    assert Patient.objects.count() == 6
+    assert ImportKey.objects.filter(record="1001", event="").count() == 1
+
+
+def test_mapping_reads_json_as_well_as_yaml():
+    import json
+
+    assert mapping_load(json.dumps(yaml.safe_load(REDCAP_MAPPING))).source == "hrj-redcap-knee"
+
+
+# The command -----------------------------------------------------------------------------------------------
+
+
+def _command(*args):
+    out, err = io.StringIO(), io.StringIO()
+    call_command("import_records", *args, stdout=out, stderr=err)
+    return out.getvalue()
+
+
+def test_the_command_dry_runs_then_imports_the_sample_project(site_a, alice):
+    common = [
+        str(SAMPLES / "redcap_records.csv"),
+        "--site",
+        site_a.code,
+        "--user",
+        "alice",
+        "--mapping",
+        str(SAMPLES / "redcap_mapping.yaml"),
+        "--dictionary",
+        str(SAMPLES / "redcap_dictionary.csv"),
+    ]
+    dry = _command(*common, "--dry-run")
+    assert "Dry run: nothing was imported" in dry and f"{REDCAP_ROWS} rows" in dry
+    assert not Patient.objects.exists()
+
+    real = _command(*common)
+    assert "Imported" in real and "6 new patients" in real
+    assert Patient.objects.count() == 6
+
+
+def test_the_command_exits_non_zero_naming_the_bad_row(site_a, alice, tmp_path):
+    bad = tmp_path / "records.csv"
+    bad.write_bytes(with_cell(RECORDS, 4, "pain_vas", "250"))
+    args = [str(bad), "--site", site_a.code, "--user", "alice", "--mapping", str(SAMPLES / "redcap_mapping.yaml")]
+    args += ["--dictionary", str(SAMPLES / "redcap_dictionary.csv")]
+
+    with pytest.raises(CommandError, match="1 problems: nothing was imported"):
+        _command(*args)
+    assert not Patient.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--site", "SITEB", "--user", "alice"], "may not import for SITEB"),
+        (["--site", "NOPE", "--user", "alice"], "No site"),
+        (["--site", "SITEA", "--user", "alice", "--mapping", "/no/such/mapping.yaml"], "Cannot read"),
+    ],
+)
+def test_the_command_refuses_with_a_message(site_a, site_b, alice, args, words):
+    full = [str(SAMPLES / "redcap_records.csv"), "--dictionary", str(SAMPLES / "redcap_dictionary.csv"), *args]
+    if "--mapping" not in args:
+        full += ["--mapping", str(SAMPLES / "redcap_mapping.yaml")]
+    with pytest.raises(CommandError, match=words):
+        _command(*full)
