@@ -316,3 +316,124 @@ def test_the_command_refuses_with_a_message(site_a, site_b, alice, args, words):
         full += ["--mapping", str(SAMPLES / "redcap_mapping.yaml")]
     with pytest.raises(CommandError, match=words):
         _command(*full)
+
+
+# The admin pages -------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def run_at_once(monkeypatch):
+    """The worker's part, run at once: the admin queues the run, this runs it (as outcomes.tasks.import_run)."""
+    from outcomes import queue, tasks
+
+    monkeypatch.setattr(queue, "import_run_soon", lambda run_id: tasks.import_run(run_id))
+
+
+def _upload(client, site, *, dry_run=True, records=RECORDS, mapping=REDCAP_MAPPING.encode()):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    data = {
+        "site": site.pk,
+        "records": SimpleUploadedFile("redcap_records.csv", records, "text/csv"),
+        "dictionary": SimpleUploadedFile("redcap_dictionary.csv", DICTIONARY, "text/csv"),
+        "mapping": SimpleUploadedFile("redcap_mapping.yaml", mapping, "application/yaml"),
+    }
+    if dry_run:
+        data["dry_run"] = "on"
+    return client.post("/admin/outcomes/importrun/add/", data)
+
+
+def test_the_admin_dry_runs_shows_the_report_then_imports(alice_client, site_a, run_at_once):
+    page = alice_client.get("/admin/outcomes/importrun/add/")
+    assert page.status_code == 200 and b"Dry run" in page.content
+
+    response = _upload(alice_client, site_a)
+    run = ImportRun.objects.get()
+    assert response.status_code == 302 and response["Location"].endswith(f"/importrun/{run.pk}/change/")
+    shown = alice_client.get(response["Location"])
+    assert shown.status_code == 200
+    assert b"Every row can be imported" in shown.content and run.sha256.encode() in shown.content
+    assert not Patient.objects.exists()
+
+    committed = alice_client.post(f"/admin/outcomes/importrun/{run.pk}/commit/")
+    real = ImportRun.objects.exclude(pk=run.pk).get()
+    assert committed["Location"].endswith(f"/importrun/{real.pk}/change/")
+    assert real.landed and Patient.objects.filter(site=site_a).count() == 6
+    assert b"Every row is in the registry" in alice_client.get(committed["Location"]).content
+    # The dry run's copy of the file went with the import: it cannot be imported twice from the page.
+    run.refresh_from_db()
+    assert run.content is None
+    assert alice_client.get(f"/admin/outcomes/importrun/{run.pk}/change/").content.count(b"Import these rows") == 0
+
+
+def test_the_admin_report_names_the_bad_row_and_column(alice_client, site_a, run_at_once):
+    _upload(alice_client, site_a, dry_run=False, records=with_cell(RECORDS, 3, "pain_vas", "140"))
+    run = ImportRun.objects.get()
+
+    page = alice_client.get(f"/admin/outcomes/importrun/{run.pk}/change/")
+
+    assert run.status == ImportStatus.FAILED and not Patient.objects.exists()
+    assert b"1 problem: nothing was imported" in page.content
+    assert b"<td>3</td><td>pain_vas</td>" in page.content
+
+
+def test_the_admin_page_shows_progress_while_the_run_runs(alice_client, site_a, alice, monkeypatch):
+    from outcomes import queue
+
+    monkeypatch.setattr(queue, "import_run_soon", lambda run_id: None)  # the worker has not started it yet
+    _upload(alice_client, site_a)
+    run = ImportRun.objects.get()
+    ImportRun.objects.filter(pk=run.pk).update(status=ImportStatus.CHECKING, rows_total=18, rows_done=9)
+
+    page = alice_client.get(f"/admin/outcomes/importrun/{run.pk}/change/")
+
+    assert b'http-equiv="refresh"' in page.content and b"9 of 18 rows checked" in page.content
+    assert b'value="50"' in page.content
+
+
+def test_a_bad_mapping_is_a_form_error_and_nothing_is_queued(alice_client, site_a, monkeypatch):
+    from outcomes import queue
+
+    queued = []
+    monkeypatch.setattr(queue, "import_run_soon", queued.append)
+    mapping = yaml.safe_load(REDCAP_MAPPING)
+    del mapping["record"]
+
+    page = _upload(alice_client, site_a, mapping=yaml.safe_dump(mapping).encode())
+
+    assert page.status_code == 200 and b"names no patient column" in page.content
+    assert queued == [] and not ImportRun.objects.exists()
+
+
+def test_the_admin_refuses_another_sites_import(alice_client, site_a, site_b, bob, monkeypatch):
+    from outcomes import queue
+
+    monkeypatch.setattr(queue, "import_run_soon", lambda run_id: None)
+    page = _upload(alice_client, site_b)
+    assert page.status_code == 200 and b"Select a valid choice" in page.content  # site B is not among hers
+    assert not ImportRun.objects.exists()
+
+    theirs = import_run_create(
+        site=site_b, user=bob, file_name="b.csv", content=RECORDS, mapping=REDCAP_MAPPING, dictionary=DICTIONARY
+    )
+    assert alice_client.get(f"/admin/outcomes/importrun/{theirs.pk}/change/").status_code == 404
+    assert alice_client.post(f"/admin/outcomes/importrun/{theirs.pk}/commit/").status_code == 404
+    listing = alice_client.get("/admin/outcomes/importrun/")
+    assert listing.status_code == 200 and b"b.csv" not in listing.content
+
+
+def test_a_redelivered_task_runs_the_import_once(site_a, alice):
+    from outcomes import tasks
+
+    run = import_run_create(
+        site=site_a,
+        user=alice,
+        file_name="r.csv",
+        content=RECORDS,
+        mapping=REDCAP_MAPPING,
+        dictionary=DICTIONARY,
+        dry_run=False,
+    )
+    assert tasks.import_run(run.pk) == ImportStatus.DONE
+    assert tasks.import_run(run.pk) == ImportStatus.DONE  # claimed already: nothing done twice
+    assert ImportKey.objects.filter(run=run).count() == REDCAP_ROWS + 6
