@@ -24,6 +24,7 @@ RECORDS = (SAMPLES / "redcap_records.csv").read_bytes()
 DICTIONARY = (SAMPLES / "redcap_dictionary.csv").read_bytes()
 REDCAP_MAPPING = (SAMPLES / "redcap_mapping.yaml").read_text()
 SHEET_MAPPING = (SAMPLES / "spreadsheet_mapping.yaml").read_text()
+REDCAP_MAPPING_BYTES = REDCAP_MAPPING.encode()
 REDCAP_ROWS = RECORDS.decode().strip().count("\n")  # rows below the header
 
 
@@ -329,7 +330,7 @@ def run_at_once(monkeypatch):
     monkeypatch.setattr(queue, "import_run_soon", lambda run_id: tasks.import_run(run_id))
 
 
-def _upload(client, site, *, dry_run=True, records=RECORDS, mapping=REDCAP_MAPPING.encode()):
+def _upload(client, site, *, dry_run=True, records=RECORDS, mapping=REDCAP_MAPPING_BYTES):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     data = {

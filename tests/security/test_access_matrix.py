@@ -495,7 +495,7 @@ def test_call_log_resume_and_resend_by_persona(world):
 
 
 def test_importing_a_dry_run_s_rows_by_persona(world, monkeypatch):
-    """"Import these rows" after a dry run: a POST for the site's own staff only; another site's staff get 404 and
+    """ "Import these rows" after a dry run: a POST for the site's own staff only; another site's staff get 404 and
     nothing is queued; the rest are sent to the login."""
     from outcomes import queue
 
