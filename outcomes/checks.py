@@ -23,7 +23,8 @@ def missing_wording() -> dict[Any, list[str]]:
         asked = {
             item.instrument
             for plan in plans
-            if plan.site_id in (None, site.pk) and (plan.protocol_id is None or plan.protocol.site_id == site.pk)
+            if plan.site_id in (None, site.pk)
+            and (plan.protocol_id is None or plan.protocol.site_id == site.pk)
             for item in plan.items.all()
             if item.instrument != HHS_EXAM
         }

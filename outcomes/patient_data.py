@@ -20,7 +20,9 @@ def episode_export(episode: TreatmentEpisode) -> dict[str, Any]:
                 "scores": [
                     export_row(s, exclude=("follow_up", "response")) for s in Score.objects.filter(follow_up=fu)
                 ],
-                "calls": [export_row(c, exclude=("follow_up", "by")) for c in CallAttempt.objects.filter(follow_up=fu)],
+                "calls": [
+                    export_row(c, exclude=("follow_up", "by")) for c in CallAttempt.objects.filter(follow_up=fu)
+                ],
             }
         )
     return {"follow_ups": follow_ups}

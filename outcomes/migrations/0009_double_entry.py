@@ -6,94 +6,43 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("outcomes", "0008_calls_missing_codes"),
+        ('outcomes', '0008_calls_missing_codes'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name="followupsettings",
-            name="double_entry",
-            field=models.BooleanField(
-                default=False,
-                help_text="Paper forms are keyed twice, by two people; differences are resolved with a reason before the answers are saved and scored.",
-            ),
+            model_name='followupsettings',
+            name='double_entry',
+            field=models.BooleanField(default=False, help_text='Paper forms are keyed twice, by two people; differences are resolved with a reason before the answers are saved and scored.'),
         ),
         migrations.AddField(
-            model_name="historicalfollowupsettings",
-            name="double_entry",
-            field=models.BooleanField(
-                default=False,
-                help_text="Paper forms are keyed twice, by two people; differences are resolved with a reason before the answers are saved and scored.",
-            ),
+            model_name='historicalfollowupsettings',
+            name='double_entry',
+            field=models.BooleanField(default=False, help_text='Paper forms are keyed twice, by two people; differences are resolved with a reason before the answers are saved and scored.'),
         ),
         migrations.CreateModel(
-            name="DoubleEntry",
+            name='DoubleEntry',
             fields=[
-                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
-                (
-                    "instrument",
-                    models.CharField(
-                        choices=[
-                            ("koos", "KOOS"),
-                            ("hoos", "HOOS"),
-                            ("womac", "WOMAC LK3.1 (asked on its own)"),
-                            ("mhhs", "Modified Harris Hip Score (patient part)"),
-                            ("hhs_exam", "Harris Hip Score, clinician examination (deformity, range of motion)"),
-                            ("odi", "Oswestry Disability Index"),
-                            ("vas", "Pain VAS (0-100 mm)"),
-                            ("nrs", "Pain NRS (0-10)"),
-                        ],
-                        max_length=20,
-                    ),
-                ),
-                ("first_answers", models.JSONField()),
-                ("first_missing", models.CharField(blank=True, max_length=1000)),
-                ("first_completed_on", models.DateField()),
-                ("first_at", models.DateTimeField()),
-                ("second_answers", models.JSONField(blank=True, null=True)),
-                ("second_missing", models.CharField(blank=True, max_length=1000)),
-                ("second_completed_on", models.DateField(blank=True, null=True)),
-                ("second_at", models.DateTimeField(blank=True, null=True)),
-                (
-                    "first_by",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to=settings.AUTH_USER_MODEL
-                    ),
-                ),
-                (
-                    "follow_up",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="double_entries",
-                        to="outcomes.followup",
-                    ),
-                ),
-                (
-                    "second_by",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('instrument', models.CharField(choices=[('koos', 'KOOS'), ('hoos', 'HOOS'), ('womac', 'WOMAC LK3.1 (asked on its own)'), ('mhhs', 'Modified Harris Hip Score (patient part)'), ('hhs_exam', 'Harris Hip Score, clinician examination (deformity, range of motion)'), ('odi', 'Oswestry Disability Index'), ('vas', 'Pain VAS (0-100 mm)'), ('nrs', 'Pain NRS (0-10)')], max_length=20)),
+                ('first_answers', models.JSONField()),
+                ('first_missing', models.CharField(blank=True, max_length=1000)),
+                ('first_completed_on', models.DateField()),
+                ('first_at', models.DateTimeField()),
+                ('second_answers', models.JSONField(blank=True, null=True)),
+                ('second_missing', models.CharField(blank=True, max_length=1000)),
+                ('second_completed_on', models.DateField(blank=True, null=True)),
+                ('second_at', models.DateTimeField(blank=True, null=True)),
+                ('first_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ('follow_up', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='double_entries', to='outcomes.followup')),
+                ('second_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
             ],
             options={
-                "verbose_name": "double entry",
-                "constraints": [
-                    models.UniqueConstraint(fields=("follow_up", "instrument"), name="double_entry_one_per_instrument"),
-                    models.CheckConstraint(
-                        condition=models.Q(
-                            ("second_by__isnull", True),
-                            models.Q(("second_by", models.F("first_by")), _negated=True),
-                            _connector="OR",
-                        ),
-                        name="double_entry_two_people",
-                    ),
-                ],
+                'verbose_name': 'double entry',
+                'constraints': [models.UniqueConstraint(fields=('follow_up', 'instrument'), name='double_entry_one_per_instrument'), models.CheckConstraint(condition=models.Q(('second_by__isnull', True), models.Q(('second_by', models.F('first_by')), _negated=True), _connector='OR'), name='double_entry_two_people')],
             },
         ),
     ]

@@ -5,120 +5,83 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("outcomes", "0009_double_entry"),
-        ("registry", "0008_text_messages"),
+        ('outcomes', '0009_double_entry'),
+        ('registry', '0008_text_messages'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name="emailoptout",
-            options={"verbose_name": "opt-out from messages", "verbose_name_plural": "opt-outs from messages"},
+            name='emailoptout',
+            options={'verbose_name': 'opt-out from messages', 'verbose_name_plural': 'opt-outs from messages'},
         ),
         migrations.AlterModelOptions(
-            name="historicalemailoptout",
-            options={
-                "get_latest_by": ("history_date", "history_id"),
-                "ordering": ("-history_date", "-history_id"),
-                "verbose_name": "historical opt-out from messages",
-                "verbose_name_plural": "historical opt-outs from messages",
-            },
+            name='historicalemailoptout',
+            options={'get_latest_by': ('history_date', 'history_id'), 'ordering': ('-history_date', '-history_id'), 'verbose_name': 'historical opt-out from messages', 'verbose_name_plural': 'historical opt-outs from messages'},
         ),
         migrations.RemoveConstraint(
-            model_name="accesstoken",
-            name="token_channel_valid",
+            model_name='accesstoken',
+            name='token_channel_valid',
         ),
         migrations.RemoveConstraint(
-            model_name="accesstoken",
-            name="token_tablet_has_starter",
+            model_name='accesstoken',
+            name='token_tablet_has_starter',
         ),
         migrations.RemoveConstraint(
-            model_name="messageitem",
-            name="message_item_once",
+            model_name='messageitem',
+            name='message_item_once',
         ),
         migrations.AddField(
-            model_name="message",
-            name="channel",
-            field=models.CharField(
-                choices=[("email", "Email"), ("sms", "Text message")], default="email", max_length=6
-            ),
+            model_name='message',
+            name='channel',
+            field=models.CharField(choices=[('email', 'Email'), ('sms', 'Text message')], default='email', max_length=6),
         ),
         migrations.AddField(
-            model_name="message",
-            name="provider_ref",
-            field=models.CharField(
-                blank=True, help_text="Text messages: the provider's reference for the message sent.", max_length=64
-            ),
+            model_name='message',
+            name='provider_ref',
+            field=models.CharField(blank=True, help_text="Text messages: the provider's reference for the message sent.", max_length=64),
         ),
         migrations.AddField(
-            model_name="message",
-            name="to_phone",
-            field=models.CharField(blank=True, help_text="Text messages: the number, in E.164.", max_length=16),
+            model_name='message',
+            name='to_phone',
+            field=models.CharField(blank=True, help_text='Text messages: the number, in E.164.', max_length=16),
         ),
         migrations.AddField(
-            model_name="messageitem",
-            name="channel",
-            field=models.CharField(
-                choices=[("email", "Email"), ("sms", "Text message")], default="email", max_length=6
-            ),
+            model_name='messageitem',
+            name='channel',
+            field=models.CharField(choices=[('email', 'Email'), ('sms', 'Text message')], default='email', max_length=6),
         ),
         migrations.AlterField(
-            model_name="accesstoken",
-            name="channel",
-            field=models.CharField(
-                choices=[("email", "Emailed link"), ("sms", "Texted link"), ("tablet", "Clinic tablet session")],
-                default="email",
-                max_length=10,
-            ),
+            model_name='accesstoken',
+            name='channel',
+            field=models.CharField(choices=[('email', 'Emailed link'), ('sms', 'Texted link'), ('tablet', 'Clinic tablet session')], default='email', max_length=10),
         ),
         migrations.AlterField(
-            model_name="emailoptout",
-            name="source",
-            field=models.CharField(
-                choices=[
-                    ("link", "Link in an email"),
-                    ("stop", "Replied STOP to a text message"),
-                    ("staff", "Told staff"),
-                ],
-                max_length=20,
-            ),
+            model_name='emailoptout',
+            name='source',
+            field=models.CharField(choices=[('link', 'Link in an email'), ('stop', 'Replied STOP to a text message'), ('staff', 'Told staff')], max_length=20),
         ),
         migrations.AlterField(
-            model_name="historicalemailoptout",
-            name="source",
-            field=models.CharField(
-                choices=[
-                    ("link", "Link in an email"),
-                    ("stop", "Replied STOP to a text message"),
-                    ("staff", "Told staff"),
-                ],
-                max_length=20,
-            ),
+            model_name='historicalemailoptout',
+            name='source',
+            field=models.CharField(choices=[('link', 'Link in an email'), ('stop', 'Replied STOP to a text message'), ('staff', 'Told staff')], max_length=20),
         ),
         migrations.AddConstraint(
-            model_name="accesstoken",
-            constraint=models.CheckConstraint(
-                condition=models.Q(("channel__in", ["email", "sms", "tablet"])), name="token_channel_valid"
-            ),
+            model_name='accesstoken',
+            constraint=models.CheckConstraint(condition=models.Q(('channel__in', ['email', 'sms', 'tablet'])), name='token_channel_valid'),
         ),
         migrations.AddConstraint(
-            model_name="accesstoken",
-            constraint=models.CheckConstraint(
-                condition=models.Q(("channel__in", ["email", "sms"]), ("started_by__isnull", False), _connector="OR"),
-                name="token_tablet_has_starter",
-            ),
+            model_name='accesstoken',
+            constraint=models.CheckConstraint(condition=models.Q(('channel__in', ['email', 'sms']), ('started_by__isnull', False), _connector='OR'), name='token_tablet_has_starter'),
         ),
         migrations.AddConstraint(
-            model_name="message",
-            constraint=models.CheckConstraint(
-                condition=models.Q(("channel__in", ["email", "sms"])), name="message_channel_valid"
-            ),
+            model_name='message',
+            constraint=models.CheckConstraint(condition=models.Q(('channel__in', ['email', 'sms'])), name='message_channel_valid'),
         ),
         migrations.AddConstraint(
-            model_name="messageitem",
-            constraint=models.UniqueConstraint(
-                fields=("follow_up", "kind", "round", "number", "channel"), name="message_item_once_per_channel"
-            ),
+            model_name='messageitem',
+            constraint=models.UniqueConstraint(fields=('follow_up', 'kind', 'round', 'number', 'channel'), name='message_item_once_per_channel'),
         ),
     ]

@@ -6,198 +6,115 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("outcomes", "0010_text_messages"),
-        ("registry", "0009_staff_language_labels"),
+        ('outcomes', '0010_text_messages'),
+        ('registry', '0009_staff_language_labels'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="ImportKey",
+            name='ImportKey',
             fields=[
-                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
-                ("source", models.CharField(max_length=40)),
-                ("record", models.CharField(help_text="The record id in the clinic's system.", max_length=100)),
-                (
-                    "event",
-                    models.CharField(
-                        blank=True, help_text="The event (timepoint) in the clinic's system.", max_length=100
-                    ),
-                ),
-                (
-                    "row",
-                    models.PositiveIntegerField(help_text="The row of the file it came from (the header is row 1)."),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('source', models.CharField(max_length=40)),
+                ('record', models.CharField(help_text="The record id in the clinic's system.", max_length=100)),
+                ('event', models.CharField(blank=True, help_text="The event (timepoint) in the clinic's system.", max_length=100)),
+                ('row', models.PositiveIntegerField(help_text='The row of the file it came from (the header is row 1).')),
             ],
         ),
         migrations.CreateModel(
-            name="ImportRun",
+            name='ImportRun',
             fields=[
-                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
-                ("file_name", models.CharField(max_length=200, verbose_name="file name")),
-                ("sha256", models.CharField(max_length=64, verbose_name="SHA-256 of the file")),
-                ("dictionary_name", models.CharField(blank=True, max_length=200, verbose_name="data dictionary")),
-                (
-                    "source",
-                    models.CharField(
-                        help_text="The mapping's name for the clinic's system.", max_length=40, verbose_name="source"
-                    ),
-                ),
-                ("mapping", models.JSONField(verbose_name="mapping")),
-                ("content", models.BinaryField(help_text="The file, until it is imported.", null=True)),
-                ("dictionary", models.BinaryField(help_text="REDCap: the data dictionary file.", null=True)),
-                ("dry_run", models.BooleanField(default=True, verbose_name="dry run")),
-                (
-                    "language",
-                    models.CharField(default="en", help_text="The language the report is written in.", max_length=10),
-                ),
-                (
-                    "status",
-                    models.CharField(
-                        choices=[
-                            ("queued", "Waiting to start"),
-                            ("checking", "Checking rows"),
-                            ("writing", "Writing"),
-                            ("done", "Finished"),
-                            ("failed", "Refused: nothing was imported"),
-                        ],
-                        default="queued",
-                        max_length=10,
-                        verbose_name="status",
-                    ),
-                ),
-                ("rows_total", models.PositiveIntegerField(default=0, verbose_name="rows")),
-                ("rows_done", models.PositiveIntegerField(default=0, verbose_name="rows checked")),
-                ("counts", models.JSONField(blank=True, default=dict, verbose_name="counts")),
-                (
-                    "report",
-                    models.JSONField(
-                        blank=True,
-                        default=list,
-                        help_text="[{row, column, message}], row None for the whole file.",
-                        verbose_name="problems",
-                    ),
-                ),
-                ("created_at", models.DateTimeField(auto_now_add=True, verbose_name="created at")),
-                ("started_at", models.DateTimeField(blank=True, null=True, verbose_name="started at")),
-                ("finished_at", models.DateTimeField(blank=True, null=True, verbose_name="finished at")),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('file_name', models.CharField(max_length=200, verbose_name='file name')),
+                ('sha256', models.CharField(max_length=64, verbose_name='SHA-256 of the file')),
+                ('dictionary_name', models.CharField(blank=True, max_length=200, verbose_name='data dictionary')),
+                ('source', models.CharField(help_text="The mapping's name for the clinic's system.", max_length=40, verbose_name='source')),
+                ('mapping', models.JSONField(verbose_name='mapping')),
+                ('content', models.BinaryField(help_text='The file, until it is imported.', null=True)),
+                ('dictionary', models.BinaryField(help_text='REDCap: the data dictionary file.', null=True)),
+                ('dry_run', models.BooleanField(default=True, verbose_name='dry run')),
+                ('language', models.CharField(default='en', help_text='The language the report is written in.', max_length=10)),
+                ('status', models.CharField(choices=[('queued', 'Waiting to start'), ('checking', 'Checking rows'), ('writing', 'Writing'), ('done', 'Finished'), ('failed', 'Refused: nothing was imported')], default='queued', max_length=10, verbose_name='status')),
+                ('rows_total', models.PositiveIntegerField(default=0, verbose_name='rows')),
+                ('rows_done', models.PositiveIntegerField(default=0, verbose_name='rows checked')),
+                ('counts', models.JSONField(blank=True, default=dict, verbose_name='counts')),
+                ('report', models.JSONField(blank=True, default=list, help_text='[{row, column, message}], row None for the whole file.', verbose_name='problems')),
+                ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='created at')),
+                ('started_at', models.DateTimeField(blank=True, null=True, verbose_name='started at')),
+                ('finished_at', models.DateTimeField(blank=True, null=True, verbose_name='finished at')),
             ],
             options={
-                "verbose_name": "import of earlier records",
-                "verbose_name_plural": "imports of earlier records",
-                "ordering": ["-created_at", "-id"],
+                'verbose_name': 'import of earlier records',
+                'verbose_name_plural': 'imports of earlier records',
+                'ordering': ['-created_at', '-id'],
             },
         ),
         migrations.RemoveConstraint(
-            model_name="response",
-            name="response_mode_valid",
+            model_name='response',
+            name='response_mode_valid',
         ),
         migrations.AlterField(
-            model_name="historicalresponse",
-            name="mode",
-            field=models.CharField(
-                choices=[
-                    ("web", "Web (patient link)"),
-                    ("phone", "Phone"),
-                    ("paper", "Paper"),
-                    ("tablet", "Clinic tablet"),
-                    ("imported", "Imported from the clinic's earlier records"),
-                ],
-                max_length=10,
-            ),
+            model_name='historicalresponse',
+            name='mode',
+            field=models.CharField(choices=[('web', 'Web (patient link)'), ('phone', 'Phone'), ('paper', 'Paper'), ('tablet', 'Clinic tablet'), ('imported', "Imported from the clinic's earlier records")], max_length=10),
         ),
         migrations.AlterField(
-            model_name="response",
-            name="mode",
-            field=models.CharField(
-                choices=[
-                    ("web", "Web (patient link)"),
-                    ("phone", "Phone"),
-                    ("paper", "Paper"),
-                    ("tablet", "Clinic tablet"),
-                    ("imported", "Imported from the clinic's earlier records"),
-                ],
-                max_length=10,
-            ),
+            model_name='response',
+            name='mode',
+            field=models.CharField(choices=[('web', 'Web (patient link)'), ('phone', 'Phone'), ('paper', 'Paper'), ('tablet', 'Clinic tablet'), ('imported', "Imported from the clinic's earlier records")], max_length=10),
         ),
         migrations.AddConstraint(
-            model_name="response",
-            constraint=models.CheckConstraint(
-                condition=models.Q(("mode__in", ["web", "phone", "paper", "tablet", "imported"])),
-                name="response_mode_valid",
-            ),
+            model_name='response',
+            constraint=models.CheckConstraint(condition=models.Q(('mode__in', ['web', 'phone', 'paper', 'tablet', 'imported'])), name='response_mode_valid'),
         ),
         migrations.AddField(
-            model_name="importkey",
-            name="episode",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.CASCADE, related_name="+", to="registry.treatmentepisode"
-            ),
+            model_name='importkey',
+            name='episode',
+            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='registry.treatmentepisode'),
         ),
         migrations.AddField(
-            model_name="importkey",
-            name="follow_up",
-            field=models.ForeignKey(
-                blank=True,
-                null=True,
-                on_delete=django.db.models.deletion.CASCADE,
-                related_name="+",
-                to="outcomes.followup",
-            ),
+            model_name='importkey',
+            name='follow_up',
+            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='outcomes.followup'),
         ),
         migrations.AddField(
-            model_name="importkey",
-            name="patient",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.CASCADE, related_name="+", to="registry.patient"
-            ),
+            model_name='importkey',
+            name='patient',
+            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='registry.patient'),
         ),
         migrations.AddField(
-            model_name="importkey",
-            name="site",
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name="+", to="registry.site"),
+            model_name='importkey',
+            name='site',
+            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='registry.site'),
         ),
         migrations.AddField(
-            model_name="importrun",
-            name="site",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="import_runs",
-                to="registry.site",
-                verbose_name="site",
-            ),
+            model_name='importrun',
+            name='site',
+            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='import_runs', to='registry.site', verbose_name='site'),
         ),
         migrations.AddField(
-            model_name="importrun",
-            name="user",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="+",
-                to=settings.AUTH_USER_MODEL,
-                verbose_name="imported by",
-            ),
+            model_name='importrun',
+            name='user',
+            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='imported by'),
         ),
         migrations.AddField(
-            model_name="importkey",
-            name="run",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.PROTECT, related_name="keys", to="outcomes.importrun"
-            ),
+            model_name='importkey',
+            name='run',
+            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='keys', to='outcomes.importrun'),
         ),
         migrations.AddIndex(
-            model_name="importrun",
-            index=models.Index(fields=["site", "-created_at"], name="import_run_site_recent"),
+            model_name='importrun',
+            index=models.Index(fields=['site', '-created_at'], name='import_run_site_recent'),
         ),
         migrations.AddConstraint(
-            model_name="importrun",
-            constraint=models.CheckConstraint(
-                condition=models.Q(("status__in", ["queued", "checking", "writing", "done", "failed"])),
-                name="import_run_status_valid",
-            ),
+            model_name='importrun',
+            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['queued', 'checking', 'writing', 'done', 'failed'])), name='import_run_status_valid'),
         ),
         migrations.AddConstraint(
-            model_name="importkey",
-            constraint=models.UniqueConstraint(fields=("site", "source", "record", "event"), name="import_key_unique"),
+            model_name='importkey',
+            constraint=models.UniqueConstraint(fields=('site', 'source', 'record', 'event'), name='import_key_unique'),
         ),
     ]
