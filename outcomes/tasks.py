@@ -73,7 +73,12 @@ def rescore_stale_scores() -> dict[str, int]:
     return {"follow_ups": total.follow_ups, "rows_written": total.rows_written, "values_changed": total.values_changed}
 
 
-@shared_task(name="outcomes.tasks.import_run")
+# An import writes every row in one transaction through response_submit (a few rows a second on a small machine):
+# a clinic's years of follow-ups outlast the default task time limit, so this task has its own.
+IMPORT_SECONDS = 3600
+
+
+@shared_task(name="outcomes.tasks.import_run", time_limit=IMPORT_SECONDS + 60, soft_time_limit=IMPORT_SECONDS)
 def import_run(run_id: int) -> str:
     """An import of a clinic's earlier records queued from the admin: check, then write all or nothing. The run is
     claimed first, so a redelivered task does nothing."""
