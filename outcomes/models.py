@@ -761,7 +761,9 @@ class ImportRun(models.Model):
     file_name = models.CharField(_("file name"), max_length=200)
     sha256 = models.CharField(_("SHA-256 of the file"), max_length=64)
     dictionary_name = models.CharField(_("data dictionary"), max_length=200, blank=True)
-    source = models.CharField(_("source"), max_length=40, help_text=_("The mapping's name for the clinic's system."))
+    source = models.CharField(
+        _("source system"), max_length=40, help_text=_("The mapping's name for the clinic's system.")
+    )
     mapping = models.JSONField(_("mapping"))
     content = models.BinaryField(editable=False, null=True, help_text="The file, until it is imported.")
     dictionary = models.BinaryField(editable=False, null=True, help_text="REDCap: the data dictionary file.")
