@@ -5,6 +5,7 @@ another site's import is refused; the command's exit status and report."""
 from __future__ import annotations
 
 import io
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -438,3 +439,21 @@ def test_a_redelivered_task_runs_the_import_once(site_a, alice):
     assert tasks.import_run(run.pk) == ImportStatus.DONE
     assert tasks.import_run(run.pk) == ImportStatus.DONE  # claimed already: nothing done twice
     assert ImportKey.objects.filter(run=run).count() == REDCAP_ROWS + 6
+
+
+def test_a_patient_s_export_names_the_import_and_anonymising_drops_the_old_record_id(site_a, alice):
+    from registry.services import patient_anonymise, patient_export
+
+    redcap_run(site_a, alice)
+    patient = PatientIdentity.objects.get(medical_record_number="HRJ-70000").patient
+
+    exported = patient_export(patient=patient, by=alice)
+    assert "'record': '1001'" in str(exported) and "redcap_records.csv" in str(exported)
+
+    site_a.withdrawal_policy = "anonymise"
+    site_a.save()
+    patient.withdrawn_on, patient.withdrawal_reason = date.today(), "withdrew"
+    patient.save()
+    patient_anonymise(patient=patient, by=alice, reason="patient asked")
+    assert not ImportKey.objects.filter(patient=patient).exists()
+    assert ImportKey.objects.filter(record="1002").exists()
