@@ -7,7 +7,8 @@ come from a seeded random generator.
   score that the import ignores), as REDCap's "CSV / Microsoft Excel (raw data)" export and its data dictionary
   write them; `redcap_mapping.yaml` maps it.
 - `clinic_spreadsheet.xlsx` and `clinic_spreadsheet.csv`: one clinic's own spreadsheet of lumbar injections, one
-  row per visit (ODI answered A-F, a 0-100 pain score, day/month/year dates); `spreadsheet_mapping.yaml` maps it.
+  row per visit (ODI answered A-F, a 0-100 pain score; dates as Excel date cells in the workbook and as
+  day/month/year text in the CSV); `spreadsheet_mapping.yaml` maps it.
 """
 
 from __future__ import annotations
@@ -190,8 +191,10 @@ def spreadsheet(rng: random.Random) -> None:
     sheet = book.active
     sheet.title = "Follow-up"
     sheet.append(header)
+    dated = {header.index(name) for name in ("Birth date", "Consent signed", "Injection date", "Visit date")}
     for row in rows:
-        sheet.append(row)
+        # The workbook holds real dates (as Excel keeps them), the CSV the day/month/year text a clinic types.
+        sheet.append([datetime.strptime(v, "%d/%m/%Y") if i in dated else v for i, v in enumerate(row)])
     # A fixed timestamp keeps the workbook's bytes (and so its SHA-256) the same each time it is written.
     book.properties.created = book.properties.modified = datetime(2025, 1, 1)
     book.save(HERE / "clinic_spreadsheet.xlsx")
