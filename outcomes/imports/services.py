@@ -216,6 +216,20 @@ def _execute(run: ImportRun, progress: Progress) -> None:
 def check_columns(mapping: ImportMapping, table: Table, dictionary: DataDictionary | None) -> list[dict]:
     """Problems of the whole file: columns the mapping names that the file (or the data dictionary) lacks."""
     out = []
+    absent = [c for c in mapping.columns() if c not in table.columns]
+    if len(absent) > 5:
+        # Most of what the mapping names is not there: a different file, not a few misspelt columns.
+        return [
+            problem(
+                None,
+                "",
+                _(
+                    "The file lacks %(count)d of the columns the mapping names (%(names)s, ...): is it the file this "
+                    "mapping is for?"
+                )
+                % {"count": len(absent), "names": ", ".join(absent[:3])},
+            )
+        ]
     for column in mapping.columns():
         if column not in table.columns:
             out.append(

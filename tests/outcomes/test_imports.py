@@ -457,3 +457,10 @@ def test_a_patient_s_export_names_the_import_and_anonymising_drops_the_old_recor
     patient_anonymise(patient=patient, by=alice, reason="patient asked")
     assert not ImportKey.objects.filter(patient=patient).exists()
     assert ImportKey.objects.filter(record="1002").exists()
+
+
+def test_the_wrong_file_for_the_mapping_is_said_in_one_sentence(site_a, alice):
+    run = redcap_run(site_a, alice, content=(SAMPLES / "clinic_spreadsheet.csv").read_bytes())
+
+    assert run.status == ImportStatus.FAILED and len(run.report) == 1
+    assert "is it the file this mapping is for?" in run.report[0]["message"]
