@@ -392,6 +392,10 @@ def test_the_admin_page_shows_progress_while_the_run_runs(alice_client, site_a, 
     assert b'http-equiv="refresh"' in page.content and b"9 of 18 rows checked" in page.content
     assert b'value="50"' in page.content
 
+    ImportRun.objects.filter(pk=run.pk).update(status=ImportStatus.WRITING, rows_done=18)
+    page = alice_client.get(f"/admin/outcomes/importrun/{run.pk}/change/")
+    assert b"All 18 rows checked; writing them in one transaction" in page.content
+
 
 def test_a_bad_mapping_is_a_form_error_and_nothing_is_queued(alice_client, site_a, monkeypatch):
     from outcomes import queue
@@ -464,3 +468,14 @@ def test_the_wrong_file_for_the_mapping_is_said_in_one_sentence(site_a, alice):
 
     assert run.status == ImportStatus.FAILED and len(run.report) == 1
     assert "is it the file this mapping is for?" in run.report[0]["message"]
+
+
+def test_the_import_pages_and_report_follow_the_staff_member_s_language(alice_client, site_a, run_at_once, settings):
+    alice_client.cookies[settings.LANGUAGE_COOKIE_NAME] = "ja"
+    assert "試行" in alice_client.get("/admin/outcomes/importrun/add/").content.decode()
+
+    _upload(alice_client, site_a, dry_run=False, records=with_cell(RECORDS, 3, "pain_vas", "140"))
+    run = ImportRun.objects.get()
+
+    assert run.language == "ja" and "範囲外" in run.report[0]["message"]
+    assert "何も取り込んでいません" in alice_client.get(f"/admin/outcomes/importrun/{run.pk}/change/").content.decode()
