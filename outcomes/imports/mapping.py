@@ -17,7 +17,7 @@ before any row is read (the sample mappings in `samples/` show every part).
 A field is a column name, `{column: NAME, codes: {THEIRS: OURS}}` or `{value: CONSTANT}`. Instrument items are the
 item codes of scoring's definitions; an item's codes may be given per item (`item_codes: {P1: {...}}`), else the
 instrument's `codes`, else the cell is read as the number itself. Scores are never mapped: the engine computes
-them from the answers.
+them from the answers. In YAML, quote codes that YAML reads as something else ("yes", "no", "on", "off", "1.0").
 """
 
 from __future__ import annotations

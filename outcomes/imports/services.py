@@ -18,6 +18,7 @@ and the importer as the history user.
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -47,6 +48,8 @@ from outcomes.models import FollowUp, ImportKey, ImportRun, ImportStatus, Mode, 
 from outcomes.schedule import WINDOW_BY_TIMEPOINT
 from registry.access import sites_visible_to
 from registry.models import EpisodeStatus, Patient, PatientIdentity, Site, TreatmentEpisode, site_date
+
+log = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int], None]  # (phase, rows done, rows in all)
 
@@ -176,6 +179,13 @@ def import_run_execute(*, run: ImportRun, progress: Progress | None = None) -> I
         except (MappingError, FileError) as exc:
             messages = exc.problems if isinstance(exc, MappingError) else [str(exc)]
             _finish(run, ImportStatus.FAILED, [problem(None, "", m) for m in messages])
+        except Exception:
+            # A fault (or the task's time limit): the write transaction has rolled back, so say so on the run's
+            # page instead of leaving it "writing" for ever; the traceback goes to the log.
+            log.exception("Import run %s stopped", run.pk)
+            stopped = _("The import stopped on an unexpected error: nothing was imported. The log has the details.")
+            _finish(run, ImportStatus.FAILED, [problem(None, "", stopped)])
+            raise
     return run
 
 
@@ -266,11 +276,12 @@ def check_columns(mapping: ImportMapping, table: Table, dictionary: DataDictiona
 
 def _convert(spec: Field, row: dict[str, Any], kind: Any, mapping: ImportMapping) -> Any:
     """One registry field's value from a row (None when blank), or _CellProblem."""
-    if spec.column is None:
-        return spec.value
-    raw = row.get(spec.column, "")
+    # A constant of the mapping ({value: ...}) is read as a cell would be: a date as a date, a yes/no as a bool.
+    raw = spec.value if spec.column is None else row.get(spec.column, "")
     if raw == "" or raw is None:
         return None
+    if isinstance(raw, bool):
+        raw = "1" if raw else "0"
     if spec.codes is not None:
         if str(raw) not in spec.codes:
             raise _CellProblem(

@@ -479,3 +479,39 @@ def test_the_import_pages_and_report_follow_the_staff_member_s_language(alice_cl
 
     assert run.language == "ja" and "範囲外" in run.report[0]["message"]
     assert "何も取り込んでいません" in alice_client.get(f"/admin/outcomes/importrun/{run.pk}/change/").content.decode()
+
+
+def test_constants_of_the_mapping_are_read_as_cells_are(site_a, alice):
+    mapping = yaml.safe_load(REDCAP_MAPPING)
+    mapping["patient"]["consent_date"] = {"value": "2023-12-01"}
+    mapping["episode"]["prior_surgery"] = {"value": True}
+
+    run = redcap_run(site_a, alice, mapping=mapping)
+
+    assert run.report == []
+    assert {str(d) for d in Patient.objects.values_list("consent_date", flat=True)} == {"2023-12-01"}
+    assert all(TreatmentEpisode.objects.values_list("prior_surgery", flat=True))
+
+
+def test_a_fault_while_writing_marks_the_run_failed_and_lands_nothing(site_a, alice, monkeypatch):
+    from outcomes.imports import services as import_services
+
+    def broken(**kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(import_services.services, "response_submit", broken)
+    run = import_run_create(
+        site=site_a,
+        user=alice,
+        file_name="r.csv",
+        content=RECORDS,
+        mapping=REDCAP_MAPPING,
+        dictionary=DICTIONARY,
+        dry_run=False,
+    )
+    with pytest.raises(RuntimeError):
+        import_run_execute(run=run)
+
+    run.refresh_from_db()
+    assert run.status == ImportStatus.FAILED and "unexpected error" in run.report[0]["message"]
+    assert not Patient.objects.exists() and not ImportKey.objects.exists()
