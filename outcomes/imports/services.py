@@ -394,6 +394,18 @@ def _check_row(
     problems: list[dict],
 ) -> None:
     record = str(row.get(mapping.record, "")).strip()
+    repeating = str(row.get("redcap_repeat_instrument", "")).strip() if mapping.format == "redcap" else ""
+    if repeating:
+        # A repeating form's rows share their record and event with the event's own row: they are no timepoint.
+        problems.append(
+            problem(
+                number,
+                "redcap_repeat_instrument",
+                _("A row of the repeating form %(form)s: export the records without repeating forms.")
+                % {"form": repeating},
+            )
+        )
+        return
     if not record:
         problems.append(problem(number, mapping.record, _("The row has no record id.")))
         return

@@ -515,3 +515,16 @@ def test_a_fault_while_writing_marks_the_run_failed_and_lands_nothing(site_a, al
     run.refresh_from_db()
     assert run.status == ImportStatus.FAILED and "unexpected error" in run.report[0]["message"]
     assert not Patient.objects.exists() and not ImportKey.objects.exists()
+
+
+def test_a_redcap_repeating_form_row_is_named_not_taken_for_a_duplicate(site_a, alice):
+    lines = RECORDS.decode().splitlines()
+    header = lines[0] + ",redcap_repeat_instrument,redcap_repeat_instance"
+    body = [line + ",," for line in lines[1:]]
+    body.append(lines[2] + ",adverse_events,1")  # record 1001, month 3 again: a repeating form's row
+    content = ("\n".join([header, *body]) + "\n").encode()
+
+    run = redcap_run(site_a, alice, content=content)
+
+    assert [(p["row"], p["column"]) for p in run.report] == [(len(body) + 1, "redcap_repeat_instrument")]
+    assert "adverse_events" in run.report[0]["message"]
