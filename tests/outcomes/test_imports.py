@@ -528,3 +528,15 @@ def test_a_redcap_repeating_form_row_is_named_not_taken_for_a_duplicate(site_a, 
 
     assert [(p["row"], p["column"]) for p in run.report] == [(len(body) + 1, "redcap_repeat_instrument")]
     assert "adverse_events" in run.report[0]["message"]
+
+
+def test_the_admin_queues_the_run_by_the_name_the_worker_registers(django_capture_on_commit_callbacks, monkeypatch):
+    from outcomes import queue, tasks
+
+    assert tasks.import_run.name == queue.IMPORT_RUN
+    sent = []
+    monkeypatch.setattr(queue.current_app, "send_task", lambda name, args: sent.append((name, args)))
+    with django_capture_on_commit_callbacks(execute=True):
+        queue.import_run_soon(7)
+        assert sent == []  # only once the run's row is committed
+    assert sent == [(queue.IMPORT_RUN, [7])]
