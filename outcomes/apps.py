@@ -9,6 +9,7 @@ class OutcomesConfig(AppConfig):
     def ready(self) -> None:
         from outcomes import checks, signals  # noqa: F401 - registers the check, connects the receivers
         from outcomes.dashboards import episode_charts
+        from outcomes.imports import admin as _imports_admin  # noqa: F401 - registers the imports' admin pages
         from outcomes.patient_data import FOLLOW_UP_DATA
         from outcomes.roles import FOLLOW_UP_GRANTS
         from registry import extensions, roles

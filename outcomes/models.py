@@ -70,6 +70,7 @@ class Mode(models.TextChoices):
     PAPER = "paper", pgettext_lazy("answered on", "Paper")
     TABLET = "tablet", _("Clinic tablet")
     EXTERNAL = "external", _("External system (FHIR)")
+    IMPORTED = "imported", _("Imported from the clinic's earlier records")
 
 
 class EnteredVia(models.TextChoices):
@@ -898,3 +899,103 @@ class Draft(models.Model):
 
     def __str__(self) -> str:
         return f"draft {self.instrument} for follow-up {self.follow_up_id}"
+
+
+# Importing a clinic's earlier records (outcomes.imports) -----------------------------------------------------
+
+
+class ImportStatus(models.TextChoices):
+    QUEUED = "queued", _("Waiting to start")
+    CHECKING = "checking", _("Checking rows")
+    WRITING = "writing", _("Writing")
+    DONE = "done", _("Finished")
+    FAILED = "failed", _("Refused: nothing was imported")
+
+
+class ImportRun(models.Model):
+    """One file of a clinic's earlier records (a spreadsheet or a REDCap export), checked (dry run) or imported.
+
+    A run is all or nothing: every row lands in one transaction, or none does and the report says which row and
+    column are wrong. The file is kept (as uploaded) until it has been imported, so a dry run can be committed
+    without uploading it again; a committed run keeps only its name and SHA-256."""
+
+    site = models.ForeignKey(Site, verbose_name=_("site"), on_delete=models.PROTECT, related_name="import_runs")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("imported by"), on_delete=models.PROTECT, related_name="+"
+    )
+    file_name = models.CharField(_("file name"), max_length=200)
+    sha256 = models.CharField(_("SHA-256 of the file"), max_length=64)
+    dictionary_name = models.CharField(_("data dictionary"), max_length=200, blank=True)
+    source = models.CharField(
+        _("source system"), max_length=40, help_text=_("The mapping's name for the clinic's system.")
+    )
+    mapping = models.JSONField(_("mapping"))
+    content = models.BinaryField(editable=False, null=True, help_text="The file, until it is imported.")
+    dictionary = models.BinaryField(editable=False, null=True, help_text="REDCap: the data dictionary file.")
+    dry_run = models.BooleanField(_("dry run"), default=True)
+    language = models.CharField(max_length=10, default="en", help_text="The language the report is written in.")
+    status = models.CharField(_("status"), max_length=10, choices=ImportStatus.choices, default=ImportStatus.QUEUED)
+    rows_total = models.PositiveIntegerField(_("rows"), default=0)
+    rows_done = models.PositiveIntegerField(_("rows checked"), default=0)
+    counts = models.JSONField(_("counts"), default=dict, blank=True)
+    report = models.JSONField(
+        _("problems"), default=list, blank=True, help_text="[{row, column, message}], row None for the whole file."
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    objects = SiteScopedQuerySet.as_manager()
+    SITE_PATH = "site"
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("import of earlier records")
+        verbose_name_plural = _("imports of earlier records")
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=ImportStatus.values), name="import_run_status_valid"),
+        ]
+        indexes = [
+            # The admin list of a site's imports, newest first.
+            models.Index(fields=["site", "-created_at"], name="import_run_site_recent"),
+        ]
+
+    def __str__(self) -> str:
+        kind = _("dry run") if self.dry_run else _("import")
+        return f"{self.file_name} ({kind}, {self.created_at:%Y-%m-%d %H:%M})" if self.created_at else self.file_name
+
+    @property
+    def is_running(self) -> bool:
+        return self.status in (ImportStatus.QUEUED, ImportStatus.CHECKING, ImportStatus.WRITING)
+
+    @property
+    def landed(self) -> bool:
+        """The rows of this run are in the registry (a real run that found no problem)."""
+        return not self.dry_run and self.status == ImportStatus.DONE and not self.report
+
+
+class ImportKey(models.Model):
+    """What an imported row became, under the key of the clinic's own system: site, source, record id and event.
+    A record's patient and episode have the event "" ; each event's row its follow-up. A second run of the same
+    file finds every key and adds nothing."""
+
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="+")
+    source = models.CharField(max_length=40)
+    record = models.CharField(max_length=100, help_text="The record id in the clinic's system.")
+    event = models.CharField(max_length=100, blank=True, help_text="The event (timepoint) in the clinic's system.")
+    patient = models.ForeignKey("registry.Patient", on_delete=models.CASCADE, related_name="+")
+    episode = models.ForeignKey(TreatmentEpisode, on_delete=models.CASCADE, related_name="+")
+    follow_up = models.ForeignKey(FollowUp, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    run = models.ForeignKey(ImportRun, on_delete=models.PROTECT, related_name="keys")
+    row = models.PositiveIntegerField(help_text="The row of the file it came from (the header is row 1).")
+
+    objects = SiteScopedQuerySet.as_manager()
+    SITE_PATH = "site"
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["site", "source", "record", "event"], name="import_key_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source}:{self.record}:{self.event or '-'}"

@@ -5,7 +5,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from outcomes.models import AccessToken, CallAttempt, Draft, EmailOptOut, FollowUp, Message, Response, Score
+from outcomes.models import (
+    AccessToken,
+    CallAttempt,
+    Draft,
+    EmailOptOut,
+    FollowUp,
+    ImportKey,
+    Message,
+    Response,
+    Score,
+)
 from registry.extensions import PatientData, export_row
 from registry.models import Patient, TreatmentEpisode
 
@@ -20,9 +30,7 @@ def episode_export(episode: TreatmentEpisode) -> dict[str, Any]:
                 "scores": [
                     export_row(s, exclude=("follow_up", "response")) for s in Score.objects.filter(follow_up=fu)
                 ],
-                "calls": [
-                    export_row(c, exclude=("follow_up", "by")) for c in CallAttempt.objects.filter(follow_up=fu)
-                ],
+                "calls": [export_row(c, exclude=("follow_up", "by")) for c in CallAttempt.objects.filter(follow_up=fu)],
             }
         )
     return {"follow_ups": follow_ups}
@@ -43,6 +51,11 @@ def patient_export(patient: Patient) -> dict[str, Any]:
         ],
         "email_opt_out": export_row(opt_out, exclude=("patient",)) if opt_out else None,
         "links_issued": AccessToken.objects.filter(patient=patient).count(),
+        # Where the patient's rows came from, if imported: the clinic's earlier system and its record id.
+        "imported_from": [
+            {"source": k.source, "record": k.record, "event": k.event, "file": k.run.file_name}
+            for k in ImportKey.objects.filter(patient=patient).select_related("run").order_by("id")
+        ],
     }
 
 
@@ -51,6 +64,9 @@ def anonymise(patient: Patient) -> None:
     Draft.objects.filter(token__patient=patient).delete()
     Message.objects.filter(patient=patient).update(to_email="")
     CallAttempt.objects.filter(follow_up__episode__patient=patient).update(note="")  # free text about the person
+    # The record id of the clinic's earlier system points back to the person: the import keys go (a later run of
+    # the old file would then bring the person in again, as a new patient: the site should not run it again).
+    ImportKey.objects.filter(patient=patient).delete()
 
 
 FOLLOW_UP_DATA = PatientData(

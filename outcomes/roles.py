@@ -12,6 +12,7 @@ _STAFF = {
     "outcomes.message": ("view",),
     "outcomes.emailoptout": ("view", "add", "delete"),
     "outcomes.followupsettings": ("view", "add", "change"),
+    "outcomes.importrun": ("view", "add"),  # importing earlier records; a run is never changed
 }
 
 FOLLOW_UP_GRANTS: dict[str, dict[str, tuple[str, ...]]] = {

@@ -12,6 +12,8 @@ import time
 from celery import shared_task
 
 from outcomes import dispatcher, outbox, services
+from outcomes.imports.services import import_run_execute
+from outcomes.models import ImportRun
 
 log = logging.getLogger(__name__)
 
@@ -69,3 +71,18 @@ def rescore_stale_scores() -> dict[str, int]:
         if not remaining and services.scores_table_vacuum():  # as `manage.py rescore` does, once at the end
             log.info("Vacuumed and analysed the score table after rescoring.")
     return {"follow_ups": total.follow_ups, "rows_written": total.rows_written, "values_changed": total.values_changed}
+
+
+# An import writes every row in one transaction through response_submit (a few rows a second on a small machine):
+# a clinic's years of follow-ups outlast the default task time limit, so this task has its own.
+IMPORT_SECONDS = 3600
+
+
+@shared_task(name="outcomes.tasks.import_run", time_limit=IMPORT_SECONDS + 60, soft_time_limit=IMPORT_SECONDS)
+def import_run(run_id: int) -> str:
+    """An import of a clinic's earlier records queued from the admin: check, then write all or nothing. The run is
+    claimed first, so a redelivered task does nothing."""
+    run = ImportRun.objects.filter(pk=run_id).first()
+    if run is None:
+        return "gone"
+    return import_run_execute(run=run).status

@@ -17,7 +17,15 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from outcomes import dispatcher, outbox
-from outcomes.models import EmailOptOut, FollowUpSettings, InstrumentWording, Message, OutcomePlan, Response
+from outcomes.models import (
+    EmailOptOut,
+    FollowUpSettings,
+    ImportRun,
+    InstrumentWording,
+    Message,
+    OutcomePlan,
+    Response,
+)
 from registry.models import ConsentDocument, Membership
 from tests import factories
 from tests.outcomes.conftest import all_items
@@ -59,6 +67,7 @@ MODELS: dict[str, tuple[bool, set[str]]] = {
     "outcomes.message": (True, {"view"}),
     "outcomes.emailoptout": (True, {"view", "add", "delete"}),
     "outcomes.followupsettings": (True, {"view", "add", "change"}),
+    "outcomes.importrun": (True, {"view", "add"}),
 }
 NO_ADD = {
     "outcomes.followup",
@@ -72,8 +81,9 @@ NO_ADD = {
     "axes.accessfailurelog",
 }
 NO_CHANGE_FORM = {"outcomes.worklist"}  # change and history redirect to the follow-up's pages
-NO_DELETE = {  # keys are revoked and staff deactivated, never deleted
+NO_DELETE = {  # keys are revoked and staff deactivated, never deleted; an import run is what happened
     "outcomes.message",
+    "outcomes.importrun",
     "research.apikey",
     "interop.integrationkey",
     "research.subjectpseudonym",
@@ -93,6 +103,7 @@ HISTORY_LESS = {
     "axes.accessfailurelog",
     "outcomes.message",
     "outcomes.outcomeplan",
+    "outcomes.importrun",
 }
 NON_ADMIN_ROUTES = {
     "": "root",
@@ -142,6 +153,7 @@ EXTRA_ADMIN_VIEWS = {
     "outcomes_followup_resume",
     "outcomes_followup_resend",
     "outcomes_followup_resolve",
+    "outcomes_importrun_commit",
     "registry_episode_done",
     "registry_episode_cancel",
     "research_apikey_created",
@@ -199,6 +211,9 @@ def world(site_a, site_b, alice, bob, charlie, patient_a, patient_b):
                 patient=factories.PatientFactory(site=site), source="staff"
             ),
             "outcomes.followupsettings": FollowUpSettings.objects.create(site=site),
+            "outcomes.importrun": ImportRun.objects.create(
+                site=site, user=user, file_name=f"records-{key}.csv", sha256="0" * 64, source="matrix", mapping={}
+            ),
         }
     from django.contrib.auth.models import Group
 
@@ -508,6 +523,28 @@ def test_call_log_resume_and_resend_by_persona(world):
                 else:
                     assert response.status_code == 404, (persona, url, response.status_code)
                     assert recorded == 0
+
+
+def test_importing_a_dry_run_s_rows_by_persona(world, monkeypatch):
+    """ "Import these rows" after a dry run: a POST for the site's own staff only; another site's staff get 404 and
+    nothing is queued; the rest are sent to the login."""
+    from outcomes import queue
+
+    queued = []
+    monkeypatch.setattr(queue, "import_run_soon", queued.append)
+    for site, owner in (("A", "coord_a"), ("B", "coord_b")):
+        run = world["objects"][site]["outcomes.importrun"]
+        url = reverse("admin:outcomes_importrun_commit", args=[run.pk])
+        for persona in PERSONAS:
+            response = world["clients"][persona].post(url)
+            if persona in ("anonymous", "patient_b", "researcher_a"):
+                assert response.status_code == 302 and "/login/" in response["Location"], (persona, url)
+            elif persona in (owner, "admin"):
+                # The matrix's run is no finished dry run: refused with a message, back to its page.
+                assert response.status_code == 302 and "/login/" not in response["Location"], (persona, url)
+            else:
+                assert response.status_code == 404, (persona, url, response.status_code)
+    assert queued == []
 
 
 def test_tablet_and_planned_treatment_pages_by_persona(world):
