@@ -14,6 +14,7 @@ from typing import Any
 from django.apps import apps
 from django.db import connection
 
+from registry import csvsafe
 from registry.access import is_registry_admin
 
 FUNCTION = """
@@ -89,35 +90,18 @@ def audit_rows() -> Any:
             ]
 
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def spreadsheet_safe(cell: Any) -> Any:
-    """A text cell a spreadsheet would run as a formula (=, +, -, @, tab, carriage return first) gets a leading
-    apostrophe, as OWASP advises for CSV injection; everything else is written as it is."""
-    if isinstance(cell, str) and cell.startswith(FORMULA_STARTS):
-        return "'" + cell
-    return cell
-
-
 def audit_export(request: Any) -> Any:
     """Registry administrator only: the whole audit trail as CSV, streamed."""
-    import csv
-
     from django.core.exceptions import PermissionDenied
     from django.http import StreamingHttpResponse
 
     if not is_registry_admin(request.user):
         raise PermissionDenied
 
-    class Echo:
-        def write(self, value: str) -> str:
-            return value
-
-    writer = csv.writer(Echo())
-    response = StreamingHttpResponse(
-        (writer.writerow([spreadsheet_safe(c) for c in r]) for r in audit_rows()), content_type="text/csv"
-    )
+    # Free text (change reasons, values typed by staff) is written through the shared writer, so a reason like
+    # =HYPERLINK(...) reaches the administrator's spreadsheet as text.
+    writer = csvsafe.Writer(csvsafe.Echo())
+    response = StreamingHttpResponse((writer.writerow(r) for r in audit_rows()), content_type="text/csv")
     response["Content-Disposition"] = 'attachment; filename="registry-audit-trail.csv"'
     response["Cache-Control"] = "no-store"
     return response

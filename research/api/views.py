@@ -5,7 +5,6 @@ labelled from the dictionary by `research.labelled`."""
 
 from __future__ import annotations
 
-import csv
 import json
 import re
 from typing import Any
@@ -27,6 +26,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
+from registry import csvsafe
 from registry.models import Administration
 from research import deid, export, labelled
 from research.access import research_queryset
@@ -382,7 +382,7 @@ class DictionaryView(ResearchAPIMixin, generics.GenericAPIView):
         reject_unknown_parameters(request, {"format"})
         if wants_csv(request):
             response = HttpResponse(content_type="text/csv; charset=utf-8")
-            writer = csv.DictWriter(response, fieldnames=CSV_FIELDS, lineterminator="\n")
+            writer = csvsafe.DictWriter(response, fieldnames=CSV_FIELDS, lineterminator="\n")
             writer.writeheader()
             writer.writerows(dictionary_rows())
             response["Content-Disposition"] = 'attachment; filename="dictionary.csv"'
