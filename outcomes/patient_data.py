@@ -5,7 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.sessions.models import Session
+from django.utils import timezone
+
 from outcomes.models import AccessToken, CallAttempt, Draft, EmailOptOut, FollowUp, Message, Response, Score
+from outcomes.patient_views import SESSION_KEY
 from registry.extensions import PatientData, export_row
 from registry.models import Patient, TreatmentEpisode
 
@@ -20,9 +24,7 @@ def episode_export(episode: TreatmentEpisode) -> dict[str, Any]:
                 "scores": [
                     export_row(s, exclude=("follow_up", "response")) for s in Score.objects.filter(follow_up=fu)
                 ],
-                "calls": [
-                    export_row(c, exclude=("follow_up", "by")) for c in CallAttempt.objects.filter(follow_up=fu)
-                ],
+                "calls": [export_row(c, exclude=("follow_up", "by")) for c in CallAttempt.objects.filter(follow_up=fu)],
             }
         )
     return {"follow_ups": follow_ups}
@@ -46,10 +48,21 @@ def patient_export(patient: Patient) -> dict[str, Any]:
     }
 
 
+def _end_link_sessions(token_ids: set[int]) -> None:
+    """A patient's open sessions on the patient pages (by link or on the clinic's tablet) end with their links."""
+    if not token_ids:
+        return
+    for session in Session.objects.filter(expire_date__gt=timezone.now()).iterator():
+        if session.get_decoded().get(SESSION_KEY) in token_ids:
+            session.delete()
+
+
 def anonymise(patient: Patient) -> None:
-    AccessToken.objects.filter(patient=patient).delete()
+    _end_link_sessions(set(AccessToken.objects.filter(patient=patient).values_list("pk", flat=True)))
     Draft.objects.filter(token__patient=patient).delete()
-    Message.objects.filter(patient=patient).update(to_email="")
+    AccessToken.objects.filter(patient=patient).delete()
+    # Where a message went and what the provider said about that address (bounces quote it).
+    Message.objects.filter(patient=patient).update(to_email="", to_phone="", last_error="")
     CallAttempt.objects.filter(follow_up__episode__patient=patient).update(note="")  # free text about the person
 
 

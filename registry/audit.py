@@ -1,8 +1,9 @@
 """The audit trail: django-simple-history keeps a row for every create, change and delete of clinical data (who,
 when, the full row, and the reason). On PostgreSQL the database itself makes those rows append-only: a trigger on
 every historical table refuses UPDATE and DELETE, whatever the application does. The one exception is the
-anonymisation of a withdrawn patient (registry.services.patient_anonymise), which may overwrite the identity's
-history inside its own transaction after `SET LOCAL registry.allow_identity_erasure = 'on'`.
+anonymisation of a withdrawn patient (registry.services.patient_anonymise), which may overwrite history (the
+identity's, and the patient's identifying values wherever else history holds them, registry.erasure) inside its
+own transaction after `SET LOCAL registry.allow_identity_erasure = 'on'`. Deleting history is refused always.
 
 The triggers are (re)installed after every migrate, so a history table added later is covered without a migration.
 """
@@ -20,8 +21,7 @@ from registry.access import is_registry_admin
 FUNCTION = """
 CREATE OR REPLACE FUNCTION registry_history_append_only() RETURNS trigger AS $$
 BEGIN
-    IF TG_OP = 'UPDATE' AND TG_TABLE_NAME = 'registry_historicalpatientidentity'
-       AND current_setting('registry.allow_identity_erasure', true) = 'on' THEN
+    IF TG_OP = 'UPDATE' AND current_setting('registry.allow_identity_erasure', true) = 'on' THEN
         RETURN NEW;
     END IF;
     RAISE EXCEPTION 'the audit trail is append-only: % on % refused', TG_OP, TG_TABLE_NAME
