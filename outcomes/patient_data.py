@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.sessions.models import Session
+from django.utils import timezone
+
 from outcomes.models import (
     AccessToken,
     CallAttempt,
@@ -16,6 +19,7 @@ from outcomes.models import (
     Response,
     Score,
 )
+from outcomes.patient_views import SESSION_KEY
 from registry.extensions import PatientData, export_row
 from registry.models import Patient, TreatmentEpisode
 
@@ -59,10 +63,21 @@ def patient_export(patient: Patient) -> dict[str, Any]:
     }
 
 
+def _end_link_sessions(token_ids: set[int]) -> None:
+    """A patient's open sessions on the patient pages (by link or on the clinic's tablet) end with their links."""
+    if not token_ids:
+        return
+    for session in Session.objects.filter(expire_date__gt=timezone.now()).iterator():
+        if session.get_decoded().get(SESSION_KEY) in token_ids:
+            session.delete()
+
+
 def anonymise(patient: Patient) -> None:
-    AccessToken.objects.filter(patient=patient).delete()
+    _end_link_sessions(set(AccessToken.objects.filter(patient=patient).values_list("pk", flat=True)))
     Draft.objects.filter(token__patient=patient).delete()
-    Message.objects.filter(patient=patient).update(to_email="")
+    AccessToken.objects.filter(patient=patient).delete()
+    # Where a message went and what the provider said about that address (bounces quote it).
+    Message.objects.filter(patient=patient).update(to_email="", to_phone="", last_error="")
     CallAttempt.objects.filter(follow_up__episode__patient=patient).update(note="")  # free text about the person
     # The record id of the clinic's earlier system points back to the person: the import keys go (a later run of
     # the old file would then bring the person in again, as a new patient: the site should not run it again).

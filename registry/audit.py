@@ -1,8 +1,9 @@
 """The audit trail: django-simple-history keeps a row for every create, change and delete of clinical data (who,
 when, the full row, and the reason). On PostgreSQL the database itself makes those rows append-only: a trigger on
 every historical table refuses UPDATE and DELETE, whatever the application does. The one exception is the
-anonymisation of a withdrawn patient (registry.services.patient_anonymise), which may overwrite the identity's
-history inside its own transaction after `SET LOCAL registry.allow_identity_erasure = 'on'`.
+anonymisation of a withdrawn patient (registry.services.patient_anonymise), which may overwrite history (the
+identity's, and the patient's identifying values wherever else history holds them, registry.erasure) inside its
+own transaction after `SET LOCAL registry.allow_identity_erasure = 'on'`. Deleting history is refused always.
 
 The triggers are (re)installed after every migrate, so a history table added later is covered without a migration.
 """
@@ -14,13 +15,13 @@ from typing import Any
 from django.apps import apps
 from django.db import connection
 
+from registry import csvsafe
 from registry.access import is_registry_admin
 
 FUNCTION = """
 CREATE OR REPLACE FUNCTION registry_history_append_only() RETURNS trigger AS $$
 BEGIN
-    IF TG_OP = 'UPDATE' AND TG_TABLE_NAME = 'registry_historicalpatientidentity'
-       AND current_setting('registry.allow_identity_erasure', true) = 'on' THEN
+    IF TG_OP = 'UPDATE' AND current_setting('registry.allow_identity_erasure', true) = 'on' THEN
         RETURN NEW;
     END IF;
     RAISE EXCEPTION 'the audit trail is append-only: % on % refused', TG_OP, TG_TABLE_NAME
@@ -89,35 +90,18 @@ def audit_rows() -> Any:
             ]
 
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def spreadsheet_safe(cell: Any) -> Any:
-    """A text cell a spreadsheet would run as a formula (=, +, -, @, tab, carriage return first) gets a leading
-    apostrophe, as OWASP advises for CSV injection; everything else is written as it is."""
-    if isinstance(cell, str) and cell.startswith(FORMULA_STARTS):
-        return "'" + cell
-    return cell
-
-
 def audit_export(request: Any) -> Any:
     """Registry administrator only: the whole audit trail as CSV, streamed."""
-    import csv
-
     from django.core.exceptions import PermissionDenied
     from django.http import StreamingHttpResponse
 
     if not is_registry_admin(request.user):
         raise PermissionDenied
 
-    class Echo:
-        def write(self, value: str) -> str:
-            return value
-
-    writer = csv.writer(Echo())
-    response = StreamingHttpResponse(
-        (writer.writerow([spreadsheet_safe(c) for c in r]) for r in audit_rows()), content_type="text/csv"
-    )
+    # Free text (change reasons, values typed by staff) is written through the shared writer, so a reason like
+    # =HYPERLINK(...) reaches the administrator's spreadsheet as text.
+    writer = csvsafe.Writer(csvsafe.Echo())
+    response = StreamingHttpResponse((writer.writerow(r) for r in audit_rows()), content_type="text/csv")
     response["Content-Disposition"] = 'attachment; filename="registry-audit-trail.csv"'
     response["Cache-Control"] = "no-store"
     return response

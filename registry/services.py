@@ -7,23 +7,22 @@ Also the episode's copy of its first administration (`episodes_first_administrat
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
 from django.contrib.admin.models import CHANGE, LogEntry
-from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import connection, models, transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from registry import erasure
 from registry.extensions import PATIENT_DATA, export_row
 from registry.models import Administration, EpisodeStatus, Patient, PatientIdentity, TreatmentEpisode
 
-ANONYMISED = "anonymised"
+ANONYMISED = erasure.ANONYMISED
 
 FIRST_ADMINISTRATION = {
     "first_product_type": "product_type",
@@ -97,32 +96,6 @@ def patient_export(*, patient: Patient, by: Any) -> dict[str, Any]:
     return data
 
 
-def _scrub_admin_log(patient: Patient, identity: PatientIdentity) -> int:
-    """Django's admin log names the identity inline's object on every edit of the patient ("object": "Moss,
-    Jane"): replace the name, email, phone and record number wherever the patient's log entries hold them."""
-    secrets = [
-        str(identity),
-        identity.family_name,
-        identity.given_name,
-        identity.email,
-        identity.phone,
-        identity.medical_record_number,
-    ]
-    plain = {s for s in secrets if s and len(s) > 1}
-    # change_message is JSON: names outside ASCII are stored \u-escaped.
-    secrets = sorted(plain | {json.dumps(s)[1:-1] for s in plain}, key=len, reverse=True)
-    changed = 0
-    types = ContentType.objects.get_for_models(Patient, PatientIdentity).values()
-    for entry in LogEntry.objects.filter(content_type__in=types, object_id=str(patient.pk)):
-        message, shown = entry.change_message, entry.object_repr
-        for secret in secrets:
-            message, shown = message.replace(secret, ANONYMISED), shown.replace(secret, ANONYMISED)
-        if (message, shown) != (entry.change_message, entry.object_repr):
-            LogEntry.objects.filter(pk=entry.pk).update(change_message=message, object_repr=shown)
-            changed += 1
-    return changed
-
-
 class PatientRightsError(ValueError):
     pass
 
@@ -131,8 +104,10 @@ class PatientRightsError(ValueError):
 def patient_anonymise(*, patient: Patient, by: Any, reason: str) -> Patient:
     """Remove a withdrawn patient's identity, everywhere it is kept, and keep the de-identified clinical record.
 
-    Only for a withdrawn patient at a site whose policy is to anonymise. The identity's history is overwritten too:
-    that is the one change to history the registry makes, as erasure requires, and it is recorded.
+    Only for a withdrawn patient at a site whose policy is to anonymise. The identity, the withdrawal reason and each
+    app's contact data are overwritten, their history too; then the identity's values are replaced wherever else
+    the database holds them (registry.erasure: the patient's rows in every app and their history, the admin log,
+    sessions). Overwriting history is the one change to it the registry makes, as erasure requires; it is recorded.
     """
     if not reason.strip():
         raise PatientRightsError(_("Give the reason (e.g. the patient's request and its date)."))
@@ -142,30 +117,43 @@ def patient_anonymise(*, patient: Patient, by: Any, reason: str) -> Patient:
     if patient.site.withdrawal_policy != "anonymise":
         raise PatientRightsError(_("This site's policy keeps withdrawn records (Sites → withdrawal policy)."))
     identity = PatientIdentity.objects.filter(patient=patient).first()
+    values = erasure.identifying_values(identity) if identity is not None else []
+    found = erasure.pattern(values)
+    reason = found.sub(erasure.ANONYMISED, reason.strip()) if found else reason.strip()
+    if connection.vendor == "postgresql":
+        # History is append-only in the database; this transaction may rewrite it (registry.audit), for erasure.
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL registry.allow_identity_erasure = 'on'")
+    # The patient's rows are found before anything is deleted (a link's draft, say, is found through the link).
+    owned = erasure.patient_rows(patient)
+    for data in PATIENT_DATA:  # links, drafts, sessions, message addresses, call notes (registry.extensions)
+        data.anonymise(patient)
+    # Free text about the person: erased, not scrubbed (it may name them in ways no list foresees).
+    Patient.objects.filter(pk=patient.pk).update(withdrawal_reason=ANONYMISED)
+    Patient.history.filter(id=patient.pk).exclude(withdrawal_reason="").update(withdrawal_reason=ANONYMISED)
     if identity is not None:
-        _scrub_admin_log(patient, identity)
         kept_year = identity.date_of_birth.year  # the year alone is not identifying; ages stay computable
-        values = {
+        cleared = {
             "given_name": "—",
             "family_name": ANONYMISED,
             "email": "",
             "phone": "",
+            "mobile": "",
             "medical_record_number": "",
             "date_of_birth": date(kept_year, 7, 1),
         }
-        if connection.vendor == "postgresql":
-            # History is append-only in the database; this transaction may rewrite identity history, nothing else.
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL registry.allow_identity_erasure = 'on'")
-        PatientIdentity.history.filter(patient_id=patient.pk).update(**values)
-        for name, value in values.items():
+        PatientIdentity.history.filter(patient_id=patient.pk).update(**cleared)
+        for name, value in cleared.items():
             setattr(identity, name, value)
-        identity._change_reason = f"anonymised: {reason.strip()}"[:100]
+        identity._change_reason = f"anonymised: {reason}"[:100]
         identity._history_user = by
         identity.save()
-    for data in PATIENT_DATA:  # links, drafts, email addresses, call notes (registry.extensions)
-        data.anonymise(patient)
-    _audit(user=by, patient=patient, message=f"Anonymised (site policy): {reason.strip()}")
+    if found is not None:
+        # The values wherever else they were typed or logged: change reasons, descriptions, the admin log, sessions.
+        erasure.scrub_patient_rows(owned, found)
+        erasure.scrub_admin_log(values, found)
+        erasure.scrub_sessions(found)
+    _audit(user=by, patient=patient, message=f"Anonymised (site policy): {reason}")
     return patient
 
 

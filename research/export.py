@@ -11,11 +11,14 @@ passed on in blocks of about 64 kB as it arrives, so memory stays flat whatever 
 On SQLite (the demo) the same queryset is iterated in chunks and written by Python's csv writer, formatting
 values as PostgreSQL does (shortest round-trip floats, `true`/`false`, empty for NULL), so the two backends give
 the same file.
+
+Text columns are made safe for spreadsheets by the registry's one CSV rule (`registry.csvsafe`: a leading `=`,
+`+`, `-`, `@`, tab or carriage return gets a single quote in front; numbers never do): in SQL inside COPY, by the
+shared writer on SQLite.
 """
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Iterator, Sequence
 from decimal import Decimal
@@ -24,6 +27,7 @@ from typing import Any
 from django.db import connections, models
 from django.http import StreamingHttpResponse
 
+from registry import csvsafe
 from research.deid import Column
 
 BLOCK_SIZE = 64 * 1024
@@ -41,6 +45,8 @@ def copy_sql(queryset: models.QuerySet, columns: Sequence[Column], order_key: st
         source = f"q.{qn(column.alias)}"
         if column.kind == "boolean":
             source = f"CASE WHEN {source} THEN 'true' WHEN NOT {source} THEN 'false' END"
+        elif column.kind == "string":
+            source = csvsafe.sql_text(source)
         select.append(f"{source} AS {qn(column.name)}")
     # Only Django's compiled SQL (placeholders, no values) and our own quoted column names go into the text.
     statement = (
@@ -84,11 +90,15 @@ def csv_cell(value: Any) -> Any:
 
 def _stream_writer(queryset: models.QuerySet, columns: Sequence[Column]) -> Iterator[bytes]:
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow([c.name for c in columns])
+    writer = csvsafe.Writer(buffer, format=csv_cell, lineterminator="\n")
+    writer.header([c.name for c in columns])
     aliases = [c.alias for c in columns]
+    # By kind, as COPY does: a string column's value is text (made safe), a number column's is never touched.
+    text = [c.kind == "string" for c in columns]
     for row in queryset.iterator(chunk_size=ITERATOR_CHUNK):
-        writer.writerow([csv_cell(row[a]) for a in aliases])
+        writer.writerow(
+            [str(row[a]) if t and row[a] is not None else row[a] for a, t in zip(aliases, text, strict=True)]
+        )
         if buffer.tell() >= BLOCK_SIZE:
             yield buffer.getvalue().encode()
             buffer.seek(0)

@@ -5,10 +5,10 @@ labelled from the dictionary by `research.labelled`."""
 
 from __future__ import annotations
 
-import csv
 import json
 import re
 from typing import Any
+from urllib import parse
 
 import django_filters
 from django.conf import settings
@@ -21,15 +21,18 @@ from rest_framework import generics, mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.negotiation import DefaultContentNegotiation
-from rest_framework.pagination import CursorPagination
+from rest_framework.pagination import Cursor, CursorPagination
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
+from rest_framework.utils.urls import replace_query_param
 
+from registry import csvsafe
 from registry.models import Administration
 from research import deid, export, labelled
 from research.access import research_queryset
+from research.api import cursors
 from research.api import serializers as s
 from research.api.authentication import (
     EXPORT_FORMATS,
@@ -89,7 +92,7 @@ class DtaRenderer(LabelledFileRenderer):
 
 class ResearchCursorPagination(CursorPagination):
     """Cursor pages in a stable order (the dataset's ordering key); 1000 rows by default, up to 10,000. The
-    cursor is opaque."""
+    cursor is opaque: sealed (research/api/cursors.py), it carries no database id."""
 
     page_size = 1000
     page_size_query_param = "page_size"
@@ -99,19 +102,35 @@ class ResearchCursorPagination(CursorPagination):
         return (view.order_key,)
 
     def decode_cursor(self, request: Request) -> Any:
-        # DRF answers a malformed cursor with 404; it is a bad parameter, like any other.
-        from rest_framework.exceptions import NotFound
-
+        """The sealed cursor (research/api/cursors.py) opened; anything else is a bad parameter (DRF says 404)."""
+        encoded = request.query_params.get(self.cursor_query_param)
+        if encoded is None:
+            return None
         invalid = ValidationError({self.cursor_query_param: ["Invalid cursor: use the 'next' link of a page."]})
         try:
-            cursor = super().decode_cursor(request)
-        except NotFound:
+            tokens = parse.parse_qs(cursors.unseal(encoded), keep_blank_values=True)
+        except (cursors.BadCursor, ValueError):
             raise invalid from None
-        # The position is a row's ordering key, a whole number: anything else ("1'", "1e5", past 64 bits) is a
-        # tampered cursor, refused here rather than failing in the database.
-        if cursor is not None and cursor.position is not None and not re.fullmatch(r"[0-9]{1,18}", cursor.position):
+        offset, reverse, position = tokens.get("o", ["0"])[0], tokens.get("r", ["0"])[0], tokens.get("p", [None])[0]
+        # Sealed by us, so well formed; checked all the same (a leaked SECRET_KEY must not turn into a 500): the
+        # position is a row's ordering key, a whole number, and the offset a small one.
+        if not re.fullmatch(r"[0-9]{1,4}", offset) or reverse not in ("0", "1"):
             raise invalid
-        return cursor
+        if position is not None and not re.fullmatch(r"[0-9]{1,18}", position):
+            raise invalid
+        return Cursor(offset=min(int(offset), self.offset_cutoff), reverse=reverse == "1", position=position)
+
+    def encode_cursor(self, cursor: Any) -> str:
+        """A link to the page at `cursor`, its position sealed: no database id can be read from it."""
+        tokens = {}
+        if cursor.offset != 0:
+            tokens["o"] = str(cursor.offset)
+        if cursor.reverse:
+            tokens["r"] = "1"
+        if cursor.position is not None:
+            tokens["p"] = cursor.position
+        sealed = cursors.seal(parse.urlencode(tokens, doseq=True))
+        return replace_query_param(self.base_url, self.cursor_query_param, sealed)
 
     def get_page_size(self, request: Request) -> int:
         raw = request.query_params.get(self.page_size_query_param)
@@ -382,7 +401,7 @@ class DictionaryView(ResearchAPIMixin, generics.GenericAPIView):
         reject_unknown_parameters(request, {"format"})
         if wants_csv(request):
             response = HttpResponse(content_type="text/csv; charset=utf-8")
-            writer = csv.DictWriter(response, fieldnames=CSV_FIELDS, lineterminator="\n")
+            writer = csvsafe.DictWriter(response, fieldnames=CSV_FIELDS, lineterminator="\n")
             writer.writeheader()
             writer.writerows(dictionary_rows())
             response["Content-Disposition"] = 'attachment; filename="dictionary.csv"'

@@ -212,3 +212,12 @@ def test_the_opt_out_link_works_a_while_after_the_questionnaire_link_expires_the
     assert "Stop emails" not in page.content.decode()
     client.post(f"/p/optout/{link}/")
     assert contact.contactable(patient_a)  # an old, dead link records nothing
+
+
+def test_the_readme_gives_the_opt_out_link_s_real_lifetime():
+    from pathlib import Path
+
+    from outcomes.patient_views import OPT_OUT_GRACE
+
+    readme = " ".join((Path(__file__).resolve().parents[2] / "README.md").read_text().split())
+    assert f"until {OPT_OUT_GRACE.days} days after that email's questionnaire link expires" in readme
