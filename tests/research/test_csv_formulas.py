@@ -205,7 +205,8 @@ def test_no_csv_is_written_past_the_shared_writer():
         for package in ("scoring", "registry", "outcomes", "research", "project")
         for path in (root / package).rglob("*.py")
         # The samples' generator writes the shipped synthetic files for tests and the demo, not a registry export.
-        if path.name not in ("csvsafe.py", "make_samples.py") and re.search(r"csv\.(writer|DictWriter)\(", path.read_text())
+        if path.name not in ("csvsafe.py", "make_samples.py")
+        and re.search(r"csv\.(writer|DictWriter)\(", path.read_text())
     ]
     assert offenders == []
 
