@@ -358,7 +358,7 @@ class Response(models.Model):
             "Released to research as its own column, never as a value."
         ),
     )
-    instrument_version = models.CharField(_("instrument version"), max_length=20)
+    instrument_version = models.CharField(_("instrument version"), max_length=80)
     scoring_version = models.CharField(_("scoring version"), max_length=20)
     entered_via = models.CharField(_("entered via"), max_length=20, choices=EnteredVia.choices)
     entered_by = models.ForeignKey(

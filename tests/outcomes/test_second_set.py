@@ -245,3 +245,20 @@ def test_a_site_moving_country_recomputes_its_indices_in_the_new_countrys_value_
     patient_a.site.save()
     index = scoring.score("eq5d5l", STATE, value_set="CN").scores["index"]
     assert stored(fu, "eq5d5l") == {"index": pytest.approx(index), "value_set": "CN"}
+
+
+def test_every_instrument_s_version_and_id_fit_the_columns_that_store_them():
+    """PostgreSQL refuses a value longer than its column where SQLite stores it anyway: the demo seed once failed
+    there on "KOOS, JR. (Lyman 2016)" in a 20-character column."""
+    import scoring
+    from outcomes.models import Response, Score
+
+    version = Response._meta.get_field("instrument_version").max_length
+    instrument = Score._meta.get_field("instrument").max_length
+    key = Score._meta.get_field("key").max_length
+    for name, definition in scoring.INSTRUMENTS.items():
+        assert len(definition.version) <= version, (name, definition.version)
+        assert len(name) <= instrument, name
+        for output in definition.outputs:
+            assert len(output.key) <= key, (name, output.key)
+    assert len(scoring.SCORING_VERSION) <= Response._meta.get_field("scoring_version").max_length
