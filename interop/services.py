@@ -212,11 +212,22 @@ def questionnaire_response_parse(resource: Any) -> ParsedAnswers:
     return ParsedAnswers(instrument, answers, missing, completed_at)
 
 
+def registry_id_shaped(value: str) -> bool:
+    """Could this be a registry ID (letters, digits and hyphens, as long as the column)? Anything else is simply
+    not found, and never reaches the database."""
+    return 0 < len(value) <= 16 and all(c.isascii() and (c.isalnum() or c == "-") for c in value)
+
+
 def _subject(resource: dict[str, Any], key: IntegrationKey) -> Patient:
     reference = (resource.get("subject") or {}).get("reference") if isinstance(resource.get("subject"), dict) else None
     if not isinstance(reference, str) or not reference.startswith("Patient/"):
         raise FhirRefused(422, "subject must reference the patient: Patient/<registry ID>.", "required", "subject")
-    patient = Patient.objects.filter(site=key.site, registry_id=reference.removeprefix("Patient/")).first()
+    registry_id = reference.removeprefix("Patient/")
+    patient = (
+        Patient.objects.filter(site=key.site, registry_id=registry_id).first()
+        if registry_id_shaped(registry_id)
+        else None
+    )
     if patient is None:  # unknown or another site's: the same answer, so a key learns nothing of other sites
         raise FhirRefused(404, f"No patient {reference} at this site.", "not-found", "subject")
     return patient

@@ -23,7 +23,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from interop import fhir, services, tasks
 from interop.models import BulkExport, ExportStatus, IntegrationKey
-from interop.services import FhirRefused
+from interop.services import FhirRefused, registry_id_shaped
 from outcomes.models import Response, Score
 from registry.access import sites_visible_to
 from registry.models import Patient
@@ -147,7 +147,11 @@ def _patient(caller: Caller, reference: str | None) -> Patient:
     if not reference:
         raise FhirRefused(400, "Search by patient: ?patient=Patient/<registry ID>.", "required")
     registry_id = reference.removeprefix("Patient/")
-    patient = caller.patients().select_related("site", "identity").filter(registry_id=registry_id).first()
+    patient = (
+        caller.patients().select_related("site", "identity").filter(registry_id=registry_id).first()
+        if registry_id_shaped(registry_id)
+        else None  # e.g. a NUL byte, which PostgreSQL refuses in a query: the same not-found answer
+    )
     if patient is None:  # unknown, or another site's: the same answer
         raise FhirRefused(404, f"No patient {registry_id!r} among yours.", "not-found")
     return patient

@@ -156,7 +156,14 @@ def test_the_episode_page_draws_its_charts(live_server, browser, site_a):
     page = _page(browser, live_server, user=alice)
     page.goto(live_server.url + reverse("admin:registry_treatmentepisode_change", args=[episode.pk]))
     counts = _check_plots(page)
-    assert counts == {"plot-episode-koos": 5, "plot-episode-womac_from_koos": 2, "plot-episode-vas": 1}
+    # A full KOOS also gives WOMAC, KOOS JR and KOOS-12 (derived, drawn with the KOOS they come from).
+    assert counts == {
+        "plot-episode-koos": 5,
+        "plot-episode-womac_from_koos": 2,
+        "plot-episode-koos_jr_from_koos": 1,
+        "plot-episode-koos12_from_koos": 4,
+        "plot-episode-vas": 1,
+    }
     assert no_overlaps(page) == []
     assert page.console_errors == []
 

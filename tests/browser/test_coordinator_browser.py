@@ -54,29 +54,30 @@ def test_a_coordinators_morning(browser, live_server, site_a, alice, tmp_path):
     page.goto(f"{live_server.url}/admin/outcomes/worklist/")
     assert "no answer" in _row(page, "Quist").inner_text()
 
-    # 2. Park: answers KOOS by phone now, two items blank with their reasons; the scores read in words
+    # 2. Park: answers KOOS by phone now, two items blank with their reasons; the scores read in words (P4 and Q4:
+    # neither is one of the seven KOOS JR items, which all must be answered for the KOOS JR derived from a KOOS)
     go(page, _row(page, "Park").get_by_role("link", name="Call…"))
     go(page, page.get_by_role("button", name="Answering by phone now"))
     assert "/enter/koos/?mode=phone" in page.url
     assert page.locator("select[name=mode]").input_value() == "phone"
     for fieldset in page.locator(".q-item fieldset").all():
         legend = fieldset.locator("legend").inner_text()
-        if legend.startswith(("P3.", "Q4.")):
+        if legend.startswith(("P4.", "Q4.")):
             continue
         fieldset.locator("input[type=radio]").nth(1).check()
     go(page, page.get_by_role("button", name="Save and score"))
-    assert "Left blank without a reason: P3, Q4" in page.content()  # refused, nothing saved
+    assert "Left blank without a reason: P4, Q4" in page.content()  # refused, nothing saved
     assert not Response.objects.filter(follow_up=fus["Park"]).exists()
-    page.select_option("select[name=blank_P3]", "declined")
+    page.select_option("select[name=blank_P4]", "declined")
     page.select_option("select[name=blank_Q4]", "not_applicable")
     shot(page, tmp_path, "entry-with-blanks")
     go(page, page.get_by_role("button", name="Save and score"))
     content = page.content()
-    assert "Left blank (2): P3 declined to answer, Q4 not applicable." in content, content[:3000]
+    assert "Left blank (2): P4 declined to answer, Q4 not applicable." in content, content[:3000]
     assert "KOOS pain" in content and "higher is better" in content and "of 100" in content
     assert "koos4_kanon" not in page.locator(".scores-words").first.inner_text()
     assert Response.objects.get(follow_up=fus["Park"], instrument="koos").missing == {
-        "P3": "declined",
+        "P4": "declined",
         "Q4": "not_applicable",
     }
     assert no_sideways_scroll(page)
