@@ -103,9 +103,21 @@ class MultipleChoiceQuery(serializers.MultipleChoiceField):
         return [v for v in self.choices if v in seen]  # the documented order, not the request's
 
 
+# Every numeric (summarisable) output key of any instrument; which belong to which instrument is checked below.
+NUMERIC_SCORE_KEYS = sorted({o.key for i in scoring.INSTRUMENTS.values() for o in i.outputs if o.kind != "category"})
+# A whole number from 0 to 36500, then up to 49 more, comma-separated (what validate_days accepts, as a pattern
+# the OpenAPI schema can state).
+_DAY = r"(?:36500|36[0-4][0-9]{2}|3[0-5][0-9]{3}|[0-2][0-9]{4}|[0-9]{1,4})"
+DAYS_PATTERN = rf"^{_DAY}(?:,{_DAY}){{0,49}}$"
+
+
 class ScoreSummaryQuerySerializer(serializers.Serializer):
     instrument = serializers.ChoiceField(choices=list(scoring.INSTRUMENTS), help_text="Instrument.")
-    key = serializers.CharField(help_text="Numeric score key of the instrument, e.g. pain.")
+    key = serializers.ChoiceField(
+        choices=NUMERIC_SCORE_KEYS,
+        help_text="Numeric score key of the instrument, e.g. pain: one of the instrument's numeric outputs "
+        "(/api/v1/dictionary/ lists them; another instrument's key is a 400).",
+    )
     group_by = MultipleChoiceQuery(choices=list(GROUPS), required=False, help_text="Group by (several allowed).")
     timepoint = MultipleChoiceQuery(
         choices=list(Timepoint.values), required=False, help_text="Timepoints to report (default all)."
@@ -130,9 +142,12 @@ class ScoreSummaryQuerySerializer(serializers.Serializer):
 
 class ArthroplastySummaryQuerySerializer(serializers.Serializer):
     group_by = MultipleChoiceQuery(choices=list(GROUPS), required=False, help_text="Group by (several allowed).")
-    days = serializers.CharField(
+    days = serializers.RegexField(
+        DAYS_PATTERN,
         required=False,
-        help_text=f"Days from index for the table, comma-separated (default {','.join(map(str, DEFAULT_KM_DAYS))}).",
+        help_text="Days from index for the table: 1-50 whole numbers from 0 to 36500, comma-separated (default "
+        f"{','.join(map(str, DEFAULT_KM_DAYS))}).",
+        error_messages={"invalid": "days must be 1-50 whole numbers between 0 and 36500, comma-separated."},
     )
     censoring = serializers.ChoiceField(
         choices=["last_contact", "administrative"],

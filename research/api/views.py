@@ -224,6 +224,12 @@ class ResearchAPIMixin:
             self._replica_reads = None
         return super().finalize_response(request, response, *args, **kwargs)  # type: ignore[misc]
 
+    def options(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        # The endpoint's description is JSON whatever format the query asks for (it would be labelled CSV).
+        request.accepted_renderer = JSONRenderer()
+        request.accepted_media_type = JSONRenderer.media_type
+        return super().options(request, *args, **kwargs)  # type: ignore[misc]
+
     def handle_exception(self, exc: Exception) -> Response:
         if wants_file(self.request):  # type: ignore[attr-defined]
             # An error is not a table: answer it in JSON whatever format was asked for.
