@@ -5,10 +5,26 @@ in-memory broker by default and on PostgreSQL and Redis in CI.
 """
 
 import os
+import re
 
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-for-the-registry-test-suite-0123456789")
 os.environ.setdefault("CELERY_BROKER_URL", "memory://")
 os.environ.setdefault("REGISTRY_VAR_DIR", os.path.join(os.path.dirname(os.path.dirname(__file__)), "var", "test"))
+
+# Parallel runs (pytest-xdist, `dev.py test -n 2`): pytest-django gives each worker its own
+# test database; here each also gets its own folder (demo clock, exports) and its own Redis database, counting down
+# from the configured one, so one worker's Celery tasks never reach another worker's database. Set in the
+# environment, so the workers and live servers that tests start as subprocesses inherit them.
+_xdist_worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+if _xdist_worker.startswith("gw"):
+    _index = int(_xdist_worker[2:])
+    os.environ["REGISTRY_VAR_DIR"] = os.path.join(os.environ["REGISTRY_VAR_DIR"], _xdist_worker)
+    _broker = os.environ["CELERY_BROKER_URL"]
+    _redis_db = re.fullmatch(r"(redis://[^/]*)/(\d+)", _broker) or re.fullmatch(r"(redis://[^/]*)/?", _broker)
+    if _redis_db:
+        _base = int(_redis_db.group(2)) if _redis_db.lastindex == 2 else 0
+        _db = _base - _index if _base >= _index else _base + _index
+        os.environ["CELERY_BROKER_URL"] = f"{_redis_db.group(1)}/{_db}"
 os.environ["DEBUG"] = "false"
 
 from project.settings import *  # noqa: E402, F403
