@@ -221,3 +221,37 @@ def test_the_readme_gives_the_opt_out_link_s_real_lifetime():
 
     readme = " ".join((Path(__file__).resolve().parents[2] / "README.md").read_text().split())
     assert f"until {OPT_OUT_GRACE.days} days after that email's questionnaire link expires" in readme
+
+
+def test_a_seoul_link_works_through_the_windows_last_day_at_the_clinic_then_not(db):
+    # The link lives to the end of its windows' last day on the clinic's calendar (Asia/Seoul, UTC+9), not to
+    # midnight UTC nor to the start of that day: 23:30 in Seoul on the last day still opens the questionnaire.
+    from zoneinfo import ZoneInfo
+
+    from outcomes.models import FollowUp
+    from tests import factories
+
+    seoul = ZoneInfo("Asia/Seoul")
+    sent = datetime(2026, 3, 10, 9, 0, tzinfo=seoul)
+    with time_machine.travel(sent, tick=False):
+        site = factories.SiteFactory(code="HRJ", name="Han River Joint Clinic", time_zone="Asia/Seoul", country="KR")
+        patient = factories.PatientFactory(site=site, identity__given_name="Jiwoo", identity__family_name="Han")
+        episode = factories.EpisodeFactory(
+            patient=patient, joint="knee", side="left", index_date=sent.date() - timedelta(days=100)
+        )
+        report = dispatcher.dispatch(now=datetime.now(tz=UTC))
+        for message_id in report.due:
+            outbox.message_send(message_id=message_id)
+    token = re.search(r"/p/(?!optout)([\w-]+)/", mail.outbox[-1].body).group(1)
+    asked = AccessToken.objects.get(patient=patient).follow_ups.all()
+    assert asked, "the invitation must name the open follow-ups"
+    last_day = max(fu.window_closes for fu in asked)
+    assert FollowUp.objects.filter(episode=episode, timepoint="m3").get().window_closes == last_day
+    late_evening = datetime(last_day.year, last_day.month, last_day.day, 23, 30, tzinfo=seoul)
+    with time_machine.travel(late_evening, tick=False):
+        patient_client = Client()
+        page = open_link(patient_client, token)
+        assert page.status_code == 200
+        assert patient_client.get("/p/q/1/").status_code == 200  # the questionnaire itself, not only a landing
+    with time_machine.travel(late_evening + timedelta(hours=1), tick=False):  # 00:30 the next day in Seoul
+        assert Client().get(f"/p/{token}/").status_code == 404

@@ -181,6 +181,39 @@ def test_kaplan_meier_agrees_with_lifelines(api_a, survival):
         assert row["n_at_risk"] == sum(d >= row["day"] for d in durations)
 
 
+def test_kaplan_meier_curve_stops_where_fewer_than_the_real_minimum_are_at_risk(api_a, site_a):
+    # The default minimum cell (11), not 1: the cut-off is the number still at risk at each step, never the group's
+    # total (15 here, which would release the steps with 10 and 9 at risk too).
+    for n in range(15):
+        episode = make_episode(make_patient(site_a), index_days_ago=800)
+        if n < 7:  # arthroplasties on days 100, 200, ..., 700: 15, 14, ..., 9 at risk at each
+            factories.SurgeryFactory(
+                episode=episode,
+                surgery_date=episode.index_date + timedelta(days=100 * (n + 1)),
+                surgery_type="total_arthroplasty",
+            )
+    body = api_a.json(KM, censoring="administrative", days="450,550,650")
+    assert body["min_cell_size"] == 11
+    curve = body["groups"][0]
+    assert curve["n"] == 15 and curve["n_events"] == 7
+    assert [(step["day"], step["n_at_risk"]) for step in curve["curve"]] == [
+        (0, 15),
+        (100, 15),
+        (200, 14),
+        (300, 13),
+        (400, 12),
+        (500, 11),
+    ]
+    assert curve["curve_truncated_after_day"] == 500
+    assert curve["curve"][-1]["survival"] == pytest.approx(10 / 15)
+    rows = {row["day"]: row for row in curve["table"]}
+    assert rows[450]["n_at_risk"] == 11 and not rows[450]["suppressed"]  # at risk on day 450: 15 - 4 = 11
+    for day in (550, 650):  # 10 and 9 at risk: withheld, with no number left behind
+        assert rows[day]["suppressed"]
+        assert rows[day]["n_at_risk"] is None and rows[day]["survival"] is None
+        assert rows[day]["cumulative_events"] is None
+
+
 def test_kaplan_meier_censors_at_last_contact_by_default(api_a, site_a):
     for n in range(12):
         episode = make_episode(make_patient(site_a), index_days_ago=800)
