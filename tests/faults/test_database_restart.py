@@ -19,7 +19,7 @@ from datetime import timedelta
 
 import psycopg
 import pytest
-from django.db import connection
+from django.db import connection, connections
 from django.utils import timezone
 from psycopg import sql
 
@@ -63,7 +63,7 @@ def outage(maintenance, transactional_db) -> Iterator[Outage]:
         yield outage
     finally:
         outage.end()  # whatever happened, the test database takes connections again before it is flushed
-        connection.close()  # this process's own connection was ended too
+        connections.close_all()  # this process's own connections were ended too (every alias)
 
 
 def blocked_dispatcher(maintenance: psycopg.Connection, database: str) -> int | None:
