@@ -154,7 +154,22 @@ def _wait_until_answering(url: str, process: subprocess.Popen, seconds: float = 
 
 def test(argv: list[str]) -> int:
     ensure_venv()
+    if os.environ.get("TEST_COVERAGE") == "1":
+        return _test_under_coverage(argv)
     return subprocess.run([str(PY), "-m", "pytest", *argv], cwd=ROOT).returncode
+
+
+def _test_under_coverage(argv: list[str]) -> int:
+    """TEST_COVERAGE=1: pytest under coverage.py ([tool.coverage] in pyproject.toml: branches, subprocesses),
+    then the combined report, which fails below the floor (fail_under)."""
+    coverage = [str(PY), "-m", "coverage"]
+    subprocess.run([*coverage, "erase"], cwd=ROOT, check=True)
+    tests = subprocess.run([*coverage, "run", "-m", "pytest", *argv], cwd=ROOT).returncode
+    subprocess.run([*coverage, "combine", "-q"], cwd=ROOT, check=True)
+    report = subprocess.run([*coverage, "report"], cwd=ROOT).returncode
+    if report:
+        _say("coverage is below the floor (fail_under in pyproject.toml)")
+    return tests or report
 
 
 def main() -> int:

@@ -71,13 +71,14 @@ Check: TypeAlias = Callable[[object], Value]
 
 def _choice_check(where: str, item: Item) -> Check:
     allowed = frozenset(item.values)
-    if all(isinstance(value, int) for value in item.values):
-        low, high = min(item.values), max(item.values)
+    numbers = [value for value in item.values if isinstance(value, int)]
+    if len(numbers) == len(item.values):
+        low, high = min(numbers), max(numbers)
 
         # Lysholm items take only their listed points (locking 0, 2, 6, 10, 15): a value inside the range but not
         # listed is named as such rather than "out of range".
         gaps = len(allowed) != high - low + 1
-        listed = ", ".join(str(value) for value in sorted(cast(frozenset[int], allowed)))
+        listed = ", ".join(str(value) for value in sorted(frozenset(numbers)))
 
         def check_int(value: object) -> Value:
             number = to_integer(value, where)

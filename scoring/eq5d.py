@@ -103,7 +103,7 @@ def _set(
     for dimension in DIMENSIONS:
         cells = tuple(Fraction(cell) for cell in rows[dimension].split())
         assert len(cells) == 4, (code, dimension)
-        decrements[dimension] = cast(tuple[Fraction, Fraction, Fraction, Fraction], cells)
+        decrements[dimension] = cells
     return Eq5d5lValueSet(
         code, name, citation, source, MappingProxyType(decrements), Fraction(constant), Fraction(level_4_or_5)
     )

@@ -163,7 +163,9 @@ def _koos12(
         if len(answered) >= subscale.min_items:
             scales[subscale.code] = 100 - Fraction(25 * sum(answered), len(answered))
     parts = list(scales.values())
-    summary = None if any(part is None for part in parts) else sum(cast(list[Fraction], parts)) / len(parts)
+    summary: Fraction | None = None
+    if all(part is not None for part in parts):
+        summary = sum(cast(list[Fraction], parts), Fraction(0)) / len(parts)
     scores: dict[str, Exact] = {**scales, "summary": summary}
     return scores, missing
 

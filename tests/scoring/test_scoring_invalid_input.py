@@ -159,3 +159,14 @@ def test_the_given_answers_are_not_modified():
     answers = {"P1": 1, "P2": None}
     score("koos", answers)
     assert answers == {"P1": 1, "P2": None}
+
+
+@pytest.mark.parametrize(
+    ("bad", "named"),
+    [(True, r"a bool \(True\)"), ([1], r"\[1\] \(list\)"), ("", "an empty string"), ("x", r"a string \('x'\)")],
+)
+def test_a_refused_answer_is_named_by_what_it_is(bad, named):
+    # The message names the value and its kind (scoring.exact.describe): a bool is not called a number, a list not a
+    # bool, an empty string not a string of text.
+    with pytest.raises(ScoringError, match=rf"^koos item P1: {named} "):
+        score("koos", {"P1": bad})
