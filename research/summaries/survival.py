@@ -159,6 +159,7 @@ def arthroplasty_summary(
         "group_by": list(group_by),
         "days": list(days),
         "min_cell_size": min_cell,
+        "disclosure_control": {"method": "small-cell suppression only (no cell-key perturbation of the curves yet)"},
         "methods": KM_METHODS,
         "groups": [{"group": group_label(group_by, g), **cells[g].render()} for g in group_keys],
         "overall": {"group": {}, **overall.render()} if overall else None,
