@@ -552,6 +552,7 @@ class ArthroplastySummaryView(_SummaryView):
                 censoring=params["censoring"],
                 min_cell=settings.RESEARCH_MIN_CELL_SIZE,
                 today=timezone.localdate(),
+                perturb=not request.auth.reads_rows,
                 **extra,
             )
         )

@@ -46,8 +46,9 @@ how it was made):
   which) and its mean with noise of about h * sqrt(2 V) / n_small (8 points at n=9 on a 0-100 score).
   What it costs, measured on the demo (`manage.py seed_demo --patients 240 --seed 42 --sites 2`, then
   `manage.py cellkey_cost`): over 109 shown level and change cells of five KOOS summaries, mean |change| of n
-  0.81, of n_subjects 0.76, of the mean 1.81 points (largest 7.1). The Kaplan-Meier summary is not perturbed yet
-  (suppression only, and its `disclosure_control` says so).
+  0.81, of n_subjects 0.76, of the mean 1.81 points (largest 7.1). Kaplan-Meier for a summary key: at each
+  event time the number at risk and the events are perturbed by their own episodes' cell keys and the curve and
+  its Greenwood interval computed from them; the table's counts and the group's n, n_subjects and n_events too.
 """
 
 from __future__ import annotations

@@ -17,7 +17,8 @@ suppression. The method and its cost are stated in research.summaries.
 - Means and SDs (the additive perturbation of magnitude cells): moved by xi * h / n', xi uniform on [-w, w],
   w = min(sqrt(3 V), D) (variance V), picked by the cell's second and third keys; h is half the score's range and
   n' the perturbed count. Confidence intervals are recomputed from the perturbed mean, SD and count. Shares are
-  a perturbed numerator over a perturbed denominator.
+  a perturbed numerator over a perturbed denominator. Kaplan-Meier (research.summaries.survival): the numbers at
+  risk and the events at each time perturbed by their own episodes' keys, the curve computed from them.
 """
 
 from __future__ import annotations
@@ -107,6 +108,7 @@ class CellKeyPerturbation:
         self.d, self.v, self.min_cell = max_perturbation, variance, min_cell
         self.episode_keys = {pk: record_keys(secret, p) for pk, p in episodes.items()}
         self.subject_keys = {pk: record_keys(secret, p) for pk, p in subjects.items()}
+        self.episode_subject: dict[int, int] = {}
 
     @classmethod
     def for_episodes(cls, episode_ids_query: Any, *, min_cell: int) -> CellKeyPerturbation:
@@ -117,12 +119,13 @@ class CellKeyPerturbation:
         rows = EpisodePseudonym.objects.filter(episode_id__in=episode_ids_query).values_list(
             "episode_id", "pseudonym", "episode__patient_id", "episode__patient__research_pseudonym__pseudonym"
         )
-        episodes, subjects = {}, {}
+        episodes, subjects, episode_subject = {}, {}, {}
         for episode, pseudonym, patient, subject in rows:
             episodes[episode] = pseudonym
+            episode_subject[episode] = patient
             if subject is not None:
                 subjects[patient] = subject
-        return cls(
+        made = cls(
             secret=settings.RESEARCH_CELL_KEY_SECRET,
             max_perturbation=settings.RESEARCH_CELL_KEY_MAX_PERTURBATION,
             variance=settings.RESEARCH_CELL_KEY_VARIANCE,
@@ -130,6 +133,8 @@ class CellKeyPerturbation:
             episodes=episodes,
             subjects=subjects,
         )
+        made.episode_subject = episode_subject
+        return made
 
     def describe(self) -> dict[str, Any]:
         return describe(self.d, self.v)
@@ -142,11 +147,15 @@ class CellKeyPerturbation:
     def count(self, n: int, records: Iterable[int], *, subjects: bool = False, shown: bool = False) -> int:
         """The perturbed count of `records` (episode ids, or patient ids with subjects=True); a shown count is
         never moved below the suppression minimum, none below 0, and 0 stays 0."""
+        key = self._cell_key(self.subject_keys if subjects else self.episode_keys, records, COUNT)
+        return self.count_by_key(n, key, shown=shown)
+
+    def count_by_key(self, n: int, cell_key: int, *, shown: bool = False) -> int:
+        """`count` given the cell key (e.g. a running sum over records sorted by time)."""
         if n == 0:
             return 0
         floor = self.min_cell if shown and n >= self.min_cell else 0
-        key = self._cell_key(self.subject_keys if subjects else self.episode_keys, records, COUNT)
-        return n + pick(perturbation_table(self.d, self.v, max(-self.d, floor - n)), key)
+        return n + pick(perturbation_table(self.d, self.v, max(-self.d, floor - n)), cell_key % MODULUS)
 
     def noise(self, records: Iterable[int], part: int) -> float:
         """xi, continuous and uniform on [-w, w] with w = min(sqrt(3 V), D) (variance V unless capped by D), from
