@@ -6,12 +6,14 @@ Who may call what:
   site's integration key (`Authorization: Bearer ik_...`); patients of the caller's own sites only
   (`registry.access`), another site's patient is "not found" (404).
 - `POST QuestionnaireResponse`: a site's integration key only (no session, hence no CSRF token to carry).
-- `$export` and its status and files: a researcher's API key (`Authorization: Bearer rk_...` or `Token rk_...`),
-  de-identified by the research release rules (research.access, research.deid).
+- `$export` and its status and files: a researcher's API key of the rows tier (`Authorization: Bearer rk_...` or
+  `Token rk_...`), de-identified by the research release rules (research.access, research.deid); a summary key
+  gets 403 naming its tier. Every such request made with a key is logged (research.RowRequest).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from typing import Any
@@ -27,8 +29,9 @@ from interop.services import FhirRefused, registry_id_shaped
 from outcomes.models import Response, Score
 from registry.access import sites_visible_to
 from registry.models import Patient
+from research.api.authentication import tier_refusal
 from research.models import ApiKey
-from research.services import api_key_find, api_key_touch
+from research.services import api_key_find, api_key_touch, row_request_log
 
 NDJSON = "application/fhir+ndjson"
 OUTPUT_FORMATS = {NDJSON, "application/ndjson", "ndjson"}
@@ -93,7 +96,32 @@ def research_key(request: HttpRequest) -> ApiKey:
     if key is None or not key.is_usable:
         raise FhirRefused(401, "A usable researcher API key is required: Authorization: Bearer rk_...", "login")
     api_key_touch(key=key)
+    request._research_key = key  # type: ignore[attr-defined]  # for rows_logged
+    if not key.reads_rows:
+        refusal = tier_refusal(key)
+        raise FhirRefused(403, f"{refusal['detail']} It may read: {', '.join(refusal['may_read'])}.", "forbidden")
     return key
+
+
+def rows_logged(view: Callable) -> Callable:
+    """Log each request of a Bulk export endpoint made with a researcher key, whatever the answer (outside
+    fhir_view, so a refusal's status is logged too)."""
+
+    @functools.wraps(view)  # keeps fhir_view's csrf_exempt
+    def inner(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        response = view(request, *args, **kwargs)
+        key = getattr(request, "_research_key", None)
+        if key is not None:
+            row_request_log(
+                key=key,
+                method=request.method or "",
+                path=request.path,
+                query=request.META.get("QUERY_STRING", ""),
+                status=response.status_code,
+            )
+        return response
+
+    return inner
 
 
 def fhir_view(*methods: str) -> Callable:
@@ -211,6 +239,7 @@ def observation_search(request: HttpRequest) -> HttpResponse:
 _EXPORT_PARAMS = {"_type", "_outputFormat"}
 
 
+@rows_logged
 @fhir_view("GET")
 def export_kickoff(request: HttpRequest) -> HttpResponse:
     """Bulk Data kick-off (system level): 202 and the status URL in Content-Location."""
@@ -244,6 +273,7 @@ def _own_export(request: HttpRequest, export_id: Any) -> BulkExport:
     return export
 
 
+@rows_logged
 @fhir_view("GET", "DELETE")
 def export_status(request: HttpRequest, export_id: Any) -> HttpResponse:
     export = _own_export(request, export_id)
@@ -260,6 +290,7 @@ def export_status(request: HttpRequest, export_id: Any) -> HttpResponse:
     return JsonResponse(services.bulk_manifest(export, base_url(request)), headers={"Cache-Control": "no-store"})
 
 
+@rows_logged
 @fhir_view("GET")
 def export_file(request: HttpRequest, export_id: Any, resource_type: str) -> HttpResponse:
     export = _own_export(request, export_id)

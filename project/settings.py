@@ -6,6 +6,7 @@ console. Production sets DATABASE_URL, CELERY_BROKER_URL, SECRET_KEY, ALLOWED_HO
 
 from __future__ import annotations
 
+import hashlib
 import re
 from datetime import timedelta
 from pathlib import Path
@@ -311,6 +312,22 @@ SPECTACULAR_SETTINGS = {
 # Research API --------------------------------------------------------------------------------------------
 # Summary cells computed from fewer subjects than this are suppressed (research.summaries).
 RESEARCH_MIN_CELL_SIZE = env_int("RESEARCH_MIN_CELL_SIZE", 11, minimum=1)
+# Cell-key perturbation of the summaries released to summary-tier keys (research.summaries.cellkey). The record
+# keys are an HMAC of each pseudonym under this secret; by default derived from SECRET_KEY with its own salt.
+RESEARCH_CELL_KEY_SECRET = (
+    env_secret("RESEARCH_CELL_KEY_SECRET", "")
+    or hashlib.sha256(b"research.cellkey:" + SECRET_KEY.encode()).hexdigest()
+)
+RESEARCH_CELL_KEY_MAX_PERTURBATION = env_int("RESEARCH_CELL_KEY_MAX_PERTURBATION", 2, minimum=1, maximum=10)
+try:
+    RESEARCH_CELL_KEY_VARIANCE = float(env_str("RESEARCH_CELL_KEY_VARIANCE", "1.0"))
+except ValueError:
+    raise ImproperlyConfigured("RESEARCH_CELL_KEY_VARIANCE must be a number, e.g. 1.0.") from None
+if not 0 < RESEARCH_CELL_KEY_VARIANCE < RESEARCH_CELL_KEY_MAX_PERTURBATION**2:
+    raise ImproperlyConfigured(
+        "RESEARCH_CELL_KEY_VARIANCE must be above 0 and below RESEARCH_CELL_KEY_MAX_PERTURBATION squared "
+        f"({RESEARCH_CELL_KEY_MAX_PERTURBATION**2}), not {RESEARCH_CELL_KEY_VARIANCE}."
+    )
 RESEARCH_RATE_LIMIT = env_str("RESEARCH_RATE_LIMIT", "300/minute")
 RESEARCH_CSV_RATE_LIMIT = env_str("RESEARCH_CSV_RATE_LIMIT", "60/hour")
 # An SPSS or Stata file is built in memory (pyreadstat writes a whole data frame): a larger export is refused

@@ -2,7 +2,9 @@
 
 A key is created here (through `api_key_create`) and its raw value is shown once, on the page that answers the
 "Save" — it is never stored, put in a message or a cookie, or shown again. Keys are revoked with an action
-(through `api_key_revoke`). The pseudonym tables are the re-identification key: read-only, for the registry
+(through `api_key_revoke`). The tier (summary: aggregates; rows: row-level data too) is chosen on creation and
+shown in the list; it cannot be changed afterwards. The log of row-level requests is read-only. The pseudonym
+tables are the re-identification key: read-only, for the registry
 administrator, e.g. to find the patient behind a subject ID a researcher reports a data problem with.
 """
 
@@ -18,7 +20,7 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from registry.access import is_registry_admin
-from research.models import ApiKey, EpisodePseudonym, SubjectPseudonym
+from research.models import ApiKey, EpisodePseudonym, RowRequest, SubjectPseudonym
 from research.services import api_key_create, api_key_revoke
 
 # A key's status (ApiKey.status), as the admin shows it.
@@ -47,22 +49,36 @@ class RegistryAdminOnly:
 @admin.register(ApiKey)
 class ApiKeyAdmin(RegistryAdminOnly, admin.ModelAdmin):
     filter_horizontal = ["sites"]
-    list_display = ["name", "prefix", "site_codes", "status", "expires_at", "last_used_at", "created_by", "created_at"]
-    list_filter = [("revoked_at", admin.EmptyFieldListFilter), "expires_at", "sites"]
+    list_display = [
+        "name",
+        "prefix",
+        "tier",
+        "site_codes",
+        "status",
+        "expires_at",
+        "last_used_at",
+        "created_by",
+        "created_at",
+    ]
+    list_filter = ["tier", ("revoked_at", admin.EmptyFieldListFilter), "expires_at", "sites"]
     search_fields = ["name", "prefix"]
     list_select_related = ["created_by"]
-    readonly_fields = ["prefix", "status", "created_by", "created_at", "last_used_at", "revoked_at"]
     actions = ["revoke"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> list[str]:
+        fixed = ["prefix", "status", "created_by", "created_at", "last_used_at", "revoked_at"]
+        return fixed if obj is None else ["tier", *fixed]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return super().get_queryset(request).prefetch_related("sites")
 
     def get_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> list[str]:
         if obj is None:
-            return ["name", "sites", "expires_at"]
+            return ["name", "tier", "sites", "expires_at"]
         return [
             "name",
             "prefix",
+            "tier",
             "status",
             "sites",
             "expires_at",
@@ -87,6 +103,7 @@ class ApiKeyAdmin(RegistryAdminOnly, admin.ModelAdmin):
         key, raw_key = api_key_create(
             name=form.cleaned_data["name"],
             sites=form.cleaned_data["sites"],
+            tier=form.cleaned_data["tier"],
             expires_at=form.cleaned_data.get("expires_at"),
             created_by=request.user,
         )
@@ -127,6 +144,23 @@ class ApiKeyAdmin(RegistryAdminOnly, admin.ModelAdmin):
             ngettext("Revoked %(count)d key.", "Revoked %(count)d keys.", count) % {"count": count},
             messages.SUCCESS,
         )
+
+
+@admin.register(RowRequest)
+class RowRequestAdmin(RegistryAdminOnly, admin.ModelAdmin):
+    """The log of row-level requests: read-only and kept (no add, change or delete)."""
+
+    list_display = ["at", "key", "method", "path", "query", "status", "rows"]
+    list_filter = ["status", "at", "key"]
+    search_fields = ["path", "query", "key__name", "key__prefix"]
+    list_select_related = ["key"]
+    show_full_result_count = False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 class _PseudonymAdmin(RegistryAdminOnly, admin.ModelAdmin):

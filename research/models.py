@@ -24,7 +24,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-__all__ = ["ApiKey", "EpisodePseudonym", "SubjectPseudonym"]
+__all__ = ["ApiKey", "EpisodePseudonym", "RowRequest", "SubjectPseudonym"]
 
 # Crockford's base32 without I, L, O, U (as registry IDs): unambiguous when read out or typed.
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -42,7 +42,16 @@ class ApiKeyQuerySet(models.QuerySet):
 
 
 class ApiKey(models.Model):
-    """A researcher's read-only key to the de-identified API, scoped to one or more sites."""
+    """A researcher's read-only key to the de-identified API, scoped to one or more sites, in one of two tiers.
+
+    A summary key reads aggregates only (the summaries, perturbed by cell key: research.summaries.cellkey), the
+    data dictionary, the data package and the schema. A rows key also reads every row-level dataset (JSON pages,
+    CSV, SPSS, Stata) and the FHIR Bulk export; each of those requests is logged (RowRequest). The tier is chosen
+    when the key is created and never changes: a researcher who needs the other tier gets a new key."""
+
+    class Tier(models.TextChoices):
+        SUMMARY = "summary", _("summary: aggregates only")
+        ROWS = "rows", _("rows: aggregates and row-level data")
 
     name = models.CharField(_("name"), max_length=100, help_text=_("Who holds the key and for which study."))
     prefix = models.CharField(
@@ -69,6 +78,13 @@ class ApiKey(models.Model):
         _("expires at"), null=True, blank=True, help_text=_("Empty: never expires (not recommended).")
     )
     revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True, editable=False)
+    tier = models.CharField(
+        _("tier"),
+        max_length=10,
+        choices=Tier.choices,
+        default=Tier.SUMMARY,
+        help_text=_("Summary: aggregates only. Rows: also the row-level datasets, each request logged."),
+    )
     last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True, editable=False)
 
     objects = ApiKeyQuerySet.as_manager()
@@ -83,6 +99,7 @@ class ApiKey(models.Model):
                 condition=Q(expires_at__isnull=True) | Q(expires_at__gt=models.F("created_at")),
                 name="apikey_expires_after_creation",
             ),
+            models.CheckConstraint(condition=Q(tier__in=["summary", "rows"]), name="apikey_tier_valid"),
         ]
 
     def __str__(self) -> str:
@@ -92,6 +109,10 @@ class ApiKey(models.Model):
         created = self.created_at or timezone.now()
         if self.expires_at is not None and self.expires_at <= created:
             raise ValidationError({"expires_at": _("The expiry must be after the key's creation.")})
+
+    @property
+    def reads_rows(self) -> bool:
+        return self.tier == self.Tier.ROWS
 
     @property
     def is_revoked(self) -> bool:
@@ -112,6 +133,35 @@ class ApiKey(models.Model):
         if self.is_expired:
             return "expired"
         return "active"
+
+
+class RowRequest(models.Model):
+    """One request of a row-level endpoint made with a key (the research datasets, the FHIR Bulk export), whatever
+    its answer (a summary key's refusal is logged too). Written once per request, one INSERT; kept (no one may
+    change or delete it in the admin). The path and query carry no key: keys travel in the Authorization header,
+    and a query value that looks like one is masked."""
+
+    key = models.ForeignKey(ApiKey, verbose_name=_("key"), on_delete=models.PROTECT, related_name="row_requests")
+    at = models.DateTimeField(_("at"), default=timezone.now)
+    method = models.CharField(_("method"), max_length=10)
+    path = models.CharField(_("path"), max_length=300)
+    query = models.CharField(_("query string"), max_length=2000, blank=True)
+    status = models.PositiveSmallIntegerField(_("status"))
+    rows = models.PositiveIntegerField(
+        _("rows returned"), null=True, blank=True, help_text=_("Empty for a streamed file (not counted).")
+    )
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name = _("row-level request")
+        verbose_name_plural = _("row-level requests")
+        indexes = [
+            # The admin's list of one key's requests, newest first.
+            models.Index(fields=["key", "-at"], name="rowrequest_key_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path} ({self.status})"
 
 
 class SubjectPseudonym(models.Model):

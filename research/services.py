@@ -1,8 +1,10 @@
-"""Writes of the research side: API keys (created, revoked, used) and pseudonym assignment."""
+"""Writes of the research side: API keys (created, revoked, used), the log of row-level requests and pseudonym
+assignment."""
 
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from collections.abc import Iterable
 from datetime import datetime, timedelta
@@ -15,7 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from registry.models import Patient, Site, TreatmentEpisode
-from research.models import ApiKey, EpisodePseudonym, SubjectPseudonym, new_pseudonym
+from research.models import ApiKey, EpisodePseudonym, RowRequest, SubjectPseudonym, new_pseudonym
 
 KEY_PREFIX = "rk_"
 # last_used_at is written at most this often per key, so a client paging quickly does not write on every request.
@@ -30,11 +32,21 @@ def api_key_hash(raw_key: str) -> str:
 
 @transaction.atomic
 def api_key_create(
-    *, name: str, sites: Iterable[Site], expires_at: datetime | None = None, created_by: Any = None
+    *,
+    name: str,
+    sites: Iterable[Site],
+    tier: str = ApiKey.Tier.SUMMARY,
+    expires_at: datetime | None = None,
+    created_by: Any = None,
 ) -> tuple[ApiKey, str]:
     """Create a key for the given sites and return it with the raw key, which is not stored and cannot be shown
-    again (only its SHA-256 digest is kept)."""
+    again (only its SHA-256 digest is kept).
+
+    `tier` defaults to "summary" (aggregates only), the least a key can read: row-level access is asked for by
+    name (`tier="rows"`), so no caller hands out rows by forgetting an argument."""
     sites = list(sites)
+    if tier not in ApiKey.Tier.values:
+        raise ValidationError({"tier": f"Unknown tier {tier!r}: one of {', '.join(ApiKey.Tier.values)}."})
     if not sites:
         raise ValidationError("A key needs at least one site.")
     if not name.strip():
@@ -46,6 +58,7 @@ def api_key_create(
         name=name.strip(),
         prefix=raw_key[: len(KEY_PREFIX) + 6],
         key_hash=api_key_hash(raw_key),
+        tier=tier,
         expires_at=expires_at,
         created_by=created_by if getattr(created_by, "pk", None) else None,
     )
@@ -78,6 +91,25 @@ def api_key_touch(*, key: ApiKey, now: datetime | None = None) -> None:
         Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_RESOLUTION), pk=key.pk
     ).update(last_used_at=now)
     key.last_used_at = now
+
+
+# A query value that looks like a key is masked before the query string is logged (keys belong in the header).
+_KEY_IN_QUERY = re.compile(re.escape(KEY_PREFIX) + r"[A-Za-z0-9_\-%]+")
+
+
+def row_request_log(
+    *, key: ApiKey, method: str, path: str, query: str, status: int, rows: int | None = None
+) -> RowRequest:
+    """Log one request of a row-level endpoint: one INSERT, in the request. The query string is kept as sent, but
+    for anything that looks like a key, and cut to the column's length."""
+    return RowRequest.objects.create(
+        key=key,
+        method=method[:10],
+        path=path[:300],
+        query=_KEY_IN_QUERY.sub(KEY_PREFIX + "***", query)[:2000],
+        status=status,
+        rows=rows,
+    )
 
 
 _PSEUDONYMISED = (

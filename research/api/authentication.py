@@ -3,7 +3,8 @@
 A key authenticates as a `ResearchClient`, not as a Django user: it has no staff flag, no permissions and no
 session, so it can never reach the admin, and the research views accept nothing else (a staff session does not
 open the research API either). Keys are looked up by their SHA-256 digest; a revoked or expired key is refused
-with 401 and a message saying which.
+with 401 and a message saying which. A key of the summary tier asking for a row-level endpoint is refused with
+403 and a body naming its tier and what it may read (HasRowsTier).
 """
 
 from __future__ import annotations
@@ -74,6 +75,57 @@ class HasResearchKey(permissions.BasePermission):
         # A method the view does not have answers 405 Method Not Allowed (DRF checks it after this); a write the
         # view could take is refused here.
         return getattr(view, request.method.lower(), None) is None
+
+
+# What each tier may read (the 403 of a summary key asking for rows names it).
+SUMMARY_READS = [
+    "/api/v1/summaries/scores/",
+    "/api/v1/summaries/arthroplasty/",
+    "/api/v1/dictionary/",
+    "/api/v1/datapackage/",
+    "/api/v1/schema/",
+]
+ROWS_READS = [
+    *SUMMARY_READS,
+    "/api/v1/treatments/",
+    "/api/v1/administrations/",
+    "/api/v1/scores/",
+    "/api/v1/scores/wide/",
+    "/api/v1/adverse-events/",
+    "/api/v1/surgeries/",
+    "/fhir/$export",
+]
+
+
+def tier_refusal(key: ApiKey) -> dict[str, Any]:
+    """The body of the 403 that a summary key gets from a row-level endpoint."""
+    return {
+        "detail": (
+            f"This API key has the {key.tier!r} tier: it reads aggregates only (summaries, dictionary, data "
+            "package, schema). Row-level data needs a key of the 'rows' tier from the registry administrator."
+        ),
+        "tier": key.tier,
+        "may_read": SUMMARY_READS if not key.reads_rows else ROWS_READS,
+    }
+
+
+class TierRefused(exceptions.PermissionDenied):
+    """403 whose body says the key's tier and what it may read (DRF renders a dict detail as it is)."""
+
+    def __init__(self, key: ApiKey) -> None:
+        super().__init__(detail=tier_refusal(key))
+
+
+class HasRowsTier(permissions.BasePermission):
+    """Row-level endpoints: only a key of the rows tier (after HasResearchKey, which refuses anything else)."""
+
+    def has_permission(self, request: Any, view: Any) -> bool:
+        key = request.auth
+        if not isinstance(key, ApiKey):
+            return False
+        if not key.reads_rows:
+            raise TierRefused(key)
+        return True
 
 
 class ResearchKeyThrottle(throttling.SimpleRateThrottle):

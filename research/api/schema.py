@@ -96,9 +96,24 @@ def _csv_rows(schemas: dict[str, Any], json_schema: dict[str, Any]) -> dict[str,
     return {"type": "array", "items": {"$ref": f"#/components/schemas/{row_name}CsvRow"}}
 
 
+_TIER_REFUSAL = {
+    "type": "object",
+    "description": "A summary-tier key asked for row-level data: its tier and what it may read.",
+    "properties": {
+        "detail": {"type": "string"},
+        "tier": {"type": "string", "enum": ["summary", "rows"]},
+        "may_read": {"type": "array", "items": {"type": "string"}},
+    },
+    "required": ["detail", "tier", "may_read"],
+}
+# Aggregates, readable with either tier; every other research path is row-level (rows tier only).
+_AGGREGATE_PATHS = ("/api/v1/summaries/", "/api/v1/dictionary/", "/api/v1/datapackage/")
+
+
 def add_research_responses(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
     schemas = result.setdefault("components", {}).setdefault("schemas", {})
     schemas["ResearchError"] = _ERROR
+    schemas["TierRefusal"] = _TIER_REFUSAL
     schemas["DictionaryCsvRow"] = {
         "type": "object",
         # Every row names its variable; unit, description and codes are empty where a variable has none.
@@ -145,6 +160,24 @@ def add_research_responses(result: dict[str, Any], generator: Any, request: Any,
                     {
                         "description": "No such record among those the key may read.",
                         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ResearchError"}}},
+                    },
+                )
+            if not path.startswith(_AGGREGATE_PATHS):
+                responses.setdefault(
+                    "403",
+                    {
+                        "description": RESPONSES["403"] + " Or a summary-tier key: row-level data needs a rows key; "
+                        "the body names the key's tier and what it may read.",
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "anyOf": [
+                                        {"$ref": "#/components/schemas/ResearchError"},
+                                        {"$ref": "#/components/schemas/TierRefusal"},
+                                    ]
+                                }
+                            }
+                        },
                     },
                 )
             for status, description in RESPONSES.items():

@@ -238,6 +238,14 @@ class ResponderInfoSerializer(serializers.Serializer):
     citation = serializers.CharField()
 
 
+class DisclosureControlSerializer(serializers.Serializer):
+    method = serializers.CharField(help_text="Cell-key perturbation for a summary-tier key; none for a rows key.")
+    max_perturbation = serializers.IntegerField(required=False, help_text="D: counts move by at most this.")
+    variance = serializers.FloatField(required=False, help_text="V: the perturbations' variance.")
+    means = serializers.CharField(required=False)
+    note = serializers.CharField(required=False)
+
+
 class ScoreSummarySerializer(serializers.Serializer):
     instrument = serializers.CharField()
     instrument_name = serializers.CharField()
@@ -247,6 +255,7 @@ class ScoreSummarySerializer(serializers.Serializer):
     range = serializers.ListField(child=serializers.FloatField(allow_null=True))
     group_by = serializers.ListField(child=serializers.CharField())
     min_cell_size = serializers.IntegerField()
+    disclosure_control = DisclosureControlSerializer()
     unit_of_analysis = serializers.CharField()
     mcii = MciiInfoSerializer()
     omeract_oarsi = ResponderInfoSerializer()
@@ -290,6 +299,7 @@ class ArthroplastySummarySerializer(serializers.Serializer):
     group_by = serializers.ListField(child=serializers.CharField())
     days = serializers.ListField(child=serializers.IntegerField())
     min_cell_size = serializers.IntegerField()
+    disclosure_control = DisclosureControlSerializer()
     methods = serializers.ListField(child=serializers.CharField())
     groups = KmGroupSerializer(many=True)
     overall = KmGroupSerializer(allow_null=True)

@@ -19,7 +19,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import generics, mixins, serializers, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.pagination import Cursor, CursorPagination
 from rest_framework.renderers import BaseRenderer, JSONRenderer
@@ -38,6 +38,7 @@ from research.api.authentication import (
     EXPORT_FORMATS,
     ApiKeyAuthentication,
     HasResearchKey,
+    HasRowsTier,
     ResearchCsvThrottle,
     ResearchKeyThrottle,
 )
@@ -52,7 +53,8 @@ from research.datapackage import data_package
 from research.dbrouter import research_reads_begin, research_reads_end
 from research.dbsettings import local_settings
 from research.dictionary import CSV_FIELDS, data_dictionary, dictionary_rows
-from research.services import pseudonyms_assign
+from research.models import ApiKey
+from research.services import pseudonyms_assign, row_request_log
 from research.summaries.scores import score_summary
 from research.summaries.survival import arthroplasty_summary
 
@@ -240,9 +242,12 @@ class ResearchAPIMixin:
 
 class DatasetViewSet(ResearchAPIMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
     """A released dataset as a list: JSON in cursor pages, or the whole filtered list as streamed CSV or a
-    labelled SPSS or Stata file."""
+    labelled SPSS or Stata file. Rows tier only (a summary key gets 403 naming its tier); every request made with
+    a key is logged (research.RowRequest), refusals included."""
 
     dataset: deid.Dataset
+    permission_classes = [HasResearchKey, HasRowsTier]
+    rows_returned: int | None = None
     renderer_classes = [JSONRenderer, CSVRenderer, SavRenderer, DtaRenderer]
     pagination_class = ResearchCursorPagination
     filter_backends = [StrictFilterBackend]
@@ -264,7 +269,27 @@ class DatasetViewSet(ResearchAPIMixin, mixins.ListModelMixin, viewsets.GenericVi
         if wants_file(request):
             return file_response(request, rows, self.dataset.columns, self.order_key, self.dataset.name)
         page = self.paginate_queryset(rows)
+        self.rows_returned = len(page)
         return self.get_paginated_response(self.get_serializer(self.decorate(page), many=True).data)
+
+    def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any) -> Response:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        try:
+            # Authenticated by now, but for a request refused before (an unknown format): then it is done here.
+            key = request.auth
+        except APIException:
+            key = None
+        if isinstance(key, ApiKey):
+            # After the replica reads have ended (ResearchAPIMixin): the log is a write, to the primary.
+            row_request_log(
+                key=key,
+                method=request.method,
+                path=request.path,
+                query=request.META.get("QUERY_STRING", ""),
+                status=response.status_code,
+                rows=self.rows_returned if response.status_code == 200 else None,
+            )
+        return response
 
 
 _EPISODE_ID = OpenApiParameter(
@@ -321,6 +346,7 @@ class TreatmentViewSet(mixins.RetrieveModelMixin, DatasetViewSet):
         rows = list(self.dataset.rows(queryset.filter(**{deid.ALIAS_PREFIX + "episode_id": kwargs["episode_id"]}))[:1])
         if not rows:
             raise Http404("No such treatment episode.")
+        self.rows_returned = 1
         return Response(self.get_serializer(self.decorate(rows)[0]).data)
 
 
@@ -365,6 +391,7 @@ class ScoreViewSet(DatasetViewSet):
         if wants_file(request):
             return file_response(request, rows, [*deid.WIDE_FIXED, *columns], self.order_key, "scores_wide")
         page = self.paginate_queryset(rows)
+        self.rows_returned = len(page)
         return self.get_paginated_response(s.wide_serializer(columns)(page, many=True).data)
 
 
@@ -474,7 +501,8 @@ class _SummaryView(ResearchAPIMixin, generics.GenericAPIView):
 class ScoreSummaryView(_SummaryView):
     """Per group and timepoint: n, mean, SD, 95% CI; mean change from baseline with its 95% CI; the share
     reaching the MCII (threshold and citation named) and, where the instrument allows, the OMERACT-OARSI responder
-    share. Cells from fewer than RESEARCH_MIN_CELL_SIZE subjects are suppressed and marked."""
+    share. Cells from fewer than RESEARCH_MIN_CELL_SIZE subjects are suppressed and marked. A summary-tier key gets
+    the figures perturbed by cell key (research.summaries.cellkey; `disclosure_control` says which)."""
 
     query_serializer = s.ScoreSummaryQuerySerializer
     # The episodes, filtered on their columns; the summary joins their scores (research.summaries).
@@ -497,6 +525,7 @@ class ScoreSummaryView(_SummaryView):
                 mcii_kind=params["mcii_kind"],
                 timepoints=params.get("timepoint") or None,
                 min_cell=settings.RESEARCH_MIN_CELL_SIZE,
+                perturb=not request.auth.reads_rows,
             )
         )
 
@@ -523,6 +552,7 @@ class ArthroplastySummaryView(_SummaryView):
                 censoring=params["censoring"],
                 min_cell=settings.RESEARCH_MIN_CELL_SIZE,
                 today=timezone.localdate(),
+                perturb=not request.auth.reads_rows,
                 **extra,
             )
         )

@@ -15,6 +15,7 @@ import scoring
 from outcomes.models import Score
 from research.deid import TIMEPOINT_ORDER
 from research.summaries import alias, fetch, group_label, sort_key
+from research.summaries.cellkey import UNPERTURBED, CellKeyPerturbation
 from research.summaries.statistics import Cell, mean_ci, suppress, wilson
 
 MCII_JOINTS = {"knee", "hip", "spine"}
@@ -62,6 +63,14 @@ class _Tally:
     determinate: int = 0
     indeterminate: int = 0
     responder_subjects: set[int] = field(default_factory=set)
+    # The episodes behind each count, for the cell keys of a perturbed summary (research.summaries.cellkey).
+    level_episodes: list[int] = field(default_factory=list)
+    change_episodes: list[int] = field(default_factory=list)
+    reached_episodes: list[int] = field(default_factory=list)
+    threshold_episodes: list[int] = field(default_factory=list)
+    responder_episodes: list[int] = field(default_factory=list)
+    determinate_episodes: list[int] = field(default_factory=list)
+    indeterminate_episodes: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -88,11 +97,13 @@ def score_summary(
     mcii_kind: str = "absolute",
     timepoints: Iterable[str] | None = None,
     min_cell: int,
+    perturb: bool = False,
 ) -> dict[str, Any]:
     """Per group and timepoint: level, change from baseline, MCII share and OMERACT-OARSI share of one score.
 
     `queryset` is the research treatments dataset (the episodes) or the scores dataset, already scoped
-    (research.access) and filtered on the episodes' columns."""
+    (research.access) and filtered on the episodes' columns. `perturb`: cell-key perturbation (for a summary-tier
+    key; research.summaries.cellkey), suppression still decided on the true counts."""
     definition = scoring.get_instrument(instrument)
     output = definition.output(key)
     if output.kind == "category":
@@ -105,6 +116,11 @@ def score_summary(
     slots = [(tp, k) for tp in ["baseline", *wanted] for k in sorted(keys)]
     rows = _episode_scores(queryset, instrument, slots, group_by)
     group_keys = sorted(rows.groups(), key=sort_key)
+    perturbation = None
+    if perturb:
+        ids = queryset.values("follow_up__episode_id" if queryset.model is Score else "pk")
+        perturbation = CellKeyPerturbation.for_episodes(ids, min_cell=min_cell)
+    bounds = (output.min, output.max)
 
     thresholds = [t for t in scoring.find_thresholds(instrument, key, measure="mcii") if t.kind == mcii_kind]
     group_cells: dict[tuple, dict[str, dict[str, Cell | None]]] = {g: {} for g in group_keys}
@@ -112,9 +128,15 @@ def score_summary(
     for tp in wanted:
         tallies = _tally(rows, slots, tp, instrument, key, mcii_kind, responder)
         for g in group_keys:
-            group_cells[g][tp] = _score_cells(tallies.get(g, _Tally()), tp, bool(thresholds), responder is not None)
+            tally = tallies.get(g, _Tally())
+            group_cells[g][tp] = _score_cells(tally, tp, bool(thresholds), responder is not None)
+            if perturbation is not None:
+                _perturb(group_cells[g][tp], tally, perturbation, bounds, min_cell)
         if overall is not None:
-            overall[tp] = _score_cells(_pooled(tallies.values()), tp, bool(thresholds), responder is not None)
+            pooled = _pooled(tallies.values())
+            overall[tp] = _score_cells(pooled, tp, bool(thresholds), responder is not None)
+            if perturbation is not None:
+                _perturb(overall[tp], pooled, perturbation, bounds, min_cell)
     for tp in wanted:
         for block in ("level", "change", "mcii", "omeract_oarsi"):
             suppress(
@@ -138,6 +160,7 @@ def score_summary(
         "range": [output.min, output.max],
         "group_by": list(group_by),
         "min_cell_size": min_cell,
+        "disclosure_control": perturbation.describe() if perturbation is not None else UNPERTURBED,
         "unit_of_analysis": "treatment episode (a treated joint); n_subjects counts distinct subjects",
         "mcii": {
             "kind": mcii_kind,
@@ -268,6 +291,7 @@ def _tally(
         if after is not None:
             t.levels.append(after)
             t.level_subjects.add(subject)
+            t.level_episodes.append(row[0])
         if not follow_up:
             continue
         before = row[i_before]
@@ -275,12 +299,16 @@ def _tally(
             joint = row[2]
             t.changes.append(after - before)
             t.change_subjects.add(subject)
+            t.change_episodes.append(row[0])
             mcii = _mcii(instrument, key, joint if joint in MCII_JOINTS else None, before, after, kind)
             if mcii is None:
                 t.without_threshold += 1
             else:
                 t.with_threshold += 1
                 t.reached += mcii[0]
+                t.threshold_episodes.append(row[0])
+                if mcii[0]:
+                    t.reached_episodes.append(row[0])
                 t.mcii_subjects.add(subject)
                 t.threshold_joints.add(mcii[1])
         if responder is None:
@@ -295,9 +323,13 @@ def _tally(
             continue
         if status is None:
             t.indeterminate += 1
+            t.indeterminate_episodes.append(row[0])
         else:
             t.determinate += 1
             t.responders += status
+            t.determinate_episodes.append(row[0])
+            if status:
+                t.responder_episodes.append(row[0])
             t.responder_subjects.add(subject)
     return tallies
 
@@ -326,6 +358,55 @@ def _score_cells(t: _Tally, tp: str, any_threshold: bool, responder: bool) -> di
         "mcii": _mcii_cell(t, any_threshold) if follow_up else None,
         "omeract_oarsi": _responder_cell(t) if follow_up and responder else None,
     }
+
+
+def _perturb(
+    cells: dict[str, Cell | None],
+    t: _Tally,
+    perturbation: CellKeyPerturbation,
+    bounds: tuple[float | None, float | None],
+    min_cell: int,
+) -> None:
+    """The cells' numbers perturbed by cell key (research.summaries.cellkey), in place; `subjects` (which decides
+    suppression) keeps the true count."""
+    low, high = bounds
+    if low is None or high is None:
+        low, high = min(t.levels, default=0.0), max(t.levels, default=0.0)
+    spread = float(high - low) or 1.0
+    h = spread / 2
+    level, change, mcii, responder = (cells[b] for b in ("level", "change", "mcii", "omeract_oarsi"))
+    if level is not None:
+        perturbation.level(
+            level.numbers, t.level_episodes, t.level_subjects, h=h, bounds=(low, high), shown=level.subjects >= min_cell
+        )
+    if change is not None:
+        perturbation.level(
+            change.numbers,
+            t.change_episodes,
+            t.change_subjects,
+            h=h,
+            bounds=(-spread, spread),
+            shown=change.subjects >= min_cell,
+        )
+    if mcii is not None:
+        shown = mcii.subjects >= min_cell
+        perturbation.share(
+            mcii.numbers, "reached", t.threshold_episodes, t.reached_episodes, t.mcii_subjects, shown=shown
+        )
+        if mcii.numbers["n_without_threshold"] is not None:
+            matched = set(t.threshold_episodes)
+            unmatched = [e for e in t.change_episodes if e not in matched]
+            mcii.numbers["n_without_threshold"] = perturbation.count(mcii.numbers["n_without_threshold"], unmatched)
+    if responder is not None:
+        n = responder.numbers
+        perturbation.share(
+            n, "responders", t.determinate_episodes, t.responder_episodes, t.responder_subjects,
+            shown=responder.subjects >= min_cell,
+        )  # fmt: skip
+        n["n_indeterminate"] = perturbation.count(n["n_indeterminate"], t.indeterminate_episodes)
+        complete = n["n"] + n["n_indeterminate"]
+        n["share_lower_bound"] = n["responders"] / complete if complete else None
+        n["share_upper_bound"] = (n["responders"] + n["n_indeterminate"]) / complete if complete else None
 
 
 def _level_cell(t: _Tally) -> Cell:

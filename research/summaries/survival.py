@@ -3,6 +3,7 @@ cells withheld (methods: research.summaries)."""
 
 from __future__ import annotations
 
+import math
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -17,7 +18,8 @@ from outcomes.models import FollowUp
 from registry.models import Administration, AdverseEvent, Joint, SubsequentSurgery
 from research.deid import DaysBetween
 from research.summaries import alias, fetch, group_label, sort_key
-from research.summaries.statistics import Cell, _km_at, kaplan_meier_counted, suppress
+from research.summaries.cellkey import COUNT, UNPERTURBED, CellKeyPerturbation
+from research.summaries.statistics import Cell, KaplanMeier, _km_at, _loglog_ci, kaplan_meier_counted, suppress
 
 DEFAULT_KM_DAYS = (91, 182, 365, 730)
 
@@ -31,6 +33,8 @@ KM_METHODS = [
     'conf.type = "log-log"). Events precede censorings at tied times.',
     "Suppression: groups from fewer than min_cell_size subjects are withheld, with complementary suppression "
     "against the overall row; table rows and curve steps with fewer at risk than min_cell_size are withheld.",
+    "For a summary-tier key: the numbers at risk and the events at each time, and every count, perturbed by cell "
+    "key (disclosure_control), the curve computed from them; suppression decided on the true counts.",
 ]
 
 
@@ -40,10 +44,12 @@ class Followed:
 
     table: Counter[tuple[int, bool]] = field(default_factory=Counter)
     subjects: int = 0
+    # (duration, event, episode id) of each episode, read only for a perturbed summary (research.summaries.cellkey)
+    records: list[tuple[int, bool, int]] = field(default_factory=list)
 
 
 def followed_counts(
-    queryset: models.QuerySet, *, group_by: Sequence[str], censoring: str, today: date
+    queryset: models.QuerySet, *, group_by: Sequence[str], censoring: str, today: date, per_episode: bool = False
 ) -> tuple[dict[tuple, Followed], Followed]:
     """Duration and event of every non-spine episode of a scoped, filtered treatments queryset, counted by group
     in the database: per group, and over all groups.
@@ -107,6 +113,8 @@ def followed_counts(
         censored = f"{greatest}(0, {least}(e.{qn('km_horizon')}, {greatest}(0, {known})))"
     groups = "".join(f"e.{qn(a)}, " for a in aliases)
     nulls = "NULL, " * len(aliases)
+    # A perturbed summary needs each episode's cell key: one row per episode then, not per (duration, event).
+    episode, by_episode = (f"e.{qn('km_episode')}", f", e.{qn('km_episode')}") if per_episode else ("NULL", "")
     # The released episodes are read once (a CTE used three times is materialised): the counted durations, then
     # the distinct subjects of each group and of all groups.
     sql = (
@@ -114,19 +122,22 @@ def followed_counts(
         f"SELECT 0, {groups}"
         f"CASE WHEN s.first_arthroplasty IS NULL THEN {censored}"
         f" ELSE {greatest}(0, {days('s.first_arthroplasty')}) END AS duration,"
-        f" CASE WHEN s.first_arthroplasty IS NULL THEN 0 ELSE 1 END AS event, COUNT(*)"
-        f" FROM e {' '.join(joins)} GROUP BY {groups}duration, event"
-        f" UNION ALL SELECT 1, {groups}NULL, NULL, COUNT(DISTINCT e.{qn('km_subject')}) FROM e"  # noqa: S608
+        f" CASE WHEN s.first_arthroplasty IS NULL THEN 0 ELSE 1 END AS event, COUNT(*), {episode}"
+        f" FROM e {' '.join(joins)} GROUP BY {groups}duration, event{by_episode}"
+        f" UNION ALL SELECT 1, {groups}NULL, NULL, COUNT(DISTINCT e.{qn('km_subject')}), NULL FROM e"  # noqa: S608
         + (f" GROUP BY {groups[:-2]}" if aliases else "")
-        + f" UNION ALL SELECT 2, {nulls}NULL, NULL, COUNT(DISTINCT e.{qn('km_subject')}) FROM e"  # noqa: S608
+        + f" UNION ALL SELECT 2, {nulls}NULL, NULL, COUNT(DISTINCT e.{qn('km_subject')}), NULL FROM e"  # noqa: S608
     )
     by_group: dict[tuple, Followed] = defaultdict(Followed)
     overall = Followed()
     subjects: dict[tuple, int] = {}
-    for part, *group, duration, event, count in fetch(queryset.db, sql, [*params, *join_params]):
+    for part, *group, duration, event, count, episode_id in fetch(queryset.db, sql, [*params, *join_params]):
         if part == 0:
             by_group[tuple(group)].table[(duration, bool(event))] += count
             overall.table[(duration, bool(event))] += count
+            if episode_id is not None:
+                by_group[tuple(group)].records.append((duration, bool(event), episode_id))
+                overall.records.append((duration, bool(event), episode_id))
         elif part == 1:
             subjects[tuple(group)] = count
         else:
@@ -144,12 +155,17 @@ def arthroplasty_summary(
     censoring: str = "last_contact",
     min_cell: int,
     today: date,
+    perturb: bool = False,
 ) -> dict[str, Any]:
-    """Kaplan-Meier time to arthroplasty by group, with a table at `days` and the curve's steps."""
-    by_group, overall_followed = followed_counts(queryset, group_by=group_by, censoring=censoring, today=today)
+    """Kaplan-Meier time to arthroplasty by group, with a table at `days` and the curve's steps. `perturb`: from
+    counts perturbed by cell key (a summary-tier key; research.summaries.cellkey), suppression on the true ones."""
+    by_group, overall_followed = followed_counts(
+        queryset, group_by=group_by, censoring=censoring, today=today, per_episode=perturb
+    )
+    perturbation = CellKeyPerturbation.for_episodes(queryset.values("pk"), min_cell=min_cell) if perturb else None
     group_keys = sorted(by_group, key=sort_key)
-    cells = {g: _km_cell(by_group[g], days, min_cell) for g in group_keys}
-    overall = _km_cell(overall_followed, days, min_cell) if group_by else None
+    cells = {g: _km_cell(by_group[g], days, min_cell, perturbation) for g in group_keys}
+    overall = _km_cell(overall_followed, days, min_cell, perturbation) if group_by else None
     suppress(list(cells.values()), overall, min_cell)
     return {
         "event": "first total or partial arthroplasty of the treated joint",
@@ -159,25 +175,34 @@ def arthroplasty_summary(
         "group_by": list(group_by),
         "days": list(days),
         "min_cell_size": min_cell,
+        "disclosure_control": perturbation.describe() if perturbation is not None else UNPERTURBED,
         "methods": KM_METHODS,
         "groups": [{"group": group_label(group_by, g), **cells[g].render()} for g in group_keys],
         "overall": {"group": {}, **overall.render()} if overall else None,
     }
 
 
-def _km_cell(followed: Followed, days: Sequence[int], min_cell: int) -> Cell:
+def _km_cell(
+    followed: Followed, days: Sequence[int], min_cell: int, perturbation: CellKeyPerturbation | None = None
+) -> Cell:
     table = followed.table
-    km = kaplan_meier_counted(table)
+    km = kaplan_meier_counted(table) if perturbation is None else _perturbed_km(followed, perturbation, min_cell)
     n_total = sum(table.values())
 
     def at_risk(day: int) -> int:
         return sum(n for (t, _), n in table.items() if t >= day)
+
+    def released(n: int, records: Sequence[int], shown: bool) -> int:
+        return n if perturbation is None else perturbation.count(n, records, shown=shown)
 
     rows = []
     for day in days:
         n = at_risk(day)
         events = sum(n for (t, event), n in table.items() if event and t <= day)
         shown = n >= min_cell
+        if perturbation is not None and shown:
+            n = released(n, [e for t, _, e in followed.records if t >= day], True)
+            events = min(n, released(events, [e for t, ev, e in followed.records if ev and t <= day], False))
         s, low, high = _km_at(km, day) if shown else (None, None, None)
         rows.append(
             {
@@ -200,15 +225,65 @@ def _km_cell(followed: Followed, days: Sequence[int], min_cell: int) -> Cell:
     median = next((t for t, s in zip(km.times, km.survival, strict=True) if s <= 0.5), None)
     if median is not None and truncated_after is not None and median > truncated_after:
         median = None
+    n_subjects, n_events = followed.subjects, sum(n for (_, event), n in table.items() if event)
+    if perturbation is not None:
+        shown = followed.subjects >= min_cell
+        episodes = [e for _, _, e in followed.records]
+        subjects = {perturbation.episode_subject[e] for e in episodes if e in perturbation.episode_subject}
+        n_subjects = perturbation.count(n_subjects, subjects, subjects=True, shown=shown)
+        curve[0]["n_at_risk"] = n_total = max(n_subjects, released(n_total, episodes, shown))
+        n_events = min(n_total, released(n_events, [e for _, ev, e in followed.records if ev], False))
     return Cell(
         followed.subjects,
         {
             "n": n_total,
-            "n_subjects": followed.subjects,
-            "n_events": sum(n for (_, event), n in table.items() if event),
+            "n_subjects": n_subjects,
+            "n_events": n_events,
             "median_days": median,
             "table": rows,
             "curve": curve,
             "curve_truncated_after_day": truncated_after,
         },
     )
+
+
+def _perturbed_km(followed: Followed, perturbation: CellKeyPerturbation, min_cell: int) -> KaplanMeier:
+    """The product-limit estimate from perturbed counts: at each event time, those at risk and the events, each
+    perturbed by the cell key of its own episodes (the at-risk set's key is a running sum over the episodes
+    sorted by time, so a curve costs one pass). A step's numbers at risk below min_cell are not released
+    (_km_cell withholds them on the true count)."""
+    keys = perturbation.episode_keys
+    records = sorted(followed.records, key=lambda r: r[0])
+    total_key = sum(keys[e][COUNT] for _, _, e in records if e in keys)
+    out = KaplanMeier([], [], [], [], [], [])
+    s, greenwood = 1.0, 0.0
+    n_left, key_left, i = len(records), total_key, 0
+    while i < len(records):
+        t = records[i][0]
+        j = i
+        events, event_key, gone_key = 0, 0, 0
+        while j < len(records) and records[j][0] == t:
+            k = keys.get(records[j][2], (0, 0, 0))[COUNT]
+            gone_key += k
+            if records[j][1]:
+                events += 1
+                event_key += k
+            j += 1
+        if events:
+            at_risk = perturbation.count_by_key(n_left, key_left, shown=n_left >= min_cell)
+            d = min(at_risk, perturbation.count_by_key(events, event_key))
+            if at_risk and d:
+                s *= 1 - d / at_risk
+                greenwood = greenwood + d / (at_risk * (at_risk - d)) if at_risk > d else math.inf
+            low, high = _loglog_ci(s, greenwood)
+            out.times.append(t)
+            out.survival.append(s)
+            out.ci_low.append(low)
+            out.ci_high.append(high)
+            # The true number at risk decides where _km_cell cuts the curve; the released one is perturbed.
+            out.at_risk.append(n_left if n_left < min_cell else at_risk)
+            out.events.append(d)
+        n_left -= j - i
+        key_left -= gone_key
+        i = j
+    return out

@@ -207,7 +207,7 @@ def test_the_researcher_draws_the_cohort_with_a_key_held_in_the_tab(live_server,
     alice = factories.staff_user("alice", site_a)
     for _ in range(12):
         _episode(factories.PatientFactory(site=site_a), alice)
-    _key, raw = api_key_create(name="study", sites=[site_a])
+    _key, raw = api_key_create(name="study", sites=[site_a], tier="rows")
     page = _page(browser, live_server)
     page.goto(live_server.url + reverse("cohort_dashboard") + "?score=vas.vas_mm&group_by=site")
     assert "Enter your research API key" in page.content()

@@ -153,7 +153,7 @@ def test_the_cohort_figures_draw_the_koos_jr_derived_from_the_koos(charlie_clien
 def test_the_cohort_numbers_are_the_apis(charlie_client, cohort, site_a, charlie):
     from registry.models import Site
 
-    _key, raw = api_key_create(name="study", sites=list(Site.objects.all()))
+    _key, raw = api_key_create(name="study", sites=list(Site.objects.all()), tier="rows")
     api = (
         Client()
         .get("/api/v1/summaries/scores/", {"instrument": "koos", "key": "pain"}, HTTP_AUTHORIZATION=f"Token {raw}")
@@ -194,7 +194,7 @@ def test_the_figures_endpoint_needs_a_research_key(client, alice, cohort):
 def test_a_researchers_key_draws_only_its_sites(client, cohort, site_b, bob, charlie, answered):
     for _ in range(12):
         answered(factories.PatientFactory(site=site_b), bob, vas=(80, 70))
-    _key, raw = api_key_create(name="B only", sites=[site_b])
+    _key, raw = api_key_create(name="B only", sites=[site_b], tier="rows")
     response = client.get(
         reverse("cohort_figures"), {"score": "vas.vas_mm", "group_by": "site"}, HTTP_AUTHORIZATION=f"Token {raw}"
     )

@@ -155,6 +155,6 @@ def test_staff_sessions_and_research_keys_cannot_post(alice_client, knees, site_
     body = json.dumps(qr_for(left, koos_answers(1)))
     response = alice_client.post("/fhir/QuestionnaireResponse", body, content_type="application/fhir+json")
     _outcome(response, 403, "integration key")
-    _, raw = api_key_create(name="study", sites=[site_a])
+    _, raw = api_key_create(name="study", sites=[site_a], tier="rows")
     _outcome(post(raw, body), 401, "integration key")
     assert not Response.objects.exists()

@@ -118,7 +118,7 @@ def test_a_research_key_or_a_revoked_key_opens_no_staff_endpoint(client, site_a,
     from interop.services import integration_key_revoke
     from research.services import api_key_create
 
-    _, raw = api_key_create(name="study", sites=[site_a])
+    _, raw = api_key_create(name="study", sites=[site_a], tier="rows")
     assert client.get(f"/fhir/Patient/{patient_a.registry_id}", headers=bearer(raw)).status_code == 401
     integration_key_revoke(key=key_a[0])
     assert client.get(f"/fhir/Patient/{patient_a.registry_id}", headers=bearer(key_a[1])).status_code == 401

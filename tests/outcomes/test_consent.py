@@ -95,7 +95,7 @@ def test_agreeing_records_the_version_language_time_and_channel_then_the_questio
     answer_every_page(client)
     client.post("/p/q/summary/")
     assert Response.objects.filter(follow_up__episode__patient=asked).count() == 2
-    key, _ = api_key_create(name="Study", sites=[asked.site])
+    key, _ = api_key_create(name="Study", sites=[asked.site], tier="rows")
     assert research_queryset(Patient, key).filter(pk=asked.pk).exists()
 
 
@@ -153,7 +153,7 @@ def test_without_a_consent_document_a_pending_patient_is_not_contacted(asked, do
 
 
 def test_a_pending_patient_is_not_released_to_research_even_with_the_research_flag(asked):
-    key, _ = api_key_create(name="Study", sites=[asked.site])
+    key, _ = api_key_create(name="Study", sites=[asked.site], tier="rows")
     Patient.objects.filter(pk=asked.pk).update(consent_research=True)
     assert not research_queryset(Patient, key).filter(pk=asked.pk).exists()
     assert not registry_research_queryset(Patient).filter(pk=asked.pk).exists()

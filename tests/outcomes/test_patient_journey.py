@@ -219,7 +219,7 @@ def test_research_never_sees_a_planned_or_cancelled_treatment(patient_a):
 
     planned_knee(patient_a)
     done = factories.EpisodeFactory(patient=patient_a, index_date=TODAY - timedelta(days=100))
-    key = api_key_create(name="t", sites=[patient_a.site])[0]
+    key = api_key_create(name="t", sites=[patient_a.site], tier="rows")[0]
     assert list(research_queryset(TreatmentEpisode, key)) == [done]
     assert {fu.episode_id for fu in research_queryset(FollowUp, key)} == {done.pk}
 

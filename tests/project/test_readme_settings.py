@@ -117,7 +117,12 @@ def test_every_variable_the_settings_read_is_documented_and_nothing_else(code, r
 
 def test_every_secret_may_be_given_as_a_file_and_the_readme_says_so(code):
     section = (ROOT / "README.md").read_text().split("\n## Configuration\n", 1)[1].split("\n## ", 1)[0]
-    assert set(code["secrets"]) == {"SECRET_KEY", "EMAIL_HOST_PASSWORD", "TWILIO_AUTH_TOKEN"}
+    assert set(code["secrets"]) == {
+        "SECRET_KEY",
+        "EMAIL_HOST_PASSWORD",
+        "TWILIO_AUTH_TOKEN",
+        "RESEARCH_CELL_KEY_SECRET",
+    }
     for name in code["secrets"]:
         assert f"`{name}_FILE`" in section, name
 

@@ -85,12 +85,12 @@ class ApiClient:
 
 @pytest.fixture
 def key_a(site_a) -> str:
-    return api_key_create(name="Study at A", sites=[site_a])[1]
+    return api_key_create(name="Study at A", sites=[site_a], tier="rows")[1]
 
 
 @pytest.fixture
 def key_ab(site_a, site_b) -> str:
-    return api_key_create(name="Study at A and B", sites=[site_a, site_b])[1]
+    return api_key_create(name="Study at A and B", sites=[site_a, site_b], tier="rows")[1]
 
 
 @pytest.fixture

@@ -49,6 +49,7 @@ FREE_TEXT = {
     "outcomes.ImportKey": ["source", "record", "event"],  # as the clinic's file has them
     "research.SubjectPseudonym": ["pseudonym"],
     "research.EpisodePseudonym": ["pseudonym"],
+    "research.RowRequest": ["method", "path", "query"],  # as a researcher's client sent them
 }
 # Text that no person types: generated, validated against a list, or a code of ours. Not free text.
 NOT_FREE_TEXT = {

@@ -153,7 +153,7 @@ def test_a_key_for_site_a_gets_nothing_of_site_b_in_a_file(api_a, cohort, tmp_pa
 def test_an_empty_export_is_an_empty_labelled_file(client, site_b, cohort, tmp_path, fmt):
     from research.services import api_key_create
 
-    api = ApiClient(client, api_key_create(name="B", sites=[site_b])[1])
+    api = ApiClient(client, api_key_create(name="B", sites=[site_b], tier="rows")[1])
     frame, meta = read(fetch(api, "/api/v1/adverse-events/", fmt, tmp_path), fmt)
     assert len(frame) == 0
     assert list(frame.columns) == [c.name for c in deid.ADVERSE_EVENTS.columns]

@@ -150,7 +150,7 @@ def test_a_key_for_site_b_only_lists_empty_at_site_a(client, site_b, cohort):
     from research.services import api_key_create
     from tests.research.conftest import ApiClient
 
-    api = ApiClient(client, api_key_create(name="B", sites=[site_b])[1])
+    api = ApiClient(client, api_key_create(name="B", sites=[site_b], tier="rows")[1])
     a_only = cohort.episodes[0]
     assert api.get(f"/api/v1/treatments/{episode_id(a_only)}/").status_code == 404
     assert api.all_pages("/api/v1/scores/", site="SITEB", joint="knee")

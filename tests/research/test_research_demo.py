@@ -16,11 +16,20 @@ from tests.research.conftest import ApiClient
 pytestmark = pytest.mark.django_db
 
 
-def demo_key() -> str:
+def demo_keys() -> tuple[str, str]:
+    """The rows key and the summary key that demo_users prints, in that order, each under the line saying what
+    it reads."""
     out = io.StringIO()
     with override_settings(DEBUG=True):
         call_command("demo_users", stdout=out)
-    return re.search(r"^\s+(rk_\S+)$", out.getvalue(), re.MULTILINE).group(1)
+    text = out.getvalue()
+    assert "rows tier (the row-level datasets" in text and "summary tier (summaries with cell-key perturbation" in text
+    rows, summary = re.findall(r"^\s+(rk_\S+)$", text, re.MULTILINE)
+    return rows, summary
+
+
+def demo_key() -> str:
+    return demo_keys()[0]
 
 
 def test_the_demo_key_streams_tidy_koos_scores_and_a_rerun_replaces_it(client):
@@ -33,4 +42,14 @@ def test_the_demo_key_streams_tidy_koos_scores_and_a_rerun_replaces_it(client):
     assert second != first
     assert ApiClient(client, first).get("/api/v1/scores/").status_code == 401
     assert ApiClient(client, second).get("/api/v1/scores/").status_code == 200
-    assert ApiKey.objects.filter(revoked_at__isnull=True).count() == 1
+    assert ApiKey.objects.filter(revoked_at__isnull=True).count() == 2  # one of each tier
+
+
+def test_the_demo_prints_a_summary_key_that_reads_summaries_but_not_rows(client):
+    call_command("seed_demo", "--patients", "12", "--seed", "3", "--as-of", "2025-06-01", stdout=io.StringIO())
+    _rows, summary = demo_keys()
+    api = ApiClient(client, summary)
+    refused = api.get("/api/v1/scores/", instrument="koos")
+    assert refused.status_code == 403 and refused.json()["tier"] == "summary"
+    body = api.json("/api/v1/summaries/scores/", instrument="koos", key="pain")
+    assert body["disclosure_control"]["method"].startswith("cell-key perturbation")

@@ -21,7 +21,7 @@ SCORES = "/api/v1/scores/"
 
 
 def test_it_returns_the_raw_key_once_and_stores_only_its_hash(site_a):
-    key, raw = api_key_create(name="Study", sites=[site_a])
+    key, raw = api_key_create(name="Study", sites=[site_a], tier="rows")
     stored = ApiKey.objects.get(pk=key.pk)
     assert raw.startswith("rk_") and len(raw) > 40
     assert stored.key_hash == hashlib.sha256(raw.encode()).hexdigest()
@@ -32,13 +32,13 @@ def test_it_returns_the_raw_key_once_and_stores_only_its_hash(site_a):
 
 def test_it_refuses_a_key_without_sites_or_with_a_past_expiry(site_a):
     with pytest.raises(ValidationError):
-        api_key_create(name="Study", sites=[])
+        api_key_create(name="Study", sites=[], tier="rows")
     with pytest.raises(ValidationError):
-        api_key_create(name="Study", sites=[site_a], expires_at=timezone.now() - timedelta(days=1))
+        api_key_create(name="Study", sites=[site_a], tier="rows", expires_at=timezone.now() - timedelta(days=1))
 
 
 def test_a_valid_key_reads_and_records_last_use(client, site_a):
-    key, raw = api_key_create(name="Study", sites=[site_a])
+    key, raw = api_key_create(name="Study", sites=[site_a], tier="rows")
     assert key.last_used_at is None
     response = ApiClient(client, raw).get(SCORES)
     assert response.status_code == 200
@@ -57,7 +57,7 @@ def test_it_answers_401_without_a_valid_key(client, site_a, header):
 
 
 def test_a_revoked_key_is_refused(client, site_a):
-    key, raw = api_key_create(name="Study", sites=[site_a])
+    key, raw = api_key_create(name="Study", sites=[site_a], tier="rows")
     api_key_revoke(key=key)
     response = ApiClient(client, raw).get(SCORES)
     assert response.status_code == 401
@@ -65,7 +65,7 @@ def test_a_revoked_key_is_refused(client, site_a):
 
 
 def test_an_expired_key_is_refused(client, site_a):
-    key, raw = api_key_create(name="Study", sites=[site_a], expires_at=timezone.now() + timedelta(days=30))
+    key, raw = api_key_create(name="Study", sites=[site_a], tier="rows", expires_at=timezone.now() + timedelta(days=30))
     assert ApiClient(client, raw).get(SCORES).status_code == 200
     with time_machine.travel(timezone.now() + timedelta(days=31)):
         response = ApiClient(client, raw).get(SCORES)
@@ -74,7 +74,7 @@ def test_an_expired_key_is_refused(client, site_a):
 
 
 def test_a_key_only_reads(client, site_a):
-    _, raw = api_key_create(name="Study", sites=[site_a])
+    _, raw = api_key_create(name="Study", sites=[site_a], tier="rows")
     for method in ("post", "put", "patch", "delete"):
         response = getattr(client, method)(SCORES, headers={"Authorization": f"Token {raw}"})
         assert response.status_code == 405, method  # the API has no writes: Method Not Allowed, with Allow
@@ -85,7 +85,7 @@ def test_a_key_only_reads(client, site_a):
 
 
 def test_a_key_never_reaches_the_admin(client, site_a):
-    _, raw = api_key_create(name="Study", sites=[site_a])
+    _, raw = api_key_create(name="Study", sites=[site_a], tier="rows")
     response = client.get("/admin/registry/patient/", headers={"Authorization": f"Token {raw}"})
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
 
@@ -98,7 +98,8 @@ def test_a_staff_session_does_not_open_the_research_api(alice_client, charlie_cl
 
 def test_the_administrator_creates_a_key_in_the_admin_and_sees_it_once(charlie_client, site_a, site_b):
     response = charlie_client.post(
-        reverse("admin:research_apikey_add"), {"name": "KOOS study", "sites": [site_a.pk], "expires_at_0": ""}
+        reverse("admin:research_apikey_add"),
+        {"name": "KOOS study", "tier": "rows", "sites": [site_a.pk], "expires_at_0": ""},
     )
     assert response.status_code == 200, response.content[:2000]
     key = ApiKey.objects.get(name="KOOS study")
@@ -113,7 +114,7 @@ def test_the_administrator_creates_a_key_in_the_admin_and_sees_it_once(charlie_c
 
 
 def test_the_administrator_revokes_keys_with_an_action(charlie_client, site_a):
-    key, raw = api_key_create(name="Study", sites=[site_a])
+    key, raw = api_key_create(name="Study", sites=[site_a], tier="rows")
     response = charlie_client.post(
         reverse("admin:research_apikey_changelist"), {"action": "revoke", "_selected_action": [key.pk]}
     )
@@ -123,6 +124,6 @@ def test_the_administrator_revokes_keys_with_an_action(charlie_client, site_a):
 
 
 def test_site_staff_cannot_see_keys_or_pseudonyms(alice_client, site_a):
-    api_key_create(name="Study", sites=[site_a])
+    api_key_create(name="Study", sites=[site_a], tier="rows")
     for name in ("apikey", "subjectpseudonym", "episodepseudonym"):
         assert alice_client.get(reverse(f"admin:research_{name}_changelist")).status_code == 403

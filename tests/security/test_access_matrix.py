@@ -53,6 +53,7 @@ MODELS: dict[str, tuple[bool, set[str]]] = {
     "interop.integrationkey": (False, set()),
     "research.subjectpseudonym": (False, set()),
     "research.episodepseudonym": (False, set()),
+    "research.rowrequest": (False, set()),
     "auth.user": (False, set()),
     "auth.group": (False, set()),
     "axes.accessattempt": (False, set()),
@@ -76,6 +77,7 @@ NO_ADD = {
     "outcomes.message",
     "research.subjectpseudonym",
     "research.episodepseudonym",
+    "research.rowrequest",
     "axes.accessattempt",
     "axes.accesslog",
     "axes.accessfailurelog",
@@ -88,6 +90,7 @@ NO_DELETE = {  # keys are revoked and staff deactivated, never deleted; an impor
     "interop.integrationkey",
     "research.subjectpseudonym",
     "research.episodepseudonym",
+    "research.rowrequest",
     "auth.user",
 }
 HISTORY_LESS = {
@@ -96,6 +99,7 @@ HISTORY_LESS = {
     "interop.integrationkey",
     "research.subjectpseudonym",
     "research.episodepseudonym",
+    "research.rowrequest",
     "auth.user",
     "auth.group",
     "axes.accessattempt",
@@ -219,7 +223,7 @@ def world(site_a, site_b, alice, bob, charlie, patient_a, patient_b):
 
     from research.services import api_key_create
 
-    key_a, raw_a = api_key_create(name="matrix A", sites=[site_a])
+    key_a, raw_a = api_key_create(name="matrix A", sites=[site_a], tier="rows")
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
     from interop.services import integration_key_create
@@ -236,10 +240,11 @@ def world(site_a, site_b, alice, bob, charlie, patient_a, patient_b):
     Client().post("/admin/login/", {"username": "nobody", "password": "wrong-wrong-wrong"})
     from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 
-    from research.models import EpisodePseudonym, SubjectPseudonym
+    from research.models import EpisodePseudonym, RowRequest, SubjectPseudonym
 
     shared.update(
         {
+            "research.rowrequest": RowRequest.objects.first(),
             "research.subjectpseudonym": SubjectPseudonym.objects.first(),
             "research.episodepseudonym": EpisodePseudonym.objects.first(),
             "axes.accessattempt": AccessAttempt.objects.first(),

@@ -82,7 +82,7 @@ def _api_parameters(client, raw_key) -> dict[str, list[str]]:
 
 
 def test_every_api_parameter_with_garbage_is_a_400_never_a_500(client, site_a, patient_a):
-    _, raw_key = api_key_create(name="fuzz", sites=[site_a])
+    _, raw_key = api_key_create(name="fuzz", sites=[site_a], tier="rows")
     headers = {"Authorization": f"Token {raw_key}"}
     client.raise_request_exception = False
     parameters = _api_parameters(client, raw_key)

@@ -158,7 +158,7 @@ class Command(BaseCommand):
         if self.pg:
             with connection.cursor() as cursor:
                 cursor.execute("VACUUM ANALYZE")  # what autovacuum does soon after a bulk load: fresh statistics
-        self.key, self.raw_key = api_key_create(name="bench_all", sites=Site.objects.all())
+        self.key, self.raw_key = api_key_create(name="bench_all", sites=Site.objects.all(), tier="rows")
         try:
             with override_settings(
                 ALLOWED_HOSTS=["testserver", "127.0.0.1"],

@@ -85,7 +85,7 @@ class Command(BaseCommand):
         pseudonyms_assign()
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE")
-        key, raw_key = api_key_create(name="bench_export", sites=Site.objects.all())
+        key, raw_key = api_key_create(name="bench_export", sites=Site.objects.all(), tier="rows")
         try:
             statement, params = self.statement(key)
             server, worker = self.start_server(raw_key)

@@ -60,11 +60,20 @@ class Command(BaseCommand):
         self.stdout.write("Demo logins (username / password — role):")
         for username, password, role in DEMO_USERS:
             self.stdout.write(f"  {username:<12} / {password:<20} — {role}")
-        raw_key = self.research_key(sites=[sites["HRJ"], sites["SRO"]], by=User.objects.get(username="admin"))
-        self.stdout.write("Researcher API key (sites HRJ and SRO, 30 days; a new one each run, the old one revoked):")
-        self.stdout.write(f"  {raw_key}")
+        by = User.objects.get(username="admin")
+        rows_key = self.research_key(sites=[sites["HRJ"], sites["SRO"]], by=by, tier=ApiKey.Tier.ROWS)
+        summary_key = self.research_key(sites=[sites["HRJ"], sites["SRO"]], by=by, tier=ApiKey.Tier.SUMMARY)
+        self.stdout.write("Researcher API keys (sites HRJ and SRO, 30 days; new ones each run, the old ones revoked):")
+        self.stdout.write("  rows tier (the row-level datasets, CSV/SPSS/Stata, FHIR $export, and the summaries")
+        self.stdout.write("  unperturbed; every row-level request logged):")
+        self.stdout.write(f"  {rows_key}")
         scores_csv = f"{settings.REGISTRY_BASE_URL}/api/v1/scores/?instrument=koos&format=csv"
-        self.stdout.write(f'  curl -H "Authorization: Token {raw_key}" "{scores_csv}"')
+        self.stdout.write(f'  curl -H "Authorization: Token {rows_key}" "{scores_csv}"')
+        self.stdout.write("  summary tier (summaries with cell-key perturbation, dictionary, data package, schema;")
+        self.stdout.write("  rows are refused with 403):")
+        self.stdout.write(f"  {summary_key}")
+        summary = f"{settings.REGISTRY_BASE_URL}/api/v1/summaries/scores/?instrument=koos&key=pain"
+        self.stdout.write(f'  curl -H "Authorization: Token {summary_key}" "{summary}"')
         self.stdout.write(f"  API docs: {settings.REGISTRY_BASE_URL}/api/v1/docs/")
         for old in IntegrationKey.objects.filter(name=DEMO_INTEGRATION_KEY_NAME, revoked_at__isnull=True):
             integration_key_revoke(key=old)
@@ -74,14 +83,14 @@ class Command(BaseCommand):
         questionnaires = f"{settings.REGISTRY_BASE_URL}/fhir/Questionnaire"
         self.stdout.write(f'  curl -H "Authorization: Bearer {raw_ik}" "{questionnaires}"')
 
-    def research_key(self, *, sites: list[Site], by: User) -> str:
+    def research_key(self, *, sites: list[Site], by: User, tier: str) -> str:
         from datetime import timedelta
 
         from django.utils import timezone
 
-        for old in ApiKey.objects.filter(name=DEMO_KEY_NAME, revoked_at__isnull=True):
+        for old in ApiKey.objects.filter(name=DEMO_KEY_NAME, tier=tier, revoked_at__isnull=True):
             api_key_revoke(key=old)
         _, raw_key = api_key_create(
-            name=DEMO_KEY_NAME, sites=sites, expires_at=timezone.now() + timedelta(days=30), created_by=by
+            name=DEMO_KEY_NAME, sites=sites, tier=tier, expires_at=timezone.now() + timedelta(days=30), created_by=by
         )
         return raw_key
