@@ -172,7 +172,9 @@ class ReleasePolicy(models.Model):
         _("k (smallest group of subjects)"),
         default=DEFAULT_K,
         validators=[MinValueValidator(2), MaxValueValidator(100)],
-        help_text=_("Every released combination of site, sex, age band and BMI band holds at least this many subjects."),
+        help_text=_(
+            "Every released combination of site, sex, age band and BMI band holds at least this many subjects."
+        ),
     )
     age_band_years = models.PositiveSmallIntegerField(
         _("age band width (years)"),
@@ -214,7 +216,9 @@ class ReleasePolicy(models.Model):
             models.CheckConstraint(
                 condition=Q(age_top_code__gte=50, age_top_code__lte=90), name="release_policy_age_top_code_range"
             ),
-            models.CheckConstraint(condition=Q(bmi_band__gte=1, bmi_band__lte=20), name="release_policy_bmi_band_range"),
+            models.CheckConstraint(
+                condition=Q(bmi_band__gte=1, bmi_band__lte=20), name="release_policy_bmi_band_range"
+            ),
             models.CheckConstraint(
                 condition=Q(bmi_top_code__isnull=True) | Q(bmi_top_code__gte=25, bmi_top_code__lte=80),
                 name="release_policy_bmi_top_code_range",

@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import date, timedelta
 from decimal import Decimal
-from io import StringIO
 
 import pytest
 from django.contrib.admin.models import LogEntry
@@ -171,7 +170,10 @@ def test_ages_of_90_and_over_share_the_top_band(api_ab, site_a, site_b):
     build(site_b, [("female", 83, Decimal("22.0"), 1), ("female", 85, Decimal("23.9"), 1)])
     build(site_b, [("male", 57, Decimal("45.0"), 1), ("male", 57, Decimal("48.2"), 1)])
     rows = api_ab.all_pages("/api/v1/treatments/")
-    bands = [(r["site"], r["age_band"], r["age_low"], r["age_high"], r["bmi_band"], r["bmi_low"], r["bmi_high"]) for r in rows]
+    bands = [
+        (r["site"], r["age_band"], r["age_low"], r["age_high"], r["bmi_band"], r["bmi_low"], r["bmi_high"])
+        for r in rows
+    ]
     assert sorted(bands, key=str) == sorted(
         [("SITEA", "90+", 90, None, "40+", 40, None)] * 2
         + [("SITEB", "80+", 80, None, "20-24.9", 20, 25)] * 2
@@ -293,3 +295,24 @@ def test_the_policy_database_constraints_hold(site_a):
     for bad in ({"k": 1}, {"age_top_code": 95}, {"bmi_band": 0}, {"bmi_top_code": 10}):
         with pytest.raises(IntegrityError), transaction.atomic():
             ReleasePolicy.objects.create(site=site_a, **bad)
+
+
+def test_the_labelled_files_carry_the_bands_as_numbers_and_labels(api_ab, unique_cohort, tmp_path):
+    import pandas as pd
+    import pyreadstat
+
+    response = api_ab.get("/api/v1/treatments/", format="dta")
+    assert response.status_code == 200
+    path = tmp_path / "treatments.dta"
+    path.write_bytes(b"".join(response.streaming_content))
+    frame, meta = pyreadstat.read_dta(str(path))
+    assert not {"age_at_index", "bmi"} & set(frame.columns)
+    stata = pd.read_stata(path)
+    assert pd.api.types.is_numeric_dtype(stata["age_low"]) and pd.api.types.is_numeric_dtype(stata["bmi_high"])
+    kept = frame[frame["qi_suppressed"] == ""]
+    assert set(zip(kept["age_band"], kept["age_low"], kept["age_high"], strict=True)) == {
+        ("50-59", 50, 60),
+        ("60-69", 60, 70),
+    }
+    assert meta.column_names_to_labels["age_low"] == "Age band at index date: lowest age (years)"
+    assert not set(frame["age_low"].dropna()) & {float(age) for age in EXACT_AGES if age not in ("50", "60")}

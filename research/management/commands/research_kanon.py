@@ -86,7 +86,9 @@ class Command(BaseCommand):
             self.stdout.write(f"  blanked values: {', '.join(f'{qi} {n}' for qi, n in blanked.items())} (rows)")
             if not site.meets_k:
                 below.append(site)
-        self.stdout.write(f"Decided in {elapsed * 1000:.0f} ms for {sum(s.episodes for s in release.sites.values())} rows.")
+        self.stdout.write(
+            f"Decided in {elapsed * 1000:.0f} ms for {sum(s.episodes for s in release.sites.values())} rows."
+        )
         if below:
             raise CommandError(
                 "; ".join(
