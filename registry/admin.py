@@ -36,6 +36,7 @@ from registry.models import (
     Patient,
     PatientIdentity,
     Protocol,
+    ReleasePolicy,
     Site,
     SubsequentSurgery,
     TreatmentEpisode,
@@ -172,9 +173,31 @@ class ScopedInline(SiteScopedAdminMixin):
 # Sites and staff ------------------------------------------------------------------------------------------
 
 
+class ReleasePolicyInline(admin.StackedInline):
+    """The site's research release policy (research/kanon.py); without one the defaults apply. Only the registry
+    administrator changes it (the Site page is theirs to change); site staff see it."""
+
+    model = ReleasePolicy
+    extra = 1
+    max_num = 1
+    can_delete = True
+    fields = ["k", "age_band_years", "age_top_code", "bmi_band", "bmi_top_code"]
+    verbose_name = _("research release policy (empty: the defaults)")
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return is_registry_admin(request.user)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return is_registry_admin(request.user)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return is_registry_admin(request.user)
+
+
 @admin.register(Site)
 class SiteAdmin(SiteScopedAdminMixin, SimpleHistoryAdmin):
     list_display = ["code", "name", "country", "time_zone", "language", "contact_email", "active"]
+    inlines = [ReleasePolicyInline]
     list_filter = ["active", "language"]
     search_fields = ["code", "name"]
 

@@ -153,6 +153,82 @@ class Membership(models.Model):
         }
 
 
+class ReleasePolicy(models.Model):
+    """How a site's research rows are generalised and checked against re-identification (research/kanon.py): ages
+    and BMIs are released as bands, and every combination of the quasi-identifiers (site, sex, age band, BMI band)
+    holds at least `k` subjects, else values are blanked until it does. A site without a policy row uses the
+    defaults below."""
+
+    DEFAULT_K = 5
+    DEFAULT_AGE_BAND_YEARS = 10
+    DEFAULT_AGE_TOP_CODE = 90
+    DEFAULT_BMI_BAND = 5
+    DEFAULT_BMI_TOP_CODE = 40
+    # HIPAA Safe Harbor pools ages of 90 and over: a site may pool from younger, never from older.
+    AGE_TOP_CODE_MAX = 90
+
+    site = models.OneToOneField(Site, on_delete=models.CASCADE, related_name="release_policy", verbose_name=_("site"))
+    k = models.PositiveSmallIntegerField(
+        _("k (smallest group of subjects)"),
+        default=DEFAULT_K,
+        validators=[MinValueValidator(2), MaxValueValidator(100)],
+        help_text=_(
+            "Every released combination of site, sex, age band and BMI band holds at least this many subjects."
+        ),
+    )
+    age_band_years = models.PositiveSmallIntegerField(
+        _("age band width (years)"),
+        default=DEFAULT_AGE_BAND_YEARS,
+        validators=[MinValueValidator(1), MaxValueValidator(30)],
+        help_text=_("Ages are released in bands of this many years (10: 50-59); 1 releases the year of age."),
+    )
+    age_top_code = models.PositiveSmallIntegerField(
+        _("oldest age band from (years)"),
+        default=DEFAULT_AGE_TOP_CODE,
+        validators=[MinValueValidator(50), MaxValueValidator(AGE_TOP_CODE_MAX)],
+        help_text=_("Ages from this one up are released as one band (90: 90+); at most 90."),
+    )
+    bmi_band = models.PositiveSmallIntegerField(
+        _("BMI band width (kg/m²)"),
+        default=DEFAULT_BMI_BAND,
+        validators=[MinValueValidator(1), MaxValueValidator(20)],
+        help_text=_("BMIs are released in bands of this width (5: 25-29.9)."),
+    )
+    bmi_top_code = models.PositiveSmallIntegerField(
+        _("highest BMI band from (kg/m²)"),
+        null=True,
+        blank=True,
+        default=DEFAULT_BMI_TOP_CODE,
+        validators=[MinValueValidator(25), MaxValueValidator(80)],
+        help_text=_("BMIs from this one up are released as one band (40: 40+); empty for no such band."),
+    )
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("research release policy")
+        verbose_name_plural = _("research release policies")
+        constraints = [
+            models.CheckConstraint(condition=Q(k__gte=2, k__lte=100), name="release_policy_k_range"),
+            models.CheckConstraint(
+                condition=Q(age_band_years__gte=1, age_band_years__lte=30), name="release_policy_age_band_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(age_top_code__gte=50, age_top_code__lte=90), name="release_policy_age_top_code_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(bmi_band__gte=1, bmi_band__lte=20), name="release_policy_bmi_band_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(bmi_top_code__isnull=True) | Q(bmi_top_code__gte=25, bmi_top_code__lte=80),
+                name="release_policy_bmi_top_code_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.site.code}: k={self.k}"
+
+
 # Patients -------------------------------------------------------------------------------------------------
 
 # Crockford's base32 without I, L, O, U: unambiguous when read over the phone.

@@ -25,6 +25,7 @@ CLINICAL_MODELS = [
 ]
 READ_ONLY_MODELS = [
     "registry.site",
+    "registry.releasepolicy",  # the site's research release policy: set by the registry administrator
     "registry.protocol",
     "registry.membership",
     "registry.consentdocument",

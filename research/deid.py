@@ -6,8 +6,9 @@ HIPAA Safe Harbor in spirit (DOMAIN.md, "What researchers may see"):
   primary key, the registry ID or anything derived from an identifier;
 - every date is given as whole days from the episode's index date (the first administration); the only calendar
   element is the index year, which Safe Harbor allows;
-- age is completed years at the index date, 90 and over pooled as 90 (the column is numeric, so "90" means
-  "90 or older": it loads as a number in pandas and R);
+- age (completed years at the index date, 90 and over pooled) and BMI are released as bands of the site's release
+  policy, and sex, age and BMI are blanked where a combination of them with the site would hold fewer than k
+  subjects (research.kanon: which columns are quasi-identifiers, and why);
 - never names, emails, phone numbers, birth dates, record numbers, calendar dates or free text: the free-text
   fields (administration product name, device/kit, operator; spinal level; adverse-event description) are not
   released at all.
@@ -132,8 +133,13 @@ LABELS = {
     "side": "Side",
     "kl_grade": "Kellgren-Lawrence grade at baseline (0-4)",
     "sex": "Sex",
-    "age_at_index": f"Age at index date, years ({AGE_POOLED_FROM} = {AGE_POOLED_FROM} or older)",
-    "bmi": "Body-mass index at baseline (kg/m2)",
+    "age_band": "Age band at index date, years (e.g. 50-59, 90+)",
+    "age_low": "Age band at index date: lowest age (years)",
+    "age_high": "Age band at index date: first age above the band (years)",
+    "bmi_band": "BMI band at baseline, kg/m2 (e.g. 25-29.9, 40+)",
+    "bmi_low": "BMI band at baseline: lowest BMI (kg/m2)",
+    "bmi_high": "BMI band at baseline: first BMI above the band (kg/m2)",
+    "qi_suppressed": "Values blanked for k-anonymity (sex;age;bmi)",
     "index_year": "Year of the index date",
     "product_type": "Product of the first administration",
     "source": "Cell source of the first administration",
@@ -189,6 +195,26 @@ LABELS = {
 BOOLEAN_CODES = ((0, False, "No"), (1, True, "Yes"))
 
 
+_BLANKED = (
+    "Empty when blanked for k-anonymity: then qi_suppressed names {qi}."
+)
+
+
+@dataclass(frozen=True)
+class Released:
+    """The source of a quasi-identifier column (research.kanon): banded by the site's release policy and blanked
+    where k-anonymity requires, so it needs the release of the key. `ep` is the lookup prefix to the episode."""
+
+    name: str
+    ep: str
+
+    def expression(self, release: Any) -> Any:
+        if release is None:
+            output = models.IntegerField() if self.name.endswith(("_low", "_high")) else models.CharField()
+            return Value(None, output_field=output)
+        return release.column(self.name, self.ep)
+
+
 @dataclass(frozen=True)
 class Column:
     """One released column. `source` is an ORM path or expression on the dataset's base model (None: the model
@@ -221,8 +247,12 @@ class Column:
         `episode_id` is the pseudonym, not AdverseEvent.episode_id)."""
         return ALIAS_PREFIX + self.name
 
-    def expression(self) -> Any:
+    def expression(self, release: Any = None) -> Any:
+        """The column's SQL. A quasi-identifier's depends on the release (research.kanon.Release: the site's
+        bands and what k-anonymity blanks); without one it is null."""
         source = self.name if self.source is None else self.source
+        if isinstance(source, Released):
+            return source.expression(release)
         return F(source) if isinstance(source, str) else source
 
     @property
@@ -286,16 +316,65 @@ def episode_columns(ep: str, *, first_administration: bool = True) -> list[Colum
             "Kellgren-Lawrence grade 0-4 at baseline (knee and hip; empty for the spine or when not graded).",
             f"{ep}kl_grade",
         ),
-        Column("sex", "string", "Sex.", f"{pat}sex", _values(Sex)),
         Column(
-            "age_at_index",
-            "integer",
-            f"Age in completed years at the index date; {AGE_POOLED_FROM} means {AGE_POOLED_FROM} or older "
-            "(pooled, Safe Harbor).",
-            age_at_index(ep),
+            "sex", "string", f"Sex. {_BLANKED.format(qi='sex')}", Released("sex", ep), _values(Sex)
+        ),
+        Column(
+            "age_band",
+            "string",
+            "Age in completed years at the index date, as a band of the site's release policy (dictionary: "
+            "release_policies): '50-59' (10-year bands), '57' (1-year bands), '90+' (the top band; 90 and over are "
+            f"always pooled, Safe Harbor). {_BLANKED.format(qi='age')}",
+            Released("age_band", ep),
             unit="years",
         ),
-        Column("bmi", "number", "Body-mass index at baseline.", f"{ep}bmi", unit="kg/m2"),
+        Column(
+            "age_low",
+            "integer",
+            f"Lowest age of the age band (inclusive): age_low <= age < age_high. {_BLANKED.format(qi='age')}",
+            Released("age_low", ep),
+            unit="years",
+        ),
+        Column(
+            "age_high",
+            "integer",
+            "First age above the age band (exclusive): age_low <= age < age_high; empty for the top band (90+). "
+            f"{_BLANKED.format(qi='age')}",
+            Released("age_high", ep),
+            unit="years",
+        ),
+        Column(
+            "bmi_band",
+            "string",
+            "Body-mass index at baseline, as a band of the site's release policy: '25-29.9' (5 kg/m2 bands), '40+' "
+            f"(the top band). Empty if not recorded. {_BLANKED.format(qi='bmi')}",
+            Released("bmi_band", ep),
+            unit="kg/m2",
+        ),
+        Column(
+            "bmi_low",
+            "integer",
+            f"Lowest BMI of the BMI band (inclusive): bmi_low <= BMI < bmi_high. {_BLANKED.format(qi='bmi')}",
+            Released("bmi_low", ep),
+            unit="kg/m2",
+        ),
+        Column(
+            "bmi_high",
+            "integer",
+            "First BMI above the BMI band (exclusive): bmi_low <= BMI < bmi_high; empty for the top band. "
+            f"{_BLANKED.format(qi='bmi')}",
+            Released("bmi_high", ep),
+            unit="kg/m2",
+        ),
+        Column(
+            "qi_suppressed",
+            "string",
+            "The quasi-identifiers blanked in this row so that every combination of site, sex, age band and BMI "
+            "band holds at least k subjects (k of the site's release policy): 'sex', 'age' (age_band, age_low, "
+            "age_high), 'bmi' (bmi_band, bmi_low, bmi_high), separated by ';' (e.g. 'age;bmi'). Empty when nothing "
+            "was blanked. A missing-data code, never a value: treat the blanked values as missing.",
+            Released("qi_suppressed", ep),
+        ),
         Column(
             "index_year",
             "integer",
@@ -355,10 +434,11 @@ class Dataset:
                 return c
         raise KeyError(name)
 
-    def annotate(self, queryset: models.QuerySet) -> models.QuerySet:
+    def annotate(self, queryset: models.QuerySet, release: Any = None) -> models.QuerySet:
         """`queryset` (already scoped by research.access) with every column available under its name,
-        for filtering and output."""
-        return queryset.annotate(**{c.alias: c.expression() for c in self.columns})
+        for filtering and output. Rows are released with the `release` of the key (research.kanon.release_for_key);
+        without one (summaries, which read no quasi-identifier) sex, age and BMI are null."""
+        return queryset.annotate(**{c.alias: c.expression(release) for c in self.columns})
 
     def rows(self, queryset: models.QuerySet, *, with_order_key: bool = True) -> models.QuerySet:
         """Rows as dicts keyed by alias, in column order (plus the ordering key, which pagination needs and

@@ -12,7 +12,7 @@ from django.conf import settings
 import scoring
 from outcomes.models import Timepoint, stored_outputs
 from outcomes.schedule import WINDOWS
-from research import deid
+from research import deid, kanon
 
 ENDPOINTS = {
     "treatments": "/api/v1/treatments/",
@@ -27,7 +27,13 @@ RULES = [
     "not derived from any key or identifier.",
     "Dates are released as whole days from the episode's index date (its first administration); the index year is "
     "the only calendar element.",
-    f"Age is completed years at the index date; {deid.AGE_POOLED_FROM} and over are pooled as {deid.AGE_POOLED_FROM}.",
+    f"Age is completed years at the index date, {deid.AGE_POOLED_FROM} and over pooled; it is released as a band "
+    "(age_band, with age_low inclusive and age_high exclusive), BMI likewise (bmi_band, bmi_low, bmi_high), with "
+    "the widths of the site's release policy (release_policies).",
+    "k-anonymity: site, sex, age band and BMI band are the quasi-identifiers. Every combination of them in a "
+    "site's release holds at least k subjects (k of the site's policy), counted over everything the site releases; "
+    "where one would hold fewer, sex, age or BMI are blanked (empty) and the row's qi_suppressed names them. Treat "
+    "a blanked value as missing, not as a category.",
     "Names, emails, phone numbers, addresses, birth dates, record numbers, calendar dates and free text are never "
     "released.",
     "Only patients who consent to research use are included; a patient who has withdrawn consent is excluded "
@@ -132,10 +138,23 @@ def dictionary_rows() -> list[dict[str, Any]]:
     ]
 
 
-def data_dictionary() -> dict[str, Any]:
+def release_policies(key: Any) -> list[dict[str, Any]]:
+    """The release policy (research.kanon) of each site the key reads."""
+    if key is None:
+        return []
+    codes = dict(key.sites.values_list("pk", "code"))
+    return [
+        {"site": codes[site_id], **policy.as_dict()}
+        for site_id, policy in sorted(kanon.policies(codes).items(), key=lambda kv: codes[kv[0]])
+    ]
+
+
+def data_dictionary(key: Any = None) -> dict[str, Any]:
     labels = dict(Timepoint.choices)
     return {
         "rules": RULES,
+        "quasi_identifiers": ["site", "sex", "age_band", "bmi_band"],
+        "release_policies": release_policies(key),
         "files": FILES,
         "min_cell_size": settings.RESEARCH_MIN_CELL_SIZE,
         "datasets": {

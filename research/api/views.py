@@ -30,7 +30,7 @@ from rest_framework.utils.urls import replace_query_param
 
 from registry import csvsafe
 from registry.models import Administration
-from research import deid, export, labelled
+from research import deid, export, kanon, labelled
 from research.access import research_queryset
 from research.api import cursors
 from research.api import serializers as s
@@ -258,7 +258,9 @@ class DatasetViewSet(ResearchAPIMixin, mixins.ListModelMixin, viewsets.GenericVi
         return self.dataset.order_by
 
     def get_queryset(self) -> models.QuerySet:
-        return self.dataset.annotate(research_queryset(self.dataset.model, self.request.auth))
+        # Quasi-identifiers banded and blanked over the key's whole release (research/kanon.py).
+        release = kanon.release_for_key(self.request.auth)
+        return self.dataset.annotate(research_queryset(self.dataset.model, self.request.auth), release)
 
     def decorate(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return rows
@@ -439,7 +441,7 @@ class DictionaryView(ResearchAPIMixin, generics.GenericAPIView):
             writer.writerows(dictionary_rows())
             response["Content-Disposition"] = 'attachment; filename="dictionary.csv"'
             return response
-        return Response(data_dictionary())
+        return Response(data_dictionary(key=request.auth))
 
 
 class DataPackageView(ResearchAPIMixin, generics.GenericAPIView):

@@ -53,7 +53,8 @@ def test_the_dictionary_csv_says_what_the_json_says(api_a):
     sex = rows[("treatments", "sex")]["codes"]
     assert sex == "1 = female: Female | 2 = male: Male | 3 = other: Other | 4 = unknown: Unknown"
     assert rows[("treatments", "prior_surgery")]["codes"] == "0 = false: No | 1 = true: Yes"
-    assert rows[("treatments", "bmi")]["codes"] == "" and rows[("treatments", "bmi")]["unit"] == "kg/m2"
+    assert rows[("treatments", "bmi_band")]["codes"] == "" and rows[("treatments", "bmi_band")]["unit"] == "kg/m2"
+    assert rows[("treatments", "age_low")]["type"] == "integer" and rows[("treatments", "age_low")]["unit"] == "years"
     long_name = rows[("scores_wide", "womac_from_koos_stiffness_0_100_inv")]
     assert long_name["stata_name"] == "womac_koos_stiffness_0_100_inv"
 

@@ -63,7 +63,7 @@ def test_wide_scores_are_the_long_scores_pivoted(api_ab, cohort):
 def test_the_csv_loads_straight_into_pandas_with_numeric_columns(api_ab, cohort):
     frame = pd.read_csv(io.StringIO(api_ab.csv_text("/api/v1/scores/", instrument="koos")))
     assert len(frame) == 4 * 2 * 3  # 4 knee episodes (the excluded patients left out), 2 timepoints, 3 keys
-    for column in ("value", "days_from_index", "age_at_index", "bmi", "kl_grade", "index_year"):
+    for column in ("value", "days_from_index", "age_low", "age_high", "bmi_low", "bmi_high", "kl_grade", "index_year"):
         assert pd.api.types.is_numeric_dtype(frame[column]), column
     assert set(frame["timepoint"]) == {"baseline", "m12"}
     assert frame.loc[frame["key"] == "pain", "value"].max() == pytest.approx(72.22222222222223)
