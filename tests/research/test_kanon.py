@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import date, timedelta
 from decimal import Decimal
+from io import StringIO
 
 import pytest
 from django.contrib.admin.models import LogEntry
@@ -183,16 +184,16 @@ def test_ages_of_90_and_over_share_the_top_band(api_ab, site_a, site_b):
 
 
 def run(*args, capsys):
-    """The command as `manage.py` runs it: its output, errors and exit code."""
-    from django.core.management import execute_from_command_line
-
+    """The command's output, errors and the exit code `manage.py` gives: a CommandError prints its message to
+    stderr and exits with its returncode (manage.py itself would also close the test's database connection)."""
+    out, err = StringIO(), StringIO()
     code = 0
     try:
-        execute_from_command_line(["manage.py", "research_kanon", *args])
-    except SystemExit as exit_:
-        code = exit_.code
-    captured = capsys.readouterr()
-    return captured.out, captured.err, code
+        call_command("research_kanon", *args, stdout=out, stderr=err)
+    except CommandError as exc:
+        err.write(f"CommandError: {exc}\n")
+        code = exc.returncode
+    return out.getvalue(), err.getvalue(), code
 
 
 def test_a_site_below_k_releases_site_only_and_the_command_says_so(api_ab, site_a, unique_cohort, capsys):
