@@ -365,8 +365,9 @@ class Release:
 
     def column(self, name: str, ep: str) -> Any:
         """The released value of a QI column: banded by the site's policy, null where blanked (or unknown)."""
-        output = models.CharField() if name in ("sex", "age_band", "bmi_band", "qi_suppressed") else None
-        output = output or models.IntegerField()
+        output: models.Field = (
+            models.CharField() if name in ("sex", "age_band", "bmi_band", "qi_suppressed") else models.IntegerField()
+        )
         whens = []
         if name == "qi_suppressed":
             for site in self.sites.values():

@@ -122,7 +122,7 @@ def test_every_released_combination_holds_k_subjects_over_two_sites_and_all_page
 def test_a_key_over_one_site_gets_that_sites_rows_unchanged(client, api_ab, site_a, unique_cohort):
     from tests.research.conftest import ApiClient
 
-    only_a = ApiClient(client, api_key_create(name="A only", sites=[site_a])[1])
+    only_a = ApiClient(client, api_key_create(name="A only", sites=[site_a], tier="rows")[1])
     both = [r for r in api_ab.all_pages("/api/v1/treatments/") if r["site"] == "SITEA"]
     assert only_a.all_pages("/api/v1/treatments/") == both
 
@@ -205,7 +205,7 @@ def test_a_site_below_k_releases_site_only_and_the_command_says_so(api_ab, site_
     assert code == 1
     assert "TINY: k=5" in out and "subjects 1, rows 1" in out and "released 1" in out
     assert "TINY holds 1 subject, fewer than k=5" in err
-    key = api_key_create(name="Tiny", sites=[tiny.site])[1]
+    key = api_key_create(name="Tiny", sites=[tiny.site], tier="rows")[1]
     from tests.research.conftest import ApiClient
 
     rows = ApiClient(api_ab.client, key).all_pages("/api/v1/treatments/")
