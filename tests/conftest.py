@@ -3,11 +3,39 @@ registry. Patients `patient_a` and `patient_b` belong to A and B."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
+import time_machine
 from django.contrib.auth.models import User
 from django.test import Client
 
 from tests import factories
+
+
+def suite_clock_anchor(real: datetime) -> datetime:
+    """Where the suite's clock starts: 00:00 UTC of the real day.
+
+    Every test, fixture and module constant reads the same "today" (a run never reaches the next midnight), and
+    the time of day is the same in every run: 00:00 in a site on UTC (its texts wait for quiet hours to end, so a
+    test that sends one says when), 09:00 in Seoul and Tokyo, 08:00 in Shanghai. The anchor is never ahead of the
+    real clock, which a subprocess (a Celery worker, the demo) runs on, and is on the same date. A test that needs
+    another moment travels from here with time_machine."""
+    return real.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+_SUITE_CLOCK: list = []
+
+
+def pytest_configure(config):
+    traveller = time_machine.travel(suite_clock_anchor(datetime.now(tz=UTC)), tick=True)
+    traveller.start()
+    _SUITE_CLOCK.append(traveller)
+
+
+def pytest_unconfigure(config):
+    while _SUITE_CLOCK:
+        _SUITE_CLOCK.pop().stop()
 
 
 @pytest.fixture(autouse=True)

@@ -61,7 +61,8 @@ def test_a_patient_completes_koos_and_vas_on_a_phone(live_server, browser_page, 
         page.get_by_role("button", name="Save and continue").click()
     assert "Page 6 of 6" in page.content(), page.content()
     slider = page.locator("input[type=range]")
-    assert slider.is_visible()  # JavaScript shows the slider; the number box is the field
+    # JavaScript shows the slider once its deferred script has run; the number box is the field.
+    slider.wait_for(state="visible", timeout=5000)
     assert "vas-unset" in (slider.get_attribute("class") or "")  # no thumb until the patient chooses
     page.fill("input[name=item_vas_mm]", "35")
     assert slider.input_value() == "35" and "vas-unset" not in (slider.get_attribute("class") or "")

@@ -20,13 +20,14 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
 
 import psycopg
 import pytest
 import redis
+import time_machine
 from aiosmtpd.controller import Controller
 from django.conf import settings
 from django.db import connection
@@ -107,6 +108,15 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@pytest.fixture(autouse=True)
+def _real_clock() -> Iterator[None]:
+    """The worker subprocess runs on the real clock and writes its claims and leases by it, so these tests run on
+    it too (the rest of the suite runs from the anchor in tests/conftest.py)."""
+    real = datetime.fromtimestamp(time_machine.escape_hatch.time.time(), tz=UTC)
+    with time_machine.travel(real, tick=True):
+        yield
 
 
 @pytest.fixture
