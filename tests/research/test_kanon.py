@@ -221,7 +221,7 @@ def test_the_command_reports_each_sites_policy_and_classes(key_ab, unique_cohort
     assert "SITEA: k=5, age bands of 10 years (90+), BMI bands of 5 kg/m2, 40+ (defaults)" in site_a
     assert "subjects 14, rows 15; QIs blanked in the order bmi, age, sex" in site_a
     assert "smallest class: exact values 1, banded 1, released 6" in site_a
-    assert "subjects in a class of their own: exact values 14, banded 1, released 0" in site_a
+    assert "classes of a single subject: exact values 14, banded 1, released 0" in site_a
     assert "classes under k: banded 2, released 0" in site_a
     assert "blanked values: sex 8, age 8, bmi 8 (rows)" in site_a
     assert "subjects 16, rows 17" in site_b and "blanked values: sex 11, age 11, bmi 11 (rows)" in site_b

@@ -76,7 +76,7 @@ class Command(BaseCommand):
                 f"released {min(after.values(), default=0)}"
             )
             self.stdout.write(
-                f"  subjects in a class of their own: exact values {sum(1 for n in raw if n == 1)}, banded "
+                f"  classes of a single subject: exact values {sum(1 for n in raw if n == 1)}, banded "
                 f"{sum(1 for n in before.values() if n == 1)}, released {sum(1 for n in after.values() if n == 1)}"
             )
             self.stdout.write(
