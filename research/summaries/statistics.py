@@ -103,19 +103,36 @@ def kaplan_meier_counted(table: Mapping[tuple[int, bool], int]) -> KaplanMeier:
     left = 0  # had the event or were censored before the current time
     for t in sorted({t for t, _ in table}):
         d = table.get((t, True), 0)
-        at_risk = n - left
         if d:
-            s *= 1 - d / at_risk
-            greenwood = greenwood + d / (at_risk * (at_risk - d)) if at_risk > d else math.inf
-            low, high = _loglog_ci(s, greenwood)
-            out.times.append(t)
-            out.survival.append(s)
-            out.ci_low.append(low)
-            out.ci_high.append(high)
-            out.at_risk.append(at_risk)
-            out.events.append(d)
+            s, greenwood = product_limit_step(out, s, greenwood, t, at_risk=n - left, events=d)
         left += d + table.get((t, False), 0)
     return out
+
+
+def product_limit_step(
+    out: KaplanMeier,
+    s: float,
+    greenwood: float,
+    t: int,
+    *,
+    at_risk: int,
+    events: int,
+    released_at_risk: int | None = None,
+) -> tuple[float, float]:
+    """One step of the product-limit estimate at time t: survival and the Greenwood sum move by `events` of
+    `at_risk`, and the step is appended to `out` (its number at risk as `released_at_risk` when given). Returns
+    the new (survival, Greenwood sum)."""
+    if at_risk and events:
+        s *= 1 - events / at_risk
+        greenwood = greenwood + events / (at_risk * (at_risk - events)) if at_risk > events else math.inf
+    low, high = _loglog_ci(s, greenwood)
+    out.times.append(t)
+    out.survival.append(s)
+    out.ci_low.append(low)
+    out.ci_high.append(high)
+    out.at_risk.append(at_risk if released_at_risk is None else released_at_risk)
+    out.events.append(events)
+    return s, greenwood
 
 
 def _loglog_ci(s: float, greenwood: float) -> tuple[float, float]:

@@ -3,7 +3,6 @@ cells withheld (methods: research.summaries)."""
 
 from __future__ import annotations
 
-import math
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -19,7 +18,14 @@ from registry.models import Administration, AdverseEvent, Joint, SubsequentSurge
 from research.deid import DaysBetween
 from research.summaries import alias, fetch, group_label, sort_key
 from research.summaries.cellkey import COUNT, UNPERTURBED, CellKeyPerturbation
-from research.summaries.statistics import Cell, KaplanMeier, _km_at, _loglog_ci, kaplan_meier_counted, suppress
+from research.summaries.statistics import (
+    Cell,
+    KaplanMeier,
+    _km_at,
+    kaplan_meier_counted,
+    product_limit_step,
+    suppress,
+)
 
 DEFAULT_KM_DAYS = (91, 182, 365, 730)
 
@@ -272,17 +278,16 @@ def _perturbed_km(followed: Followed, perturbation: CellKeyPerturbation, min_cel
         if events:
             at_risk = perturbation.count_by_key(n_left, key_left, shown=n_left >= min_cell)
             d = min(at_risk, perturbation.count_by_key(events, event_key))
-            if at_risk and d:
-                s *= 1 - d / at_risk
-                greenwood = greenwood + d / (at_risk * (at_risk - d)) if at_risk > d else math.inf
-            low, high = _loglog_ci(s, greenwood)
-            out.times.append(t)
-            out.survival.append(s)
-            out.ci_low.append(low)
-            out.ci_high.append(high)
             # The true number at risk decides where _km_cell cuts the curve; the released one is perturbed.
-            out.at_risk.append(n_left if n_left < min_cell else at_risk)
-            out.events.append(d)
+            s, greenwood = product_limit_step(
+                out,
+                s,
+                greenwood,
+                t,
+                at_risk=at_risk,
+                events=d,
+                released_at_risk=n_left if n_left < min_cell else at_risk,
+            )
         n_left -= j - i
         key_left -= gone_key
         i = j
