@@ -128,6 +128,7 @@ class ApiKeyAdmin(RegistryAdminOnly, admin.ModelAdmin):
             "opts": self.model._meta,
             "key": key,
             "raw_key": raw_key,
+            "key_tier_help": ApiKey._meta.get_field("tier").help_text,
             "site_codes": self.site_codes(key),
         }
         response = TemplateResponse(request, "admin/research/apikey/created.html", context)

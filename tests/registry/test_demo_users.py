@@ -16,7 +16,9 @@ from django.test import Client, override_settings
 from django.urls import reverse
 
 from project.management.commands.demo_users import DEMO_USERS
-from registry.models import Membership, Patient
+from registry.models import Membership, Patient, Site
+from research.models import ApiKey
+from research.services import api_key_create
 
 pytestmark = pytest.mark.django_db
 
@@ -122,3 +124,15 @@ class TestDemoLogins:  # with DEBUG on
         assert hrj.email == "coord.hrj@example.test"  # reset to the demo's values
         assert list(hrj.groups.values_list("name", flat=True)) == ["Site coordinator"]
         assert admin_login("coord.hrj").logged_in
+
+    def test_each_research_key_is_named_by_its_tier_and_a_second_run_revokes_the_first(self):
+        live = dict(ApiKey.objects.filter(revoked_at__isnull=True).values_list("name", "tier"))
+        assert live == {
+            "demo researcher, rows tier (HRJ, SRO)": "rows",
+            "demo researcher, summary tier (HRJ, SRO)": "summary",
+        }
+        # A key left by an earlier version of the command, under the one name both tiers had then, goes too.
+        api_key_create(name="demo researcher (HRJ, SRO)", sites=list(Site.objects.all()), tier="rows")
+        demo_users()
+        assert ApiKey.objects.filter(revoked_at__isnull=True).count() == 2
+        assert not ApiKey.objects.filter(name="demo researcher (HRJ, SRO)", revoked_at__isnull=True).exists()

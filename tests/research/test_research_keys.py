@@ -108,6 +108,9 @@ def test_the_administrator_creates_a_key_in_the_admin_and_sees_it_once(charlie_c
     assert key.key_hash == hashlib.sha256(raw.encode()).hexdigest()
     assert list(key.sites.all()) == [site_a]
     assert key.created_by.username == "charlie"
+    # The page says what the key may read: its tier, in words.
+    assert "Tier: <strong>rows: aggregates and row-level data</strong>." in page
+    assert "Rows: also the row-level datasets, each request logged." in page
     # Never shown again: not on the change page, not in the list.
     for url in (reverse("admin:research_apikey_change", args=[key.pk]), reverse("admin:research_apikey_changelist")):
         assert raw not in charlie_client.get(url).content.decode()

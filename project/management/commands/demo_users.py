@@ -25,7 +25,13 @@ DEMO_USERS = [
 ]
 
 # The researcher's demo API key: the raw key is shown once, so each run revokes the last one and makes a new one.
-DEMO_KEY_NAME = "demo researcher (HRJ, SRO)"
+DEMO_KEY_NAME = "demo researcher (HRJ, SRO)"  # the keys made before each tier had its own name
+
+
+def demo_key_name(tier: str) -> str:
+    return f"demo researcher, {tier} tier (HRJ, SRO)"
+
+
 # HRJ's demo integration key (a hospital system posting answers over FHIR), replaced on each run as well.
 DEMO_INTEGRATION_KEY_NAME = "demo hospital system (HRJ)"
 
@@ -88,9 +94,14 @@ class Command(BaseCommand):
 
         from django.utils import timezone
 
-        for old in ApiKey.objects.filter(name=DEMO_KEY_NAME, tier=tier, revoked_at__isnull=True):
+        names = [DEMO_KEY_NAME, demo_key_name(tier)]
+        for old in ApiKey.objects.filter(name__in=names, tier=tier, revoked_at__isnull=True):
             api_key_revoke(key=old)
         _, raw_key = api_key_create(
-            name=DEMO_KEY_NAME, sites=sites, tier=tier, expires_at=timezone.now() + timedelta(days=30), created_by=by
+            name=demo_key_name(tier),
+            sites=sites,
+            tier=tier,
+            expires_at=timezone.now() + timedelta(days=30),
+            created_by=by,
         )
         return raw_key
