@@ -258,14 +258,17 @@ def follow_ups_schedule_bulk(*, episodes: Iterable[TreatmentEpisode], today: dat
 
 @transaction.atomic
 def follow_ups_withdraw(*, patient: Patient, why: str = "consent withdrawn") -> int:
-    """Withdrawal of consent (or a decline) closes every unfinished follow-up of the patient at once."""
-    closed = 0
+    """Withdrawal of consent (or a decline) closes every unfinished follow-up of the patient at once, and the
+    emails and texts still waiting for them are cancelled then (the outbox shows it at once)."""
+    closed = []
     for fu in FollowUp.objects.select_for_update().filter(episode__patient=patient, status__in=FollowUp.UNFINISHED):
         fu.status = FollowUpStatus.WITHDRAWN
         fu._change_reason = why
         fu.save(update_fields=["status", "updated_at"])
-        closed += 1
-    return closed
+        closed.append(fu)
+    if closed:
+        contact_after_schedule(follow_ups=closed)
+    return len(closed)
 
 
 @transaction.atomic
