@@ -34,7 +34,7 @@ from outcomes.models import EnteredVia, FollowUp, FollowUpStatus, Mode, Response
 from outcomes.services import response_submit
 from registry import clock
 from registry.models import Patient, Site, TreatmentEpisode
-from research import deid
+from research import deid, kanon
 from research.access import research_queryset
 from research.models import ApiKey
 from research.services import pseudonyms_assign
@@ -324,7 +324,7 @@ def bulk_export_start(*, key: ApiKey, request_url: str, types: Iterable[str] = E
 def _research_patients(key: ApiKey) -> Iterator[dict[str, Any]]:
     """A Patient per released subject, carrying only the pseudonym (no sex, age or site: those are the
     episodes', in the Observations' extensions they do not need)."""
-    rows = deid.TREATMENTS.annotate(research_queryset(TreatmentEpisode, key))
+    rows = deid.TREATMENTS.annotate(kanon.release_for_key(key).withhold(research_queryset(TreatmentEpisode, key)))
     subject = deid.TREATMENTS.column("subject_id").alias
     seen = rows.values_list(subject, flat=True).order_by(subject).distinct()
     for pseudonym in seen.iterator(chunk_size=ITERATOR_CHUNK):
@@ -339,7 +339,7 @@ def _research_observations(key: ApiKey) -> Iterator[dict[str, Any]]:
     """An Observation per released score row (research.deid.SCORES): pseudonymous subject, no calendar date; the
     day from the index date is the extension `days-from-index` (valueInteger), as the CSV's days_from_index."""
     dataset = deid.SCORES
-    rows = dataset.rows(dataset.annotate(research_queryset(Score, key)))
+    rows = dataset.rows(dataset.annotate(kanon.release_for_key(key).withhold(research_queryset(Score, key))))
     a = {c.name: c.alias for c in dataset.columns}
     for row in rows.iterator(chunk_size=ITERATOR_CHUNK):
         instrument, score_key = row[a["instrument"]], row[a["key"]]

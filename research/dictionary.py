@@ -33,7 +33,8 @@ RULES = [
     "k-anonymity: site, sex, age band and BMI band are the quasi-identifiers. Every combination of them in a "
     "site's release holds at least k subjects (k of the site's policy), counted over everything the site releases; "
     "where one would hold fewer, sex, age or BMI are blanked (empty) and the row's qi_suppressed names them. Treat "
-    "a blanked value as missing, not as a category.",
+    "a blanked value as missing, not as a category. A site that holds fewer than k subjects is withheld: none of "
+    "its rows are released until it holds k (its subjects still count in the summaries).",
     "Names, emails, phone numbers, addresses, birth dates, record numbers, calendar dates and free text are never "
     "released.",
     "Only patients who consent to research use are included; a patient who has withdrawn consent is excluded "

@@ -28,8 +28,10 @@ pool (site only) holds fewer than k subjects, the smallest of the remaining grou
 join it whole until it holds k. Blanked values are released empty (null), and the row's `qi_suppressed` column
 names them (`age;bmi`), as `items_missing` names unanswered items: empty means nothing was blanked, so an empty
 `bmi_band` with an empty `qi_suppressed` is a BMI that was never recorded. A site whose whole release holds fewer
-than k subjects cannot be k-anonymous by blanking values: its rows carry site only, and `research_kanon` reports
-the site and exits non-zero.
+than k subjects cannot be k-anonymous by blanking values (its rows would carry the site only, one class under
+k): none of its rows are released, in any row dataset, the FHIR export included, until it holds k subjects
+(`Release.withhold`); `research_kanon` names it. Aggregates still count its subjects (their own small-cell
+suppression and cell-key perturbation protect them).
 
 The decisions are a function of the banded combinations, so the SQL of every dataset applies them in the database
 (a CASE on the row's combination key): the JSON pages, the CSV (Python writer and PostgreSQL COPY), the labelled
@@ -292,8 +294,15 @@ class SiteRelease:
         return out
 
     @property
+    def withheld(self) -> bool:
+        """Fewer than k subjects in the whole release: no blanking can make it k-anonymous, so none of its rows
+        are released (a site with none yet included: a row added between the count and the read stays out)."""
+        return self.subjects < self.policy.k
+
+    @property
     def meets_k(self) -> bool:
-        return all(n >= self.policy.k for n in self.classes_after().values())
+        """Every class it releases holds k subjects (a withheld site releases none)."""
+        return self.withheld or all(n >= self.policy.k for n in self.classes_after().values())
 
 
 def greedy_order(combos: Iterable[Combo]) -> tuple[str, ...]:
@@ -353,6 +362,17 @@ class Release:
     column for rows whose episode is reached by the lookup prefix `ep`."""
 
     sites: dict[int, SiteRelease]
+
+    @property
+    def withheld_site_ids(self) -> list[int]:
+        return sorted(sid for sid, site in self.sites.items() if site.withheld)
+
+    def withhold(self, queryset: models.QuerySet) -> models.QuerySet:
+        """`queryset` (research rows of any patient-level model) without the rows of the sites withheld."""
+        withheld = self.withheld_site_ids
+        if not withheld:
+            return queryset
+        return queryset.exclude(**{f"{queryset.model.SITE_PATH}_id__in": withheld})
 
     def _when(self, ep: str, site: SiteRelease, combos: list[Combo], then: Any) -> When | None:
         if not combos:

@@ -258,9 +258,11 @@ class DatasetViewSet(ResearchAPIMixin, mixins.ListModelMixin, viewsets.GenericVi
         return self.dataset.order_by
 
     def get_queryset(self) -> models.QuerySet:
-        # Quasi-identifiers banded and blanked over the key's whole release (research/kanon.py).
+        # Quasi-identifiers banded and blanked over the key's whole release, and a site under k withheld
+        # (research/kanon.py).
         release = kanon.release_for_key(self.request.auth)
-        return self.dataset.annotate(research_queryset(self.dataset.model, self.request.auth), release)
+        rows = release.withhold(research_queryset(self.dataset.model, self.request.auth))
+        return self.dataset.annotate(rows, release)
 
     def decorate(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return rows

@@ -12,6 +12,7 @@ from django.test import Client
 from interop import services, tasks
 from interop.models import BulkExport
 from outcomes.models import Score
+from registry.models import ReleasePolicy
 from tests.interop.conftest import bulk_export, validate
 from tests.research.conftest import cohort, episode_id, key_a, key_ab, subject_id  # noqa: F401 - fixtures
 
@@ -48,6 +49,15 @@ def test_a_key_for_site_a_exports_nothing_of_site_b(cohort, key_a):  # noqa: F81
     files = bulk_export(Client(), key_a, _type="Patient")
     assert set(files) == {"Patient"}
     assert {p["id"] for p in files["Patient"]} == {subject_id(p) for p in cohort.patients if p.site.code == "SITEA"}
+
+
+def test_a_site_under_k_is_withheld_from_the_export(cohort, key_ab, site_b):  # noqa: F811
+    ReleasePolicy.objects.filter(site=site_b).update(k=5)  # site B's two subjects are fewer than k (research/kanon.py)
+    files = bulk_export(Client(), key_ab)
+    assert {p["id"] for p in files["Patient"]} == {subject_id(p) for p in cohort.patients if p.site.code == "SITEA"}
+    withheld = {episode_id(e) for e in cohort.episodes if e.patient.site.code == "SITEB"}
+    episodes = {e.get("valueString") for o in files["Observation"] for e in o["extension"]}
+    assert withheld and episodes and not withheld & episodes
 
 
 def test_kickoff_queues_the_task_and_refuses_what_it_cannot_do(key_ab, django_capture_on_commit_callbacks):  # noqa: F811

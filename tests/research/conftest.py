@@ -16,7 +16,7 @@ from django.test import Client
 
 import scoring
 from outcomes.models import FollowUp, Response, Score
-from registry.models import Patient, TreatmentEpisode
+from registry.models import Patient, ReleasePolicy, TreatmentEpisode
 from research.services import api_key_create
 from tests import factories
 
@@ -83,13 +83,29 @@ class ApiClient:
         return "\n".join(parts)
 
 
+def release_at_small_k(*sites: Any, k: int = 2) -> None:
+    """The test cohorts hold a few subjects a site: under the default k=5 every site would be withheld from the
+    row datasets (research/kanon.py), so the sites the test keys read release at k=2, the smallest k a policy
+    allows. The k-anonymity tests set the policies they test."""
+    for site in sites:
+        ReleasePolicy.objects.update_or_create(site=site, defaults={"k": k})
+
+
+def second_subject(site: Any, **episode: Any) -> TreatmentEpisode:
+    """Another subject, with a knee treatment, at `site`: a site's rows are released only once it holds k subjects
+    (k=2 for the test keys, release_at_small_k), so a test about one patient's rows gives the site a second."""
+    return make_episode(make_patient(site, given_name="Second", family_name="Subject"), **episode)
+
+
 @pytest.fixture
 def key_a(site_a) -> str:
+    release_at_small_k(site_a)
     return api_key_create(name="Study at A", sites=[site_a], tier="rows")[1]
 
 
 @pytest.fixture
 def key_ab(site_a, site_b) -> str:
+    release_at_small_k(site_a, site_b)
     return api_key_create(name="Study at A and B", sites=[site_a, site_b], tier="rows")[1]
 
 

@@ -15,7 +15,7 @@ from django.urls import reverse
 from registry.models import Administration, TreatmentEpisode
 from tests import factories
 from tests.registry.test_validation import VALID_ADMINISTRATION, VALID_EPISODE, _saved, add_row, form_data
-from tests.research.conftest import episode_id, make_episode, make_patient
+from tests.research.conftest import episode_id, make_episode, make_patient, second_subject
 
 pytestmark = pytest.mark.django_db
 
@@ -113,6 +113,7 @@ def test_the_migration_fills_the_copy_of_every_existing_episode(patient_a):
 
 
 def test_researchers_see_the_first_administration_and_filter_on_it(api_a, site_a):
+    second_subject(site_a, product="prp", dose=None)  # a site's rows are released from k subjects (k=2 here)
     episode = make_episode(make_patient(site_a), product="bmac", dose=Decimal("30.0"))
     pid = episode_id(episode)
     row = api_a.get(f"/api/v1/treatments/{pid}/").json()

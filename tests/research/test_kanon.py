@@ -15,7 +15,7 @@ from django.core.management.base import CommandError
 
 from registry.models import ReleasePolicy
 from research.services import api_key_create
-from tests.research.conftest import TODAY, make_episode, make_patient
+from tests.research.conftest import TODAY, episode_id, make_episode, make_patient
 
 pytestmark = pytest.mark.django_db
 
@@ -58,6 +58,12 @@ def build(site, people):
         patient = make_patient(site, sex=sex, date_of_birth=born_aged(age))
         for n in range(episodes):
             make_episode(patient, side=("right", "left")[n], bmi=bmi, index_days_ago=INDEX_DAYS_AGO)
+
+
+@pytest.fixture
+def key_ab(site_a, site_b) -> str:
+    """The conftest's key over A and B, with both sites on the default policy (k=5), which this module tests."""
+    return api_key_create(name="Study at A and B", sites=[site_a, site_b], tier="rows")[1]
 
 
 @pytest.fixture
@@ -196,22 +202,54 @@ def run(*args, capsys):
     return out.getvalue(), err.getvalue(), code
 
 
-def test_a_site_below_k_releases_site_only_and_the_command_says_so(api_ab, site_a, unique_cohort, capsys):
+def test_a_site_below_k_is_withheld_from_every_row_dataset_until_it_holds_k(api_ab, site_a, unique_cohort, capsys):
+    """A site of fewer than k subjects cannot be made k-anonymous by blanking (its rows, site only, would be one
+    class under k): none of its rows leave, in any dataset or format, and the command names it."""
     from registry.models import Site
+    from tests import factories
+    from tests.research.conftest import ApiClient, add_scores
+    from tests.research.test_research_deid import LISTS
 
-    tiny = make_patient(Site.objects.create(code="TINY", name="Tiny", contact_email="t@example.test"), sex="male")
-    make_episode(tiny)
+    tiny = Site.objects.create(code="TINY", name="Tiny", contact_email="t@example.test")
+    episodes = []
+    for n in range(4):  # 4 subjects, k=5; one treated on both knees
+        patient = make_patient(tiny, sex=("male", "female")[n % 2])
+        for side in ("right", "left")[: 2 if n == 0 else 1]:
+            episode = make_episode(patient, side=side)
+            add_scores(episode, "baseline", "vas", {"vas_mm": 60.0})
+            episodes.append(episode)
+    factories.AdverseEventFactory(episode=episodes[0])
+    factories.SurgeryFactory(episode=episodes[1])
+    api = ApiClient(api_ab.client, api_key_create(name="Tiny", sites=[tiny], tier="rows")[1])
+    policy = ReleasePolicy.objects.create(site=tiny, k=4)  # 4 subjects hold k=4: every dataset has rows
+    released = {path: api.all_pages(path) for path in LISTS}
+    assert all(released.values()) and {r["site"] for rows in released.values() for r in rows} == {"TINY"}
+
+    policy.k = 5
+    policy.save()
     out, err, code = run("--sites", "TINY,SITEA", capsys=capsys)
-    assert code == 1
-    assert "TINY: k=5" in out and "subjects 1, rows 1" in out and "released 1" in out
-    assert "TINY holds 1 subject, fewer than k=5" in err
-    key = api_key_create(name="Tiny", sites=[tiny.site], tier="rows")[1]
-    from tests.research.conftest import ApiClient
+    assert (code, err) == (0, "")
+    assert "TINY: k=5" in out and "subjects 4, rows 5: fewer than k=5 subjects, so WITHHELD" in out
+    assert "Withheld (fewer than k subjects): TINY." in out
+    assert "SITEA: k=5" in out and "smallest class: exact values 1, banded 1, released 6" in out
+    for path in LISTS:
+        assert api.all_pages(path) == [], path
+        assert api.csv(path) == [], path
+        for fmt in ("sav", "dta"):
+            assert "TINY" not in api.labelled_text(path, fmt), (path, fmt)
+    assert api.get(f"/api/v1/treatments/{episode_id(episodes[0])}/").status_code == 404
+    # Aggregates still count its subjects: their small-cell suppression protects them.
+    summary = api.json("/api/v1/summaries/scores/", instrument="vas", key="vas_mm", group_by="site")
+    assert "TINY" in str(summary)
 
-    rows = ApiClient(api_ab.client, key).all_pages("/api/v1/treatments/")
-    assert [(r["site"], r["sex"], r["age_band"], r["bmi_band"], r["qi_suppressed"]) for r in rows] == [
-        ("TINY", None, None, None, "sex;age;bmi")
-    ]
+    # The fifth subject: the site holds k, and its rows leave, without sex (a class of 3 women and one of 2 men,
+    # all of one age and BMI band).
+    make_episode(make_patient(tiny, sex="female"))
+    out, err, code = run("--sites", "TINY", capsys=capsys)
+    assert code == 0 and "WITHHELD" not in out and "Withheld" not in out
+    rows = [r for r in api.all_pages("/api/v1/treatments/") if r["site"] == "TINY"]
+    assert len(rows) == 6 and {r["qi_suppressed"] for r in rows} == {"sex"}
+    assert min(classes(rows).values()) >= 5
 
 
 def test_the_command_reports_each_sites_policy_and_classes(key_ab, unique_cohort, capsys):

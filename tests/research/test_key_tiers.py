@@ -12,7 +12,14 @@ from django.urls import reverse
 
 from research.models import ApiKey, RowRequest
 from research.services import api_key_create
-from tests.research.conftest import ApiClient, add_scores, make_episode, make_patient
+from tests.research.conftest import (
+    ApiClient,
+    add_scores,
+    make_episode,
+    make_patient,
+    release_at_small_k,
+    second_subject,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -41,6 +48,7 @@ AGGREGATE_REQUESTS = [
 
 @pytest.fixture
 def one_episode(site_a):
+    second_subject(site_a)  # a site's rows are released from k subjects (k=2 here)
     episode = make_episode(make_patient(site_a))
     add_scores(episode, "baseline", "koos", {"pain": 50.0})
     return episode
@@ -49,6 +57,7 @@ def one_episode(site_a):
 def _keys(site_a) -> tuple[ApiClient, ApiClient, str, str]:
     from django.test import Client
 
+    release_at_small_k(site_a)
     summary_raw = api_key_create(name="summary", sites=[site_a])[1]  # the default tier
     rows_raw = api_key_create(name="rows", sites=[site_a], tier="rows")[1]
     return ApiClient(Client(), summary_raw), ApiClient(Client(), rows_raw), summary_raw, rows_raw
@@ -105,7 +114,7 @@ def test_row_requests_are_logged_without_the_key_and_summaries_are_not(site_a, o
     rows.get("/api/v1/treatments/", note=rows_raw)  # a key pasted into the query (400: unknown parameter)
     logged = list(RowRequest.objects.order_by("id").values_list("key__tier", "path", "query", "status", "rows"))
     assert logged == [
-        ("rows", "/api/v1/treatments/", "page_size=5", 200, 1),
+        ("rows", "/api/v1/treatments/", "page_size=5", 200, 2),
         ("rows", "/api/v1/scores/", "format=csv&instrument=koos", 200, None),
         ("summary", "/api/v1/treatments/", "", 403, None),
         ("rows", "/api/v1/treatments/", "note=rk_***", 400, None),

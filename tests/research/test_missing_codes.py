@@ -9,12 +9,14 @@ import pytest
 from outcomes import services
 from tests import factories
 from tests.outcomes.conftest import all_items
+from tests.research.conftest import second_subject
 
 pytestmark = pytest.mark.django_db
 
 
 def test_scores_csv_and_json_carry_the_missing_codes_in_their_own_column(api_a, site_a, patient_a):
     alice = factories.staff_user("alice", site_a)
+    second_subject(site_a, joint="hip")  # a site's rows are released from k subjects (k=2 here)
     episode = factories.EpisodeFactory(
         patient=patient_a, joint="knee", index_date=factories.date.today() - timedelta(days=100)
     )

@@ -19,7 +19,7 @@ from research.access import research_queryset
 from research.dbrouter import REPLICA, ResearchReplicaRouter
 from research.models import ApiKey, EpisodePseudonym, SubjectPseudonym
 from research.services import pseudonyms_assign
-from tests.research.conftest import make_episode, make_patient
+from tests.research.conftest import make_episode, make_patient, second_subject
 
 # "__all__": the test case is built after the module fixture below has added the alias, so it may use it.
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
@@ -65,30 +65,33 @@ def _as_if_imported_without_pseudonyms() -> None:
 
 def test_research_reads_go_to_the_replica_and_writes_to_the_primary(replica, api_a, site_a):
     make_episode(make_patient(site_a))
+    second_subject(site_a)  # a site's rows are released from k subjects (k=2 here)
     _as_if_imported_without_pseudonyms()  # their pseudonyms are written during the request
     with CaptureQueriesContext(connections["default"]) as on_primary, CaptureQueriesContext(replica) as on_replica:
         rows = api_a.all_pages("/api/v1/treatments/")
-    assert len(rows) == 1 and rows[0]["subject_id"]
+    assert len(rows) == 2 and all(r["subject_id"] for r in rows)
     assert _touches(on_replica, RELEASE_RULE)  # the released rows were read on the replica ...
     assert not _touches(on_primary, RELEASE_RULE)  # ... and not on the primary
     assert _touches(on_primary, "INSERT")  # where the pseudonyms were written (the replica is read-only)
-    assert SubjectPseudonym.objects.count() == 1
+    assert SubjectPseudonym.objects.count() == 2
 
 
 def test_a_streamed_csv_export_reads_from_the_replica(replica, api_a, site_a):
     make_episode(make_patient(site_a))
+    second_subject(site_a)  # a site's rows are released from k subjects (k=2 here)
     with CaptureQueriesContext(connections["default"]) as on_primary:
         response = api_a.get("/api/v1/treatments/", format="csv")
         assert response.status_code == 200
         replica.close()  # whatever the view did before streaming: the rows must be read while streaming
         body = b"".join(response.streaming_content).decode()
-    assert len(body.strip().splitlines()) == 2  # header and the one episode
+    assert len(body.strip().splitlines()) == 3  # header and the two episodes
     assert replica.connection is not None  # streaming opened the replica again (COPY is not in query logs)
     assert not _touches(on_primary, RELEASE_RULE)
 
 
 def test_summaries_read_from_the_replica(replica, api_a, site_a):
     make_episode(make_patient(site_a))
+    second_subject(site_a)  # a site's rows are released from k subjects (k=2 here)
     with CaptureQueriesContext(connections["default"]) as on_primary, CaptureQueriesContext(replica) as on_replica:
         response = api_a.get("/api/v1/summaries/arthroplasty/")
     assert response.status_code == 200, response.content[:300]
@@ -98,6 +101,7 @@ def test_summaries_read_from_the_replica(replica, api_a, site_a):
 
 def test_staff_pages_and_reads_after_a_research_request_use_the_primary(replica, api_a, site_a, client, alice):
     make_episode(make_patient(site_a))
+    second_subject(site_a)  # a site's rows are released from k subjects (k=2 here)
     api_a.all_pages("/api/v1/treatments/")
     assert Patient.objects.all().db == "default"  # the research request did not leave its routing behind
     client.force_login(alice)
@@ -108,13 +112,14 @@ def test_staff_pages_and_reads_after_a_research_request_use_the_primary(replica,
 
 def test_with_a_replica_no_row_is_released_before_its_pseudonyms_reached_it(replica, site_a, key_a):
     episode = make_episode(make_patient(site_a))
+    second = second_subject(site_a)
     _as_if_imported_without_pseudonyms()
     key = ApiKey.objects.get()
     assert not research_queryset(Patient, key).exists()  # no pseudonym yet (or not yet on the replica)
     assert not research_queryset(TreatmentEpisode, key).exists()
     pseudonyms_assign()
-    assert list(research_queryset(TreatmentEpisode, key)) == [episode]
-    assert research_queryset(Patient, key).count() == 1
+    assert set(research_queryset(TreatmentEpisode, key)) == {episode, second}
+    assert research_queryset(Patient, key).count() == 2
 
 
 def test_without_a_replica_the_router_routes_nothing(monkeypatch):

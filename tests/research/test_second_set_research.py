@@ -10,7 +10,7 @@ import scoring
 from outcomes import services
 from outcomes.models import FollowUp, OutcomePlan, OutcomePlanItem
 from research import deid
-from tests.research.conftest import make_episode, make_patient
+from tests.research.conftest import make_episode, make_patient, second_subject
 
 pytestmark = pytest.mark.django_db
 
@@ -36,6 +36,7 @@ def answered(site_a):
         OutcomePlanItem.objects.bulk_create(
             [OutcomePlanItem(plan=plan, timepoint="m3", instrument=i) for i in instruments]
         )
+    second_subject(site_a, joint="spine")  # a site's rows are released from k subjects (k=2 here)
     patient = make_patient(site_a, given_name="Ottoline", family_name="Wetherby")
     for joint, instruments in (("knee", KNEE), ("hip", ("hoos",))):
         episode = make_episode(patient, joint=joint, index_days_ago=90)

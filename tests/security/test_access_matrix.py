@@ -389,9 +389,14 @@ def test_admin_site_pages_by_persona(world):
     assert world["clients"]["anonymous"].get("/admin/registry/").status_code == 302
 
 
-def test_research_api_by_persona(world):
+def test_research_api_by_persona(world, site_a):
     objects = world["objects"]
     from research.models import EpisodePseudonym
+    from tests.research.conftest import release_at_small_k, second_subject
+
+    # A site's rows are released once it holds k subjects (research/kanon.py): site A gets a second, at k=2.
+    release_at_small_k(site_a)
+    second_subject(site_a)
 
     ids = {k: EpisodePseudonym.objects.filter(episode=objects[k]["registry.treatmentepisode"]).first() for k in "AB"}
     lists = [route for route, name in routes() if name and name.startswith("research-") and "detail" not in name]
@@ -413,7 +418,7 @@ def test_research_api_by_persona(world):
     assert world["clients"]["researcher_a"].get(detail.format("E-0000000000")).status_code == 404
     scores = world["clients"]["researcher_a"].get("/api/v1/scores/?format=csv")
     body = b"".join(scores.streaming_content) if scores.streaming else scores.content
-    assert b"SITEB" not in body
+    assert b"SITEA" in body and b"SITEB" not in body
 
 
 def test_patient_pages_by_persona(world):

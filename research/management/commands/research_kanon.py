@@ -1,7 +1,8 @@
 """`manage.py research_kanon [--key PREFIX | --sites CODE,...] [--k N]`: the k-anonymity of the current research
 release (research/kanon.py), per site: its policy, subjects and rows, the smallest equivalence class with exact
-values, after banding and as released, the classes under k, and the values blanked per quasi-identifier. Exits
-non-zero, saying why, on a bad argument or when a site's release cannot hold k (fewer than k subjects)."""
+values, after banding and as released, the classes under k, and the values blanked per quasi-identifier; a site of
+fewer than k subjects is withheld (none of its rows are released) and named. Exits non-zero, saying why, on a bad
+argument or if a released class held fewer than k subjects (a bug: the suppression never releases one)."""
 
 from __future__ import annotations
 
@@ -45,7 +46,7 @@ def _exact_classes(site_ids: list[int]) -> dict[int, dict[tuple[Any, ...], set[i
 
 
 class Command(BaseCommand):
-    help = "Report the k-anonymity of the research release, per site (exits 1 if it cannot hold k)."
+    help = "Report the k-anonymity of the research release, per site, and the sites withheld as under k."
 
     def add_arguments(self, parser: CommandParser) -> None:
         which = parser.add_mutually_exclusive_group()
@@ -68,6 +69,13 @@ class Command(BaseCommand):
             raw = [len(s) for s in exact[site.site_id].values()]
             blanked = site.suppressed_values()
             self.stdout.write(f"{site.code}: {site.policy.describe()}")
+            if site.withheld:
+                self.stdout.write(
+                    f"  subjects {site.subjects}, rows {site.episodes}: fewer than k={k} subjects, so WITHHELD: none "
+                    "of its rows are released (no blanking can make a site's only class hold k); they are released "
+                    f"once it holds {k}"
+                )
+                continue
             self.stdout.write(
                 f"  subjects {site.subjects}, rows {site.episodes}; QIs blanked in the order {', '.join(site.order)}"
             )
@@ -90,14 +98,13 @@ class Command(BaseCommand):
             f"Decided in {elapsed * 1000:.0f} ms for {sum(s.episodes for s in release.sites.values())} rows."
         )
         if below:
+            # The suppression guarantees k for a site it releases: reaching this is a bug, never a policy choice.
             raise CommandError(
-                "; ".join(
-                    f"{s.code} holds {s.subjects} subject{'s' if s.subjects != 1 else ''}, fewer than k={s.policy.k}: "
-                    "its rows carry the site only and still form a class under k (release none of it, or wait "
-                    "until it holds k)"
-                    for s in below
-                )
+                "; ".join(f"{s.code} releases a class of fewer than k={s.policy.k} subjects" for s in below)
             )
+        withheld = [s.code for s in sorted(release.sites.values(), key=lambda s: s.code) if s.withheld]
+        if withheld:
+            self.stdout.write(f"Withheld (fewer than k subjects): {', '.join(withheld)}.")
         self.stdout.write("Every released combination holds at least k subjects.")
 
     def _sites(self, options: dict[str, Any]) -> list[int]:
