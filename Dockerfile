@@ -5,9 +5,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_
 WORKDIR /app
 
 RUN useradd --create-home --uid 10001 registry
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md LICENSE ./
+COPY project ./project
 COPY registry ./registry
 COPY outcomes ./outcomes
+COPY research ./research
+COPY interop ./interop
 COPY scoring ./scoring
 COPY manage.py ./
 RUN pip install .
