@@ -51,6 +51,7 @@ def test_the_specs_example():
         ((40, 20.1), False),  # 19.9 points
         ((100, 50), True),
         ((30, 15), False),  # 50% but only 15 points
+        ((38, 19), False),  # 50% but 19 points: 20 is the floor, not 19
         ((60, 40), False),  # 20 points but only 33%
         ((Decimal("40.2"), Decimal("20.1")), True),  # exactly 50%, 20.1 points
     ],
@@ -67,6 +68,7 @@ def test_high_improvement_needs_50_percent_and_20_points_inclusive(pain, high):
         ((50, 40.1), False),
         ((40.3, 30.3), True),  # exactly 10 points: 40.3 - 30.3 is not 9.999999999999996 here
         ((80, 70), False),  # 10 points but 12.5%
+        ((55, 45), False),  # 10 points but 18.2%: 20% is the floor, not a sixth
         ((40, 32), False),  # 20% but 8 points
         ((Fraction(100, 3), Fraction(70, 3)), True),  # exactly 10 points (30%) between thirds
         ((Fraction(100, 3), Fraction(701, 30)), False),  # 9.9666... points
@@ -106,6 +108,7 @@ def test_worsening_is_not_improvement():
         ((50, 50), (50, 50), (None, None), False),  # nothing improved: the global cannot make two
         ((50, 25), (50, 50), (None, None), True),  # high pain alone
         ((50, 50), (50, 25), (50, 60), True),  # high function alone, whatever the global
+        ((50, 40), (50, 40), (50, 40), True),  # all three: "at least two", not "exactly two"
     ],
 )
 def test_responder_combines_the_criteria(pain, function, global_, expected):
@@ -124,10 +127,11 @@ def test_a_missing_pain_or_function_value_is_an_error(name):
         omeract_oarsi_responder(**{**values, name: None})
 
 
-@pytest.mark.parametrize("global_", [(50, None), (None, 50)])
-def test_a_global_at_one_time_point_only_is_an_error(global_):
-    with pytest.raises(ScoringError, match="global"):
+@pytest.mark.parametrize(("global_", "given"), [((50, None), "global_baseline"), ((None, 50), "global_followup")])
+def test_a_global_at_one_time_point_only_is_an_error_naming_the_one_given(global_, given):
+    with pytest.raises(ScoringError) as refused:
         responder(global_=global_)
+    assert str(refused.value) == f"omeract_oarsi_responder: {given} is given without the other global value"
 
 
 @pytest.mark.parametrize("bad", [-0.1, 100.1, 101, -1, math.nan, math.inf, True, "50", "", [50]])
