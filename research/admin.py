@@ -128,8 +128,13 @@ class ApiKeyAdmin(RegistryAdminOnly, admin.ModelAdmin):
             "opts": self.model._meta,
             "key": key,
             "raw_key": raw_key,
-            "key_tier_help": ApiKey._meta.get_field("tier").help_text,
-            "site_codes": self.site_codes(key),
+            "site_names": ", ".join(f"{s.code} ({s.name})" for s in sorted(key.sites.all(), key=lambda s: s.code)),
+            # What the key can be tried on: a summary key is refused rows (403), so it gets a summary.
+            "example_path": (
+                "/api/v1/scores/?instrument=koos&format=csv"
+                if key.reads_rows
+                else "/api/v1/summaries/scores/?instrument=koos&key=pain"
+            ),
         }
         response = TemplateResponse(request, "admin/research/apikey/created.html", context)
         response["Cache-Control"] = "no-store"

@@ -4,6 +4,7 @@ expiry, revocation and last use; a key reads only and never reaches the admin.""
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import timedelta
 
 import pytest
@@ -96,21 +97,31 @@ def test_a_staff_session_does_not_open_the_research_api(alice_client, charlie_cl
         assert response.status_code == 401 and response["WWW-Authenticate"] == "Token"
 
 
-def test_the_administrator_creates_a_key_in_the_admin_and_sees_it_once(charlie_client, site_a, site_b):
+@pytest.mark.parametrize("tier", ["rows", "summary"])
+def test_the_administrator_creates_a_key_in_the_admin_and_sees_it_once(client, charlie_client, site_a, site_b, tier):
     response = charlie_client.post(
         reverse("admin:research_apikey_add"),
-        {"name": "KOOS study", "tier": "rows", "sites": [site_a.pk], "expires_at_0": ""},
+        {"name": "KOOS study", "tier": tier, "sites": [site_a.pk], "expires_at_0": ""},
     )
     assert response.status_code == 200, response.content[:2000]
     key = ApiKey.objects.get(name="KOOS study")
     page = response.content.decode()
-    raw = page.split('id="raw-key"')[1].split(">")[1].split("<")[0]
+    raw = re.search(r'<input id="raw-key" type="text" readonly value="([^"]+)"', page).group(1)
     assert key.key_hash == hashlib.sha256(raw.encode()).hexdigest()
     assert list(key.sites.all()) == [site_a]
     assert key.created_by.username == "charlie"
-    # The page says what the key may read: its tier, in words.
-    assert "Tier: <strong>rows: aggregates and row-level data</strong>." in page
-    assert "Rows: also the row-level datasets, each request logged." in page
+    # The page names the sites, warns of no expiry, and says what this key's tier reads.
+    assert "reads the data of SITEA (Site A clinic), with no expiry: revoke it when the study ends." in page
+    assert f"Tier: <strong>{tier}</strong>." in page
+    if tier == "rows":
+        assert "every row-level dataset" in page and "Each row-level request is logged." in page
+        assert "A request for rows is refused" not in page
+    else:
+        assert "It reads aggregates only" in page and "A request for rows is refused (403)." in page
+        assert "every row-level dataset" not in page
+    # The command it offers works with this key (a summary key is offered a summary, never rows).
+    example = re.search(r'"https?://testserver(/api/v1/[^"]+)"', page).group(1).replace("&amp;", "&")
+    assert client.get(example, headers={"Authorization": f"Token {raw}"}).status_code == 200, example
     # Never shown again: not on the change page, not in the list.
     for url in (reverse("admin:research_apikey_change", args=[key.pk]), reverse("admin:research_apikey_changelist")):
         assert raw not in charlie_client.get(url).content.decode()
