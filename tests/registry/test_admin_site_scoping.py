@@ -180,6 +180,22 @@ def test_withdrawn_membership_removes_access(client, site_a, patient_a):
     assert response.status_code == 404  # the site is no longer theirs: its patients are not there for them
 
 
+def test_no_user_a_deactivated_user_or_an_anonymous_one_sees_any_site(alice, site_a, patient_a):
+    """The rule itself, whatever reaches it (a task, a report, a view): only an active, signed-in account with an
+    active membership sees a site. HTTP alone would not show it: Django signs a deactivated user's session out."""
+    from django.contrib.auth.models import AnonymousUser
+
+    from registry.access import sites_visible_to
+    from registry.models import Patient
+
+    assert list(sites_visible_to(alice)) == [site_a]
+    assert list(Patient.objects.visible_to(alice)) == [patient_a]
+    alice.is_active = False  # the membership stays active: only the account is switched off
+    for nobody in (None, AnonymousUser(), alice):
+        assert not sites_visible_to(nobody).exists(), nobody
+        assert not Patient.objects.visible_to(nobody).exists(), nobody
+
+
 def test_identity_never_shown_on_other_sites_changelist(alice_client, patient_b):
     response = alice_client.get(reverse("admin:registry_patient_changelist"))
     assert b"Bandicoot" not in response.content
