@@ -13,9 +13,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
+from django.utils import timezone
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
@@ -46,6 +47,28 @@ class RegistryAdminOnly:
         return False  # keys are revoked, not deleted: last use and revocation stay on record
 
 
+class KeyStatusFilter(admin.SimpleListFilter):
+    """Filter by the status the list shows (active, expired, revoked), as ApiKey.status decides it."""
+
+    title = _("status")
+    parameter_name = "status"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return list(KEY_STATUS.items())
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        value = self.value()
+        if value not in KEY_STATUS:
+            return queryset
+        if value == "revoked":
+            return queryset.filter(revoked_at__isnull=False)
+        now = timezone.now()
+        standing = queryset.filter(revoked_at__isnull=True)
+        if value == "expired":
+            return standing.filter(expires_at__lte=now)
+        return standing.filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+
+
 @admin.register(ApiKey)
 class ApiKeyAdmin(RegistryAdminOnly, admin.ModelAdmin):
     filter_horizontal = ["sites"]
@@ -60,7 +83,7 @@ class ApiKeyAdmin(RegistryAdminOnly, admin.ModelAdmin):
         "created_by",
         "created_at",
     ]
-    list_filter = ["tier", ("revoked_at", admin.EmptyFieldListFilter), "expires_at", "sites"]
+    list_filter = [KeyStatusFilter, "tier", "expires_at", "sites"]
     search_fields = ["name", "prefix"]
     list_select_related = ["created_by"]
     actions = ["revoke"]

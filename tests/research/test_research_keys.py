@@ -141,3 +141,21 @@ def test_site_staff_cannot_see_keys_or_pseudonyms(alice_client, site_a):
     api_key_create(name="Study", sites=[site_a], tier="rows")
     for name in ("apikey", "subjectpseudonym", "episodepseudonym"):
         assert alice_client.get(reverse(f"admin:research_{name}_changelist")).status_code == 403
+
+
+def test_the_key_list_filters_by_the_status_it_shows(charlie_client, site_a):
+    active = api_key_create(name="Active study", sites=[site_a], tier="rows")[0]
+    soon = timezone.now() + timedelta(minutes=1)
+    expired = api_key_create(name="Ended study", sites=[site_a], tier="rows", expires_at=soon)[0]
+    revoked = api_key_revoke(key=api_key_create(name="Withdrawn study", sites=[site_a], tier="rows")[0])
+    url = reverse("admin:research_apikey_changelist")
+    with time_machine.travel(soon + timedelta(seconds=1), tick=False):
+        page = charlie_client.get(url).content.decode()
+        assert "By status" in page and "revoked at" not in page.lower()  # the status, not a database column
+        for status, key in (("active", active), ("expired", expired), ("revoked", revoked)):
+            response = charlie_client.get(url, {"status": status})
+            listed = {k.pk for k in response.context["cl"].result_list}
+            assert listed == {key.pk}, status
+            assert {k.status for k in response.context["cl"].result_list} == {status}
+        unfiltered = charlie_client.get(url, {"status": "nonsense"})
+        assert unfiltered.status_code == 200 and len(unfiltered.context["cl"].result_list) == 3
