@@ -155,3 +155,25 @@ def test_a_key_for_site_b_only_lists_empty_at_site_a(client, site_b, cohort):
     assert api.get(f"/api/v1/treatments/{episode_id(a_only)}/").status_code == 404
     assert api.all_pages("/api/v1/scores/", site="SITEB", joint="knee")
     assert api.all_pages("/api/v1/adverse-events/") == []  # the only adverse event is at site A
+
+
+def test_age_at_index_is_computed_by_each_database_and_refused_by_an_unknown_one():
+    """PostgreSQL's age is AGE() (its months and days, never 365.25-day years); SQLite's is compared by month and
+    day; any other database fails loudly instead of computing an age some other way."""
+    from types import SimpleNamespace
+
+    from django.db import connection
+
+    from registry.models import TreatmentEpisode
+    from research.deid import CompletedYears, age_at_index
+
+    query = TreatmentEpisode.objects.annotate(age=age_at_index("")).query
+    compiler = query.get_compiler("default")
+    completed = query.annotations["age"].source_expressions[0]
+    assert isinstance(completed, CompletedYears)
+    sql, _ = completed.as_postgresql(compiler, connection)
+    assert sql.startswith("CAST(EXTRACT(YEAR FROM AGE(") and sql.endswith(")) AS INTEGER)")
+    sql, _ = completed.as_sqlite(compiler, connection)
+    assert "strftime('%%m-%%d'" in sql  # %% until the parameters are bound
+    with pytest.raises(NotImplementedError, match="not implemented for mysql"):
+        completed.as_sql(compiler, SimpleNamespace(vendor="mysql"))
