@@ -88,6 +88,13 @@ class ApiKeyAdmin(RegistryAdminOnly, admin.ModelAdmin):
     list_select_related = ["created_by"]
     actions = ["revoke"]
 
+    def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        field = super().formfield_for_manytomany(db_field, request, **kwargs)
+        if db_field.name == "sites" and field is not None:
+            # Not Django's "Hold down Control ...": the two-box chooser is not a multiple-select list.
+            field.help_text = _("The sites whose data the key reads.")
+        return field
+
     def get_readonly_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> list[str]:
         fixed = ["prefix", "status", "created_by", "created_at", "last_used_at", "revoked_at"]
         return fixed if obj is None else ["tier", *fixed]

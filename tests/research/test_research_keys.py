@@ -159,3 +159,9 @@ def test_the_key_list_filters_by_the_status_it_shows(charlie_client, site_a):
             assert {k.status for k in response.context["cl"].result_list} == {status}
         unfiltered = charlie_client.get(url, {"status": "nonsense"})
         assert unfiltered.status_code == 200 and len(unfiltered.context["cl"].result_list) == 3
+
+
+def test_the_add_form_says_what_the_sites_are_not_how_to_hold_control(charlie_client):
+    page = charlie_client.get(reverse("admin:research_apikey_add")).content.decode()
+    assert "The sites whose data the key reads." in page
+    assert "Hold down" not in page  # Django's hint for a multiple-select list; this is the two-box chooser
