@@ -118,6 +118,9 @@ def demo(argv: list[str]) -> int:
         print(f"\n  Open the registry at  http://127.0.0.1:{port}/admin/   (Ctrl-C stops the demo)\n", flush=True)
         return web.wait()
     except KeyboardInterrupt:
+        # Ctrl-C reaches every process of the terminal's group; the worker finishes its task first (seconds).
+        print(flush=True)  # past the ^C the terminal echoes
+        _say("stopping the demo: the web server, then the worker (it finishes its current task first) ...")
         return 0
     finally:
         if web.poll() is None:
@@ -132,6 +135,7 @@ def demo(argv: list[str]) -> int:
         except subprocess.TimeoutExpired:
             worker.kill()
         time.sleep(0.1)
+        _say("the demo has stopped; its data stays in var/ for the next start")
     return 0
 
 

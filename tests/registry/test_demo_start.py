@@ -58,13 +58,21 @@ def test_the_demo_prints_its_address_once_it_answers_and_little_else(tmp_path):
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as answer:
                     answered = answer.status == 200
                 break
+        # Ctrl-C, as a person stops it: SIGINT to the whole group, as a terminal sends it.
+        os.killpg(demo.pid, signal.SIGINT)
+        stopped_in = time.monotonic()
+        returncode = demo.wait(timeout=45)
+        stopped_in = time.monotonic() - stopped_in
+        lines += [line.rstrip() for line in demo.stdout.read().splitlines()]
     finally:
-        os.killpg(demo.pid, signal.SIGTERM)
-        try:
-            demo.wait(timeout=30)
-        except subprocess.TimeoutExpired:
+        if demo.poll() is None:
             os.killpg(demo.pid, signal.SIGKILL)
+            demo.wait(timeout=10)
     output = "\n".join(lines)
+    assert returncode == 0 and stopped_in < 45, (returncode, stopped_in, output)
+    assert "stopping the demo" in output and "the demo has stopped" in output, output
+    with pytest.raises(OSError):  # nothing answers on the port any more
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2)
     assert answered, output
     assert f"http://127.0.0.1:{port}/admin/" in output
     assert "coord.hrj" in output and "rk_" in output  # the logins and the researcher's key
