@@ -138,12 +138,20 @@ def _scores_table(fu: FollowUp) -> str:
                     line.value,
                     line.direction,
                     format_html(
-                        '{} <span class="{}">{}</span>',
+                        '{} <span class="{}">{}</span>{}',
                         line.change,
                         "crosses" if line.mcii_reached else "",
                         line.mcii,
+                        format_html(
+                            '{}<span class="{}">{}</span>',
+                            format_html("<br>") if line.change else "",
+                            "crosses" if line.pass_reached else "",
+                            line.pass_state,
+                        )
+                        if line.pass_state
+                        else "",
                     )
-                    if line.change
+                    if line.change or line.pass_state
                     else "",
                 )
                 for line in lines

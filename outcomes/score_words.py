@@ -1,5 +1,6 @@
 """Scores in words, for staff: each score with its instrument and scale in plain language, its range and which
-end is good, grouped by instrument, with the change since baseline and whether it reaches the MCII.
+end is good, grouped by instrument, with the change since baseline and whether it reaches the MCII, and whether
+the score is in the patient acceptable symptom state where a PASS is published for it.
 
 The score keys (``koos4_kanon``, ``function_0_100_inv``) stay in the research API and the data dictionary;
 people read the names here. Alternative forms of a score (raw sums, inverted or uncapped variants) are kept
@@ -11,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from django.utils.translation import gettext, gettext_lazy
+from django.utils.translation import gettext, gettext_lazy, pgettext
 
 import scoring
 from outcomes.models import FollowUp, Score, Timepoint
@@ -40,6 +41,8 @@ class ScoreLine:
     mcii: str = ""
     mcii_reached: bool | None = None
     improved: bool | None = None
+    pass_state: str = ""
+    pass_reached: bool | None = None
 
 
 @dataclass
@@ -140,6 +143,7 @@ def _line(instrument: str, output: scoring.Output, row: Score, base: Score | Non
     )
     if output.unit == "%":
         line.value += " %"
+    _acceptable_state(line, instrument, output.key, joint, row.value)
     if base is None or base.value is None or output.direction == "none":
         return line
     change = row.value - base.value
@@ -168,3 +172,26 @@ def _line(instrument: str, output: scoring.Output, row: Score, base: Score | Non
             else gettext("short of the MCII (%(size)s)") % {"size": size}
         )
     return line
+
+
+def _acceptable_state(line: ScoreLine, instrument: str, key: str, joint: str, value: float) -> None:
+    """Whether the score is in the patient acceptable symptom state, where a PASS is published for it at this
+    joint (scoring.pass_reached: inclusive), with the threshold's bound."""
+    try:
+        result = scoring.pass_reached(instrument, key, joint, value)
+    except (scoring.ScoringError, ValueError):
+        return
+    if result.reached is None or result.threshold is None:
+        return
+    limit = _number(float(result.threshold.value))
+    bound = (
+        pgettext("PASS bound", "%(n)s or more") % {"n": limit}
+        if result.threshold.better == "higher"
+        else pgettext("PASS bound", "%(n)s or less") % {"n": limit}
+    )
+    line.pass_reached = result.reached
+    line.pass_state = (
+        gettext("acceptable symptom state (PASS %(bound)s)") % {"bound": bound}
+        if result.reached
+        else gettext("short of the acceptable symptom state (PASS %(bound)s)") % {"bound": bound}
+    )

@@ -282,7 +282,8 @@ def _koos_jr(koos: Instrument) -> Instrument:
     items = _pick(
         koos,
         [("stiffness", ("S6",)), ("pain", ("P2", "P3", "P6", "P9")), ("adl", ("A3", "A5"))],
-        # LOINC (SCORING-2.md): panel 82324-5, items 82325-2 .. 82331-0, interval score 82332-8.
+        # LOINC (SCORING-2.md): panel 82324-5, items 82325-2 .. 82331-0, interval score 82332-8; confirmed
+        # against LOINC's display names in other stored sources (scoring/README.md).
         {"S6": "82325-2", "P2": "82326-0", "P3": "82327-8", "P6": "82328-6", "P9": "82329-4", "A3": "82330-2",
          "A5": "82331-0"},
     )  # fmt: skip
@@ -317,7 +318,8 @@ def _hoos_jr(hoos: Instrument) -> Instrument:
     items = _pick(
         hoos,
         [("pain", ("P5", "P10")), ("adl", ("A3", "A5", "A12", "A14"))],
-        # LOINC (SCORING-2.md): panel 82316-1, items 82317-9 .. 82322-9 in this order, interval score 82323-7.
+        # LOINC (SCORING-2.md): panel 82316-1, items 82317-9 .. 82322-9 in this order, interval score 82323-7;
+        # confirmed against LOINC's display names in other stored sources (scoring/README.md).
         {
             "P5": "82317-9",
             "P10": "82318-7",

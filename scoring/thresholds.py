@@ -1,6 +1,9 @@
 """Minimal clinically important improvement (MCII) and patient acceptable symptom state (PASS), as data.
 
-SCORING.md section 8 lists the thresholds; every flag computed here carries its threshold and citation, so a
+SCORING.md section 8 lists the first set's thresholds; the second set's (KOOS JR, HOOS JR, IKDC, Lysholm) are
+the published figures named below, each with the population it was measured in (SCORING-2.md names none: they
+were looked up in the sources cited, and an instrument without a published figure found has none here: KOOS-12,
+PROMIS Global Health, Tegner, EQ-5D-5L). Every flag computed here carries its threshold and citation, so a
 published figure can always say which definition it used. Comparisons are exact and inclusive: a change equal
 to the threshold reaches it.
 """
@@ -41,6 +44,24 @@ BERLINER_2015 = (
     "Berliner JL, Brodke DJ, Chan V, SooHoo NF, Bozic KJ. John Charnley Award: Preoperative "
     "patient-reported outcome measures predict clinically meaningful improvement in function after THA. "
     "Clin Orthop Relat Res 2016;474:321-9 (published online 2015)"
+)
+HUNG_2018 = (
+    "Hung M, Bounsanga J, Voss MW, Saltzman CL. Establishing minimum clinically important difference values for "
+    "the Patient-Reported Outcomes Measurement Information System Physical Function, hip disability and "
+    "osteoarthritis outcome score for joint reconstruction, and knee injury and osteoarthritis outcome score for "
+    "joint reconstruction in orthopaedics. World J Orthop 2018;9(3):41-49 (doi 10.5312/wjo.v9.i3.41)"
+)
+KUNZE_JR_SYMPTOM_STATE = (
+    "Kunze KN, Fontana MA, MacLean CH, Lyman S, McLawhorn AS. Defining the patient acceptable symptom state for "
+    "the HOOS JR and KOOS JR after primary total joint arthroplasty (ROC analysis, 2-year satisfaction anchor)"
+)
+URHAUSEN_2024 = (
+    "Urhausen AP et al. Orthop J Sports Med 2024;12(5):23259671241250025 (IKDC-SKF PASS by predictive modelling, "
+    "10 years after ACL injury)"
+)
+LYSHOLM_RBO_2023 = (
+    "Rev Bras Ortop 2023;58(1):79-84 (doi 10.1055/s-0042-1756330): minimal important change of the Lysholm score "
+    "6 months after ACL reconstruction, anchor-based, 59 patients"
 )
 MHHS_ARTHROSCOPY_2021 = "Arthroscopy 2021 (mHHS MCID of 8 points, as listed in SCORING.md section 8)"
 OSTELO_2008 = (
@@ -90,9 +111,14 @@ def _mcii(
     return Threshold("mcii", instrument, key, joint, Decimal(value), kind, better, population, citation)
 
 
+def _pass(instrument: str, key: str, joint: Joint, value: str, population: str, citation: str) -> Threshold:
+    # Every PASS of the second set is on a higher-is-better score: at or above the value is acceptable.
+    return Threshold("pass", instrument, key, joint, Decimal(value), "absolute", "higher", population, citation)
+
+
 _KOOS_MCII = {"pain": "15", "symptoms": "12.5", "adl": "15.5", "sport_rec": "17.5", "qol": "12.5"}
 
-#: Every threshold of SCORING.md section 8.
+#: Every threshold of SCORING.md section 8, then the second set's published figures.
 THRESHOLDS: tuple[Threshold, ...] = (
     # Tubach 2005: the MCII is a change; absolute and relative figures are two definitions of the same MCII.
     _mcii("vas", "vas_mm", "knee", "19.9", "absolute", "lower", "knee OA", TUBACH_2005_MCII),
@@ -120,6 +146,15 @@ THRESHOLDS: tuple[Threshold, ...] = (
     _mcii("vas", "vas_mm", "spine", "30", "relative", "lower", "low back pain", OSTELO_2008),
     _mcii("nrs", "nrs", "spine", "2", "absolute", "lower", "low back pain", OSTELO_2008),
     _mcii("nrs", "nrs", "spine", "30", "relative", "lower", "low back pain", OSTELO_2008),
+    # The second set. Hung 2018: the median of the anchor- and distribution-based MCIDs in 2,226 clinic patients
+    # with joint conditions ("18.0 for the HOOS JR, and 15.1 for the KOOS JR"); the ranges behind the medians are
+    # wide (ROC cut-offs 6.33-43.36 for HOOS JR, 2.21-8.16 for KOOS JR; scoring/README.md gives them).
+    _mcii("koos_jr", "interval", "knee", "15.1", "absolute", "higher", "joint conditions, clinic (median of methods)",
+          HUNG_2018),
+    _mcii("hoos_jr", "interval", "hip", "18.0", "absolute", "higher", "joint conditions, clinic (median of methods)",
+          HUNG_2018),
+    _mcii("lysholm", "lysholm", "knee", "5.5", "absolute", "higher", "ACL reconstruction, 6 months",
+          LYSHOLM_RBO_2023),
     Threshold(
         "pass",
         "vas",
@@ -142,6 +177,9 @@ THRESHOLDS: tuple[Threshold, ...] = (
         "knee OA",
         TUBACH_2005_SYMPTOM_STATE,
     ),
+    _pass("koos_jr", "interval", "knee", "63.7", "primary TKA, 2 years", KUNZE_JR_SYMPTOM_STATE),
+    _pass("hoos_jr", "interval", "hip", "76.7", "primary THA, 2 years", KUNZE_JR_SYMPTOM_STATE),
+    _pass("ikdc", "ikdc", "knee", "76.2", "10 years after ACL injury", URHAUSEN_2024),
 )
 
 
@@ -178,10 +216,11 @@ class StateResult:
 
 
 def _family(instrument: str) -> str:
-    # A WOMAC derived from KOOS or HOOS is the WOMAC score (KOOS holds the WOMAC items unchanged), so WOMAC's
-    # thresholds apply to it; the threshold returned still says it was published for "womac".
+    # A short form derived from its parent's answers is that short form's score (the parent holds its items
+    # unchanged: WOMAC in KOOS and HOOS, KOOS JR and KOOS-12 in KOOS, HOOS JR in HOOS), so the short form's
+    # thresholds apply to it; the threshold returned still says which instrument it was published for.
     definition = get_instrument(instrument)
-    return "womac" if definition.id.startswith("womac_from_") else definition.id
+    return definition.id.split("_from_")[0]
 
 
 def find_thresholds(
@@ -268,11 +307,11 @@ def mcii_change(
 
 
 def pass_reached(instrument: str, key: str, joint: str | None, value: object) -> StateResult:
-    """Whether score ``key`` is in the patient acceptable symptom state (Tubach 2005; knee OA only in the
-    table).
+    """Whether score ``key`` is in the patient acceptable symptom state (the PASS rows of ``THRESHOLDS``).
 
-    Inclusive: pain VAS <= 32.3 mm and WOMAC function (0-100) <= 31.0 are acceptable. ``reached`` is ``None``
-    when no PASS is published for the score and joint, or the score is missing.
+    Inclusive, on the threshold's ``better`` side: pain VAS <= 32.3 mm and WOMAC function (0-100) <= 31.0 are
+    acceptable (Tubach 2005, knee OA), as are KOOS JR >= 63.7, HOOS JR >= 76.7 and IKDC >= 76.2. ``reached``
+    is ``None`` when no PASS is published for the score and joint, or the score is missing.
     """
     threshold = _lookup(instrument, key, joint, "pass", "absolute")
     citation = None if threshold is None else threshold.citation

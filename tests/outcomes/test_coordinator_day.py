@@ -248,6 +248,36 @@ def test_score_lines_read_in_plain_words(alice, knee_episode):
     assert {"pain", "function_0_100_inv"} <= {line.key for line in womac.other}
 
 
+def test_a_score_with_a_published_pass_says_whether_it_is_acceptable(alice_client, alice, knee_episode):
+    baseline = knee_episode.follow_ups.get(timepoint="baseline")
+    m3 = knee_episode.follow_ups.get(timepoint="m3")
+    from datetime import datetime, time
+    from zoneinfo import ZoneInfo
+
+    tz = ZoneInfo(knee_episode.patient.site.time_zone)
+    on_day = datetime.combine(baseline.window_closes - timedelta(days=5), time(12), tzinfo=tz)
+    services.response_submit(
+        follow_up=baseline, instrument="koos", answers=all_items("koos", 3), by=alice, mode="paper", completed_at=on_day
+    )
+    services.response_submit(follow_up=m3, instrument="koos", answers=all_items("koos", 1), by=alice, mode="phone")
+    # Every item 1: KOOS JR raw 7 = 68.284, at or above the PASS of 63.7 (Kunze); every item 3: raw 21, below it.
+    later = {g.instrument: g for g in score_words.groups_for(m3)}
+    jr = {line.key: line for line in later["koos_jr_from_koos"].lines}["interval"]
+    assert jr.pass_reached is True and jr.pass_state == "acceptable symptom state (PASS 63.7 or more)"
+    assert jr.mcii_reached is True  # from the baseline's table value, more than the MCII of 15.1
+    first = {g.instrument: g for g in score_words.groups_for(baseline)}
+    jr0 = {line.key: line for line in first["koos_jr_from_koos"].lines}["interval"]
+    assert jr0.pass_reached is False and jr0.pass_state.startswith("short of the acceptable symptom state")
+    assert jr0.change == ""  # the baseline has no change, but says where it stands
+    # WOMAC function (0-100, lower is better) from the KOOS: 25, within Tubach's knee PASS of 31.0 or less.
+    womac = {line.key: line for line in later["womac_from_koos"].lines}["function_0_100"]
+    assert womac.pass_state == "acceptable symptom state (PASS 31 or less)"
+    # KOOS pain has an MCII but no PASS: nothing is said of a state.
+    assert {line.key: line for line in later["koos"].lines}["pain"].pass_state == ""
+    page = alice_client.get(work_url(baseline)).content.decode()
+    assert "short of the acceptable symptom state (PASS 63.7 or more)" in page
+
+
 def test_follow_up_page_shows_scores_in_words_not_keys(alice_client, alice, knee_episode):
     m3 = knee_episode.follow_ups.get(timepoint="m3")
     services.response_submit(follow_up=m3, instrument="koos", answers=all_items("koos", 1), by=alice, mode="phone")

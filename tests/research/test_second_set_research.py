@@ -101,3 +101,29 @@ def test_summaries_take_the_new_scores(api_a, answered, instrument, key):
 def test_a_summary_of_the_value_set_is_refused(api_a, answered):
     response = api_a.get("/api/v1/summaries/scores/", instrument="eq5d5l", key="value_set")
     assert response.status_code == 400
+
+
+def test_the_dictionary_lists_the_second_sets_published_thresholds(api_a):
+    body = api_a.json("/api/v1/dictionary/")
+    rows = {(t["measure"], t["instrument"], t["key"]): t for t in body["thresholds"]}
+    koos_jr_pass = rows[("pass", "koos_jr", "interval")]
+    assert (koos_jr_pass["value"], koos_jr_pass["better"], koos_jr_pass["joint"]) == (63.7, "higher", "knee")
+    assert "Kunze" in koos_jr_pass["citation"] and "TKA" in koos_jr_pass["population"]
+    assert rows[("pass", "hoos_jr", "interval")]["value"] == 76.7
+    assert rows[("pass", "ikdc", "ikdc")]["value"] == 76.2
+    assert rows[("mcii", "koos_jr", "interval")]["value"] == 15.1
+    assert rows[("mcii", "hoos_jr", "interval")]["value"] == 18.0
+    assert rows[("mcii", "lysholm", "lysholm")]["value"] == 5.5
+    # None is published (or none was found) for these: the dictionary invents none.
+    assert not {i for (_, i, _) in rows} & {"koos12", "promis10", "tegner", "eq5d5l"}
+
+
+@pytest.mark.parametrize(
+    ("instrument", "value", "cited"),
+    [("koos_jr", 15.1, "Hung"), ("koos_jr_from_koos", 15.1, "Hung"), ("lysholm", 5.5, "Lysholm")],
+)
+def test_a_summary_of_a_knee_short_form_names_its_mcii(api_a, answered, instrument, value, cited):
+    key = "lysholm" if instrument == "lysholm" else "interval"
+    body = api_a.json("/api/v1/summaries/scores/", instrument=instrument, key=key)
+    [threshold] = body["mcii"]["thresholds"]
+    assert threshold["value"] == value and threshold["joint"] == "knee" and cited in threshold["citation"]

@@ -1,4 +1,5 @@
-"""MCII and PASS thresholds as data, with their citations: SCORING.md section 8."""
+"""MCII and PASS thresholds as data, with their citations: SCORING.md section 8 and the second set's published
+figures (scoring/thresholds.py names each source)."""
 
 from __future__ import annotations
 
@@ -33,6 +34,12 @@ _MCII_CASES = [
     ("vas", "vas_mm", "spine", "relative", 40, 28, 28.1, "Ostelo"),  # 30%
     ("nrs", "nrs", "spine", "absolute", 6, 4, 5, "Ostelo"),  # 2 points
     ("nrs", "nrs", "spine", "relative", 10, 7, 8, "Ostelo"),  # 30%
+    # The second set: KOOS JR 15.1 and HOOS JR 18.0 (Hung 2018), Lysholm 5.5 (ACL reconstruction).
+    ("koos_jr", "interval", "knee", "absolute", 50, 65.1, 65, "Hung"),
+    ("koos_jr_from_koos", "interval", "knee", "absolute", 50, 65.1, 65, "Hung"),
+    ("hoos_jr", "interval", "hip", "absolute", 50, 68, 67.9, "Hung"),
+    ("hoos_jr_from_hoos", "interval", "hip", "absolute", 50, 68, 67.9, "Hung"),
+    ("lysholm", "lysholm", "knee", "absolute", 80, 86, 85, "Lysholm score"),
 ]
 
 
@@ -141,6 +148,53 @@ def test_pass_for_knee_oa_is_inclusive(instrument, key, value, reached):
     assert "acceptable symptom state" in result.citation
 
 
+@pytest.mark.parametrize(
+    ("instrument", "key", "joint", "value", "reached", "cited"),
+    [
+        # Higher is better on all three: at or above the published figure is acceptable.
+        ("koos_jr", "interval", "knee", 63.7, True, "Kunze"),
+        ("koos_jr", "interval", "knee", 63.6, False, "Kunze"),
+        ("koos_jr_from_koos", "interval", "knee", 63.7, True, "Kunze"),
+        ("hoos_jr", "interval", "hip", 76.7, True, "Kunze"),
+        ("hoos_jr", "interval", "hip", 76.6, False, "Kunze"),
+        ("hoos_jr_from_hoos", "interval", "hip", 76.6, False, "Kunze"),
+        ("ikdc", "ikdc", "knee", 76.2, True, "Urhausen"),
+        ("ikdc", "ikdc", "knee", Fraction(761, 10), False, "Urhausen"),
+        ("ikdc", "ikdc", "knee", 100, True, "Urhausen"),
+    ],
+)
+def test_the_second_sets_pass_is_inclusive_and_higher_is_better(instrument, key, joint, value, reached, cited):
+    result = pass_reached(instrument, key, joint, value)
+    assert result.reached is reached
+    assert cited in result.citation
+    assert result.threshold is not None and result.threshold.better == "higher"
+
+
+def test_a_scored_koos_jr_is_judged_on_its_table_value():
+    # Raw 7 is 68.284 on the KOOS JR table (SCORING-2.md): acceptable (>= 63.7). Raw 14 is 52.465: not.
+    seven = score("koos_jr", {"S6": 1, "P2": 1, "P3": 1, "P6": 1, "P9": 1, "A3": 1, "A5": 1})
+    fourteen = score("koos_jr", {"S6": 2, "P2": 2, "P3": 2, "P6": 2, "P9": 2, "A3": 2, "A5": 2})
+    assert pass_reached("koos_jr", "interval", "knee", seven.exact["interval"]).reached is True
+    assert pass_reached("koos_jr", "interval", "knee", fourteen.exact["interval"]).reached is False
+    # 52.465 -> 68.284 is 15.819 points: past the MCII of 15.1.
+    change = mcii_change("koos_jr", "interval", "knee", fourteen.exact["interval"], seven.exact["interval"])
+    assert change.reached is True
+
+
+def test_instruments_without_a_published_threshold_have_none():
+    for instrument, key in [
+        ("koos12", "summary"),
+        ("koos12_from_koos", "pain"),
+        ("promis10", "gph_t"),
+        ("tegner", "tegner"),
+        ("eq5d5l", "index"),
+    ]:
+        assert find_thresholds(instrument, key) == ()
+    assert mcii_change("ikdc", "ikdc", "knee", 40, 90).reached is None  # a PASS but no MCII found
+    assert pass_reached("lysholm", "lysholm", "knee", 95).reached is None  # an MCII but no PASS
+    assert pass_reached("koos_jr", "interval", "hip", 90).reached is None  # a knee score's threshold
+
+
 def test_pass_has_no_threshold_outside_knee_oa():
     assert pass_reached("vas", "vas_mm", "hip", 10).reached is None
     assert pass_reached("koos", "pain", "knee", 90).reached is None
@@ -148,7 +202,9 @@ def test_pass_has_no_threshold_outside_knee_oa():
 
 
 def test_every_threshold_is_sourced_and_names_a_real_output():
-    assert len(THRESHOLDS) == 25  # 23 MCII rows (absolute and relative counted apart) and 2 PASS rows
+    # SCORING.md: 23 MCII rows (absolute and relative counted apart) and 2 PASS rows; the second set: 3 MCII rows
+    # (KOOS JR, HOOS JR, Lysholm) and 3 PASS rows (KOOS JR, HOOS JR, IKDC).
+    assert len(THRESHOLDS) == 31
     for row in THRESHOLDS:
         assert row.citation and row.population
         assert row.value > 0
