@@ -1,6 +1,7 @@
-"""The fixed mutation subset that CI runs (`.ci/run`, step "mutation subset"): each mutant below is a realistic bug in
-a critical module, known to be killed by the tests named with it. For each, the script applies the one-line change
-to a copy of the project, runs those tests there, and fails if any mutant survives (the tests still pass).
+"""The fixed mutation subset that CI runs (`.ci/run`, step "types and mutation subset"): each mutant below is a
+realistic bug in a critical module, known to be killed by the tests named with it. For each, the script applies the
+one-line change to a copy of the project, runs those tests there, and fails if any mutant survives (the tests still
+pass).
 
     .venv/bin/python tests/mutation/subset.py          # all of them
     .venv/bin/python tests/mutation/subset.py -k m12   # only the mutants whose name contains "m12"
