@@ -130,11 +130,13 @@ def _scores_table(fu: FollowUp) -> str:
     def rows(lines: list[score_words.ScoreLine]) -> str:
         return format_html_join(
             "",
-            '<tr><td title="{}">{}</td><td class="nowrap"><strong>{}</strong></td><td>{}</td><td>{}</td></tr>',
+            '<tr><td title="{}">{}</td><td class="{}"><strong>{}</strong></td><td>{}</td><td>{}</td></tr>',
             (
                 (
                     line.key,
                     line.name,
+                    # "75 of 100" stays whole; "not scored (too many items blank)" wraps on a phone.
+                    "nowrap" if line.scored else "",
                     line.value,
                     line.direction,
                     format_html(
@@ -179,12 +181,13 @@ def _scores_table(fu: FollowUp) -> str:
         ),
     )
     return format_html(
-        '<table class="scores scores-words"><thead><tr><th>{}</th><th>{}</th><th>{}</th>'
-        "<th>{}</th></tr></thead>{}</table>",
+        # In a box that scrolls sideways on a narrow screen, rather than the page cutting its last columns off.
+        '<div class="scores-scroll"><table class="scores scores-words"><thead><tr><th>{}</th><th>{}</th><th>{}</th>'
+        "<th>{}</th></tr></thead>{}</table></div>",
         pgettext("table heading", "score"),
         pgettext("table heading", "value"),
         gettext("which end is good"),
-        gettext("since baseline"),
+        gettext("since baseline; acceptable state"),
         body,
     )
 

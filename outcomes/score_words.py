@@ -43,6 +43,7 @@ class ScoreLine:
     improved: bool | None = None
     pass_state: str = ""
     pass_reached: bool | None = None
+    scored: bool = True
 
 
 @dataclass
@@ -134,6 +135,7 @@ def _line(instrument: str, output: scoring.Output, row: Score, base: Score | Non
         return line
     if row.value is None:
         line.value = gettext("not scored (too many items blank)")
+        line.scored = False
         return line
     top = output.max
     line.value = (

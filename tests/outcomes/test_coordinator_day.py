@@ -278,6 +278,17 @@ def test_a_score_with_a_published_pass_says_whether_it_is_acceptable(alice_clien
     assert "short of the acceptable symptom state (PASS 63.7 or more)" in page
 
 
+def test_an_unscored_line_may_wrap_and_the_table_scrolls_on_a_narrow_screen(alice_client, knee_episode):
+    m3 = knee_episode.follow_ups.get(timepoint="m3")
+    answers = {code: value for code, value in all_items("koos", 1).items() if code != "S6"}  # a KOOS JR item blank
+    services.response_submit(follow_up=m3, instrument="koos", answers=answers, by=None, mode="web")
+    page = alice_client.get(work_url(m3)).content.decode()
+    assert '<div class="scores-scroll"><table class="scores scores-words">' in page
+    assert '<td class=""><strong>not scored (too many items blank)</strong></td>' in page  # may wrap
+    assert '<td class="nowrap"><strong>75 of 100</strong></td>' in page  # a number stays whole
+    assert "since baseline; acceptable state" in page
+
+
 def test_follow_up_page_shows_scores_in_words_not_keys(alice_client, alice, knee_episode):
     m3 = knee_episode.follow_ups.get(timepoint="m3")
     services.response_submit(follow_up=m3, instrument="koos", answers=all_items("koos", 1), by=alice, mode="phone")

@@ -165,3 +165,45 @@ def test_the_add_form_says_what_the_sites_are_not_how_to_hold_control(charlie_cl
     page = charlie_client.get(reverse("admin:research_apikey_add")).content.decode()
     assert "The sites whose data the key reads." in page
     assert "Hold down" not in page  # Django's hint for a multiple-select list; this is the two-box chooser
+
+
+def test_a_second_key_in_use_with_the_same_name_is_refused_and_nothing_is_saved(charlie_client, site_a):
+    api_key_create(name="KOOS study (Dr Park)", sites=[site_a], tier="rows")
+    url = reverse("admin:research_apikey_add")
+    response = charlie_client.post(
+        url, {"name": "  koos STUDY   (Dr Park) ", "tier": "summary", "sites": [site_a.pk], "expires_at_0": ""}
+    )
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["name"] == [
+        "A key in use is already named “koos STUDY (Dr Park)”. Name each key by its holder and study, so the list and "
+        "the request log tell them apart; if this key replaces that one, revoke that one first."
+    ]
+    assert ApiKey.objects.count() == 1 and "raw-key" not in response.content.decode()
+    # Once the old key is revoked, the name is free again; the new one is stored with its spaces tidied.
+    api_key_revoke(key=ApiKey.objects.get())
+    response = charlie_client.post(
+        url, {"name": "  KOOS study   (Dr Park) ", "tier": "summary", "sites": [site_a.pk], "expires_at_0": ""}
+    )
+    assert response.status_code == 200 and 'id="raw-key"' in response.content.decode()
+    assert ApiKey.objects.filter(revoked_at__isnull=True).get().name == "KOOS study (Dr Park)"
+
+
+def test_renaming_a_key_to_another_keys_name_is_refused_but_keeping_its_own_is_not(charlie_client, site_a):
+    first = api_key_create(name="Study A", sites=[site_a], tier="rows")[0]
+    second = api_key_create(name="Study B", sites=[site_a], tier="rows")[0]
+    url = reverse("admin:research_apikey_change", args=[second.pk])
+    response = charlie_client.post(url, {"name": "Study A", "sites": [site_a.pk], "expires_at_0": ""})
+    assert response.status_code == 200 and "already named “Study A”" in response.content.decode()
+    second.refresh_from_db()
+    assert second.name == "Study B"
+    response = charlie_client.post(url, {"name": "Study B", "sites": [site_a.pk], "expires_at_0": ""})
+    assert response.status_code == 302
+    assert first.name == "Study A"
+
+
+def test_the_sites_filter_offers_the_sites_and_no_empty_choice(charlie_client, site_a, site_b):
+    api_key_create(name="Study", sites=[site_a], tier="rows")
+    response = charlie_client.get(reverse("admin:research_apikey_changelist"))
+    [sites] = [f for f in response.context["cl"].filter_specs if f.title == "sites"]
+    choices = [str(c["display"]) for c in sites.choices(response.context["cl"])]
+    assert choices == ["All", str(site_a), str(site_b)]  # not Django's "-" for keys without a site: none exist
