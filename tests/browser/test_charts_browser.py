@@ -19,10 +19,7 @@ from outcomes.patient_views import SESSION_KEY
 from registry import clock
 from research.services import api_key_create
 from tests import factories
-from tests.browser.chromium import ARGS, CHROMIUM, sync_playwright_or_skip
-
-_playwright = sync_playwright_or_skip
-
+from tests.browser.chromium import ARGS, CHROMIUM, playwright_session
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -46,9 +43,8 @@ def _episode(patient, staff, *, vas=(62, 35), koos=(2, 1)):
 
 @pytest.fixture
 def browser(monkeypatch):
-    sync_playwright = _playwright()
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as p:
+    with playwright_session() as p:
         chromium = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         yield chromium
         chromium.close()

@@ -25,7 +25,7 @@ from outcomes import dispatcher, outbox
 from outcomes.models import FollowUp, Response
 from registry.models import TreatmentEpisode
 from tests import factories
-from tests.browser.chromium import ARGS, CHROMIUM, sync_playwright_or_skip
+from tests.browser.chromium import ARGS, CHROMIUM, playwright_session
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -36,10 +36,9 @@ PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "i
 
 @pytest.fixture
 def browser(monkeypatch, live_server, settings):
-    sync_playwright = sync_playwright_or_skip()
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     settings.REGISTRY_BASE_URL = live_server.url
-    with sync_playwright() as p:
+    with playwright_session() as p:
         chromium = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         yield chromium
         chromium.close()

@@ -16,7 +16,7 @@ from django.core import mail
 from outcomes.models import Response
 from registry.models import PatientIdentity
 from tests import factories
-from tests.browser.chromium import ARGS, CHROMIUM, sync_playwright_or_skip
+from tests.browser.chromium import ARGS, CHROMIUM, playwright_session
 from tests.browser.test_journey_browser import PHONE, dispatch_and_send, go, link_of, new_page, no_sideways_scroll
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -27,10 +27,9 @@ HANGUL = re.compile(r"[\uac00-\ud7a3]")
 
 @pytest.fixture
 def browser(monkeypatch, live_server, settings):
-    sync_playwright = sync_playwright_or_skip()
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     settings.REGISTRY_BASE_URL = live_server.url
-    with sync_playwright() as p:
+    with playwright_session() as p:
         chromium = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         yield chromium
         chromium.close()

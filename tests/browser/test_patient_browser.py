@@ -12,20 +12,16 @@ from django.core import mail
 from outcomes import dispatcher, outbox
 from outcomes.models import Score
 from tests import factories
-from tests.browser.chromium import ARGS, CHROMIUM, sync_playwright_or_skip
-
-_playwright = sync_playwright_or_skip
-
+from tests.browser.chromium import ARGS, CHROMIUM, playwright_session
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
 def browser_page(monkeypatch):
-    sync_playwright = _playwright()
     # Playwright's sync API runs an event loop in this thread; the test's own ORM calls are still synchronous.
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as p:
+    with playwright_session() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         context = browser.new_context(
             viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True, has_touch=True
@@ -80,7 +76,6 @@ def test_a_patient_completes_koos_and_vas_on_a_phone(live_server, browser_page, 
 
 
 def test_the_questionnaire_works_without_javascript(live_server, site_a, monkeypatch):
-    sync_playwright = _playwright()
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     from django.conf import settings as dj_settings
 
@@ -90,7 +85,7 @@ def test_the_questionnaire_works_without_javascript(live_server, site_a, monkeyp
     for message_id in dispatcher.dispatch().due:
         outbox.message_send(message_id=message_id)
     link = re.search(r"(http://\S+/p/(?!optout)[\w-]+/)", mail.outbox[0].body).group(1)
-    with sync_playwright() as p:
+    with playwright_session() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         page = browser.new_context(java_script_enabled=False, viewport={"width": 390, "height": 844}).new_page()
         page.goto(link)
