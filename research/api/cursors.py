@@ -2,66 +2,72 @@
 
 DRF's cursor is the base64 of `p=<ordering key>`: the key is a row's database id (an episode's, a follow-up's),
 so walking `?page_size=1` would map every pseudonym to its id, which de-identification promises never to release.
-Here the cursor's text is encrypted and authenticated with keys derived from SECRET_KEY (Django's salted_hmac):
+Here the cursor's text is encrypted and authenticated with AES-256-GCM (the `cryptography` package's AEAD, not a
+construction of our own), under a key derived from SECRET_KEY with HKDF-SHA256:
 
-    cursor = urlsafe_base64( nonce (16 bytes) || text XOR keystream || tag (16 bytes) )
+    cursor = urlsafe_base64( nonce (12 random bytes) || AES-GCM ciphertext || tag (16 bytes) )
 
-The keystream is HMAC-SHA256(stream key, nonce || block number), block by block (a PRF in counter mode); the
-tag is HMAC-SHA256(tag key, nonce || ciphertext), cut to 16 bytes, checked before anything is decrypted
-(encrypt-then-MAC). A random nonce makes two cursors for the same position look unrelated. Changing SECRET_KEY
-invalidates open cursors: the client starts from the first page again.
+A random nonce makes two cursors for the same position look unrelated; a changed byte, a truncated cursor or one
+sealed under another key fails the tag and is refused before anything is read. A cursor sealed under a key in
+SECRET_KEY_FALLBACKS still opens while that key is listed, so rotating SECRET_KEY as Django documents does not
+break a client mid-walk; once the old key is dropped, its cursors are refused and the client starts again from the
+first page.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import hmac
+import functools
 import os
 
-from django.utils.crypto import salted_hmac
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.hashes import SHA256
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from django.conf import settings
 
-NONCE = 16
+NONCE = 12  # bytes: the nonce size AES-GCM is specified for (NIST SP 800-38D)
 TAG = 16
-BLOCK = 32  # bytes of SHA-256
+PURPOSE = b"research.cursor/aes-256-gcm/1"  # HKDF info and the AEAD's associated data
+MAX_LENGTH = 2048  # characters: far above any real cursor; longer text is refused unread
 
 
 class BadCursor(ValueError):
     pass
 
 
-def _keystream(nonce: bytes, length: int) -> bytes:
-    blocks = (length + BLOCK - 1) // BLOCK
-    stream = b"".join(
-        salted_hmac("research.cursor.stream", nonce + n.to_bytes(4, "big"), algorithm="sha256").digest()
-        for n in range(blocks)
-    )
-    return stream[:length]
-
-
-def _tag(nonce: bytes, sealed: bytes) -> bytes:
-    return salted_hmac("research.cursor.tag", nonce + sealed, algorithm="sha256").digest()[:TAG]
+@functools.lru_cache(maxsize=8)
+def _cipher(secret: str) -> AESGCM:
+    key = HKDF(algorithm=SHA256(), length=32, salt=None, info=PURPOSE).derive(secret.encode())
+    return AESGCM(key)
 
 
 def seal(text: str) -> str:
-    plain = text.encode()
     nonce = os.urandom(NONCE)
-    sealed = bytes(a ^ b for a, b in zip(plain, _keystream(nonce, len(plain)), strict=True))
-    return base64.urlsafe_b64encode(nonce + sealed + _tag(nonce, sealed)).decode().rstrip("=")
+    sealed = _cipher(settings.SECRET_KEY).encrypt(nonce, text.encode(), PURPOSE)
+    return base64.urlsafe_b64encode(nonce + sealed).decode().rstrip("=")
 
 
 def unseal(cursor: str) -> str:
-    """The text of a cursor made by `seal`; BadCursor for anything else (tampered, truncated, another key's)."""
+    """The text of a cursor made by `seal` (under SECRET_KEY or one of its fallbacks); BadCursor for anything
+    else (tampered, truncated, another key's, not base64)."""
+    if len(cursor) > MAX_LENGTH:
+        raise BadCursor
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
     except (binascii.Error, ValueError):
         raise BadCursor from None
     if len(raw) < NONCE + TAG:
         raise BadCursor
-    nonce, sealed, tag = raw[:NONCE], raw[NONCE:-TAG], raw[-TAG:]
-    if not hmac.compare_digest(tag, _tag(nonce, sealed)):
-        raise BadCursor
-    try:
-        return bytes(a ^ b for a, b in zip(sealed, _keystream(nonce, len(sealed)), strict=True)).decode()
-    except UnicodeDecodeError:
-        raise BadCursor from None
+    nonce, sealed = raw[:NONCE], raw[NONCE:]
+    for secret in (settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", ())):
+        try:
+            plain = _cipher(secret).decrypt(nonce, sealed, PURPOSE)
+        except InvalidTag:
+            continue
+        try:
+            return plain.decode()
+        except UnicodeDecodeError:
+            raise BadCursor from None
+    raise BadCursor

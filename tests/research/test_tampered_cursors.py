@@ -69,3 +69,37 @@ def test_pages_follow_sealed_cursors_that_carry_no_id(api_a, cohort):
 def test_the_same_position_seals_differently_and_opens_the_same():
     a, b = cursors.seal("p=42"), cursors.seal("p=42")
     assert a != b and cursors.unseal(a) == cursors.unseal(b) == "p=42"
+
+
+def test_a_cursor_outlives_a_key_rotation_while_the_old_key_is_a_fallback(api_a, cohort, settings):
+    """Rotating SECRET_KEY as Django documents (the old one moved to SECRET_KEY_FALLBACKS) keeps a client's walk
+    going; once the old key is dropped, its cursor is a 400 and only a new walk works."""
+    first = api_a.get("/api/v1/treatments/", page_size=1).json()
+    cursor = first["next"].split("cursor=")[1].split("&")[0]
+    old = settings.SECRET_KEY
+    settings.SECRET_KEY, settings.SECRET_KEY_FALLBACKS = "rotated-" + old, [old]
+    second = api_a.get("/api/v1/treatments/", page_size=1, cursor=cursor)
+    assert second.status_code == 200, second.content
+    assert second.json()["results"] and second.json()["results"] != first["results"]
+    settings.SECRET_KEY_FALLBACKS = []
+    refused = api_a.get("/api/v1/treatments/", page_size=1, cursor=cursor)
+    assert refused.status_code == 400 and "Invalid cursor" in refused.content.decode()
+    with pytest.raises(cursors.BadCursor):
+        cursors.unseal(cursor)
+    assert api_a.get("/api/v1/treatments/", page_size=1).status_code == 200
+
+
+def test_a_cursor_is_aes_gcm_under_a_key_derived_from_secret_key(settings):
+    """The format the module states: 12-byte nonce, then ciphertext and 16-byte tag, opened by AES-256-GCM under
+    HKDF-SHA256(SECRET_KEY) with the purpose as associated data; any other associated data fails."""
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    from cryptography.hazmat.primitives.hashes import SHA256
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    raw = base64.urlsafe_b64decode((c := cursors.seal("p=7")) + "=" * (-len(c) % 4))
+    assert len(raw) == 12 + len("p=7") + 16
+    key = HKDF(algorithm=SHA256(), length=32, salt=None, info=cursors.PURPOSE).derive(settings.SECRET_KEY.encode())
+    assert AESGCM(key).decrypt(raw[:12], raw[12:], cursors.PURPOSE) == b"p=7"
+    with pytest.raises(InvalidTag):
+        AESGCM(key).decrypt(raw[:12], raw[12:], b"another purpose")
