@@ -321,10 +321,10 @@ def bulk_export_start(*, key: ApiKey, request_url: str, types: Iterable[str] = E
     return BulkExport.objects.create(api_key=key, request_url=request_url[:500], types=list(types))
 
 
-def _research_patients(key: ApiKey) -> Iterator[dict[str, Any]]:
+def _research_patients(key: ApiKey, release: kanon.Release) -> Iterator[dict[str, Any]]:
     """A Patient per released subject, carrying only the pseudonym (no sex, age or site: those are the
     episodes', in the Observations' extensions they do not need)."""
-    rows = deid.TREATMENTS.annotate(kanon.release_for_key(key).withhold(research_queryset(TreatmentEpisode, key)))
+    rows = deid.TREATMENTS.annotate(release.withhold(research_queryset(TreatmentEpisode, key)))
     subject = deid.TREATMENTS.column("subject_id").alias
     seen = rows.values_list(subject, flat=True).order_by(subject).distinct()
     for pseudonym in seen.iterator(chunk_size=ITERATOR_CHUNK):
@@ -335,11 +335,11 @@ def _research_patients(key: ApiKey) -> Iterator[dict[str, Any]]:
         }
 
 
-def _research_observations(key: ApiKey) -> Iterator[dict[str, Any]]:
+def _research_observations(key: ApiKey, release: kanon.Release) -> Iterator[dict[str, Any]]:
     """An Observation per released score row (research.deid.SCORES): pseudonymous subject, no calendar date; the
     day from the index date is the extension `days-from-index` (valueInteger), as the CSV's days_from_index."""
     dataset = deid.SCORES
-    rows = dataset.rows(dataset.annotate(kanon.release_for_key(key).withhold(research_queryset(Score, key))))
+    rows = dataset.rows(dataset.annotate(release.withhold(research_queryset(Score, key))))
     a = {c.name: c.alias for c in dataset.columns}
     for row in rows.iterator(chunk_size=ITERATOR_CHUNK):
         instrument, score_key = row[a["instrument"]], row[a["key"]]
@@ -387,8 +387,11 @@ def bulk_export_build(*, export_id: str) -> BulkExport:
     try:
         pseudonyms_assign(full=False)  # as the research API does before reading: no row without its pseudonym
         builders = {"Patient": _research_patients, "Observation": _research_observations}
+        # One release (k-anonymity decided once over the key's whole cohort) for every file of the export, so the
+        # files withhold the same subjects and the cohort is read for it once, not once a file.
+        release = kanon.release_for_key(export.api_key)
         files = [
-            {"type": t, "count": _write_ndjson(export_file(export, t), builders[t](export.api_key))}
+            {"type": t, "count": _write_ndjson(export_file(export, t), builders[t](export.api_key, release))}
             for t in export.types or EXPORT_TYPES
         ]
     except Exception as exc:

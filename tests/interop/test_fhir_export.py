@@ -60,6 +60,21 @@ def test_a_site_under_k_is_withheld_from_the_export(cohort, key_ab, site_b):  # 
     assert withheld and episodes and not withheld & episodes
 
 
+def test_one_release_decides_every_file_of_an_export(cohort, key_ab, site_b, monkeypatch):  # noqa: F811
+    """k-anonymity is decided once an export, over the key's whole cohort, and both files follow it: a subject is
+    in the Patient file exactly when one of its scores is in the Observation file's references."""
+    from research import kanon
+
+    ReleasePolicy.objects.filter(site=site_b).update(k=5)
+    computed = []
+    real = kanon.compute
+    monkeypatch.setattr(kanon, "compute", lambda *a, **kw: computed.append(1) or real(*a, **kw))
+    files = bulk_export(Client(), key_ab)
+    assert len(computed) == 1
+    patients = {p["id"] for p in files["Patient"]}
+    assert patients == {o["subject"]["reference"].removeprefix("Patient/") for o in files["Observation"]}
+
+
 def test_kickoff_queues_the_task_and_refuses_what_it_cannot_do(key_ab, django_capture_on_commit_callbacks):  # noqa: F811
     client = Client()
     auth = {"Authorization": f"Bearer {key_ab}"}
