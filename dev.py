@@ -64,7 +64,17 @@ def demo_env() -> dict[str, str]:
     return env
 
 
+def _stop(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def demo(argv: list[str]) -> int:
+    # `kill PID` (SIGTERM), a closed terminal (SIGHUP) and Ctrl-C all stop the demo the same way, its web server
+    # and worker with it; SIGINT too when a shell started the demo in the background and had it ignored.
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _stop)
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     ensure_venv()
     env = demo_env()
     port = os.environ.get("PORT", "8000")
@@ -185,7 +195,11 @@ def main() -> int:
     if len(sys.argv) < 2 or sys.argv[1] not in commands:
         print(__doc__)
         return 2
-    return commands[sys.argv[1]](sys.argv[2:])
+    try:
+        return commands[sys.argv[1]](sys.argv[2:])
+    except KeyboardInterrupt:  # stopped before the demo's servers were up (they stop themselves once up)
+        _say("stopped")
+        return 130
 
 
 if __name__ == "__main__":
