@@ -27,7 +27,9 @@ from simple_history.admin import SimpleHistoryAdmin
 
 import scoring
 from outcomes import asking, contact, dispatcher, patient_views, score_words, services
+from outcomes.charts import STAFF_TIMEPOINT_LABELS
 from outcomes.checks import missing_wording
+from outcomes.engine_words import staff
 from outcomes.forms import EntryForm, unscorable_outputs
 from outcomes.models import (
     HHS_EXAM,
@@ -106,7 +108,7 @@ class OutcomePlanAdmin(SiteScopedAdminMixin, SimpleHistoryAdmin):
     @admin.display(description=_("instruments by timepoint"))
     def asked(self, obj: OutcomePlan) -> str:
         by_tp = services.plan_instruments(obj)
-        return "; ".join(f"{tp}: {', '.join(_names(v))}" for tp, v in by_tp.items())
+        return "; ".join(f"{STAFF_TIMEPOINT_LABELS.get(tp, tp)}: {', '.join(_names(v))}" for tp, v in by_tp.items())
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return is_registry_admin(request.user)
@@ -753,6 +755,8 @@ class FollowUpAdmin(FollowUpBaseAdmin, SimpleHistoryAdmin):
             "follow_up": follow_up,
             "form": form,
             "instrument": form.definition,
+            "instrument_name": _name(instrument),
+            "recall_period": staff(form.definition.recall_period),
             "instrument_id": instrument,
             "warning": warning,
             "existing": existing,

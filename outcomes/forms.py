@@ -22,6 +22,7 @@ from django.utils.translation import gettext_lazy as _
 
 import scoring
 from outcomes.asking import items_asked  # noqa: F401  (one definition, shared with the patient pages)
+from outcomes.engine_words import staff
 from outcomes.models import HHS_EXAM, FollowUp, MissingCode, Mode
 
 
@@ -113,7 +114,7 @@ class InstrumentForm(forms.Form):
         for section in self.definition.sections:
             fields = [self[self.item_fields[c]] for c in section.item_codes if c in self.item_fields]
             if fields:
-                out.append((section.label, fields))
+                out.append((staff(section.label), fields))
         return out
 
     def answers(self) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from django.utils.translation import gettext, gettext_lazy, pgettext
 
 import scoring
+from outcomes.engine_words import staff
 from outcomes.models import FollowUp, Score, Timepoint
 from scoring.eq5d import VALUE_SETS
 
@@ -105,14 +106,15 @@ def groups_for(
     out = []
     for instrument in sorted(by_instrument, key=place):
         definition = scoring.get_instrument(instrument)
-        group = ScoreGroup(instrument, definition.name, str(DERIVED_NOTE.get(instrument, "")))
+        group = ScoreGroup(instrument, staff(definition.name), str(DERIVED_NOTE.get(instrument, "")))
         stored = by_instrument[instrument]
         value_set = stored.get("value_set")
         if instrument == "eq5d5l" and value_set is not None:
             # The index is read in its value set; none at the site: the index waits for the site to choose one.
             code = value_set.value_text
             group.note = (
-                gettext("Index in the %(code)s value set (%(name)s)") % {"code": code, "name": VALUE_SETS[code].name}
+                gettext("Index in the %(code)s value set (%(name)s)")
+                % {"code": code, "name": staff(VALUE_SETS[code].name)}
                 if code in VALUE_SETS
                 else gettext("No index: the site has no EQ-5D-5L value set (choose one in its follow-up settings)")
             )
@@ -129,7 +131,7 @@ def groups_for(
 
 
 def _line(instrument: str, output: scoring.Output, row: Score, base: Score | None, joint: str) -> ScoreLine:
-    line = ScoreLine(key=output.key, name=plain_name(output.label), value="", direction=_direction(output))
+    line = ScoreLine(key=output.key, name=staff(plain_name(output.label)), value="", direction=_direction(output))
     if row.value_text:
         line.value = row.value_text
         return line

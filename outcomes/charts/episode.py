@@ -21,6 +21,7 @@ from outcomes.charts import (
     staff_direction_label,
     timepoint_label,
 )
+from outcomes.engine_words import staff
 
 # The scores drawn per instrument on the episode page (the others are on the follow-up page).
 HEADLINE_KEYS: dict[str, tuple[str, ...]] = {
@@ -159,7 +160,7 @@ def instrument_chart(instrument: str, points: Sequence[ScorePoint], *, joint: st
         colour = PALETTE[i % len(PALETTE)]
         mine = sorted((p for p in points if p.key == key), key=lambda p: p.day)
         output = outputs[key]
-        name = short_label(output.label)
+        name = staff(short_label(output.label))
         traces.append(
             {
                 "type": "scatter",
@@ -275,7 +276,7 @@ def instrument_chart(instrument: str, points: Sequence[ScorePoint], *, joint: st
     )
     y_range = _y_range(outputs.values())
     dir_text = staff_direction_label(direction)
-    title = _abbreviation(definition.name) + (f" ({dir_text})" if dir_text else "")
+    title = _abbreviation(staff(definition.name)) + (f" ({dir_text})" if dir_text else "")
     layout = figure_layout(
         title,
         gettext("Months since the index date (baseline ◆)"),
