@@ -757,6 +757,7 @@ class FollowUpAdmin(FollowUpBaseAdmin, SimpleHistoryAdmin):
             "instrument": form.definition,
             "instrument_name": _name(instrument),
             "recall_period": staff(form.definition.recall_period),
+            "instrument_notes": [staff(note) for note in form.definition.notes],
             "instrument_id": instrument,
             "warning": warning,
             "existing": existing,

@@ -1,10 +1,10 @@
 """The scoring engine's English names, for staff pages in the staff member's language.
 
 `scoring/` is pure Python without Django, and the research API and data dictionary keep its English names
-beside the stable keys. Staff pages show instrument names, score names, section headings, recall periods and
-value-set countries through `staff()`: each engine text listed here is a gettext message of this app (translated in
-outcomes/locale); any other text, such as a site's own loaded wording, is shown as given.
-tests/outcomes/test_engine_words.py fails when the engine gains a text that is not listed here.
+beside the stable keys. Staff pages show instrument names, score names, section headings, recall periods, the
+notes a form must show and value-set countries through `staff()`: each engine text listed here is a gettext
+message of this app (translated in outcomes/locale); any other text, such as a site's own loaded wording, is shown
+as given. tests/outcomes/test_engine_words.py fails when the engine gains a text that is not listed here.
 """
 
 from __future__ import annotations
@@ -140,6 +140,26 @@ WORDS = frozenset(
         gettext_noop("Japan"),
         gettext_noop("South Korea"),
         gettext_noop("China"),
+        # Notes a form must show (the answer entry page)
+        gettext_noop("KOOS asks about the last week, WOMAC about the last 48 hours."),
+        gettext_noop("HOOS asks about the last week, WOMAC about the last 48 hours."),
+        gettext_noop("Trendelenburg sign: Harris records it but does not score it; store it outside the score."),
+        gettext_noop(
+            "PROMIS Global Health v1.2 only: Global08r and Global10r are stored as printed on the v1.2 form (5 = best) and Global07r as the 0-10 rating; answers coded as in v1.0/1.1 must not be entered."  # noqa: E501
+        ),
+        gettext_noop(
+            "Scored from the KOOS answers (the patient answered once); the KOOS, JR. items are KOOS items with the same codes, asked here within the full KOOS."  # noqa: E501
+        ),
+        gettext_noop(
+            "Scored from the HOOS answers (the patient answered once); the HOOS, JR. items are HOOS items with the same codes, asked here within the full HOOS."  # noqa: E501
+        ),
+        gettext_noop(
+            "Scored from the KOOS answers (the patient answered once); the KOOS-12 items are KOOS items with the same codes, asked here within the full KOOS."  # noqa: E501
+        ),
+        gettext_noop("IKDC10a (function before the injury) is recorded for the clinician and never enters the score."),
+        gettext_noop(
+            "The index depends on the value set: store the value set with every index, and never compare indices computed with different sets. The EQ VAS is a separate instrument, not an input here."  # noqa: E501
+        ),
     }
 )
 

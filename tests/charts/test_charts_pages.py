@@ -186,6 +186,20 @@ def test_others_get_the_key_page_without_data(client, alice, cohort, who):
     assert 'id="cohort-key-form"' in html and "sessionStorage" in html
 
 
+@pytest.mark.parametrize(
+    ("language", "no_key", "refused"),
+    [
+        ("ko", "차트를 보려면 연구용 API 키를 입력하십시오.", "키가 승인되지 않았습니다"),
+        ("ja", "グラフを表示するには研究用 API キーを入力してください。", "キーが受け付けられませんでした"),
+    ],
+)
+def test_the_key_pages_messages_are_in_its_language(client, db, language, no_key, refused):
+    """The script's status messages (no key, loading, refused, failed) come from the page, in the page's language."""
+    html = client.get(reverse("cohort_dashboard"), headers={"accept-language": language}).content.decode()
+    assert f'data-no-key="{no_key}"' in html and refused in html and "HTTP {status}" in html
+    assert "Enter your research API key" not in html
+
+
 def test_the_figures_endpoint_needs_a_research_key(client, alice, cohort):
     client.force_login(alice)  # a staff session is not a research key
     assert client.get(reverse("cohort_figures")).status_code == 401  # the key is the only credential there

@@ -22,7 +22,7 @@ LANGUAGES = ("ko", "ja", "zh-hans", "zh-hant")
 def engine_texts() -> set[str]:
     texts = {v.name for v in VALUE_SETS.values()}
     for definition in scoring.INSTRUMENTS.values():
-        texts |= {definition.name, definition.recall_period}
+        texts |= {definition.name, definition.recall_period, *definition.notes}
         texts |= {plain_name(o.label) for o in definition.outputs}
         texts |= {s.label for s in definition.sections}
     return texts
@@ -78,9 +78,9 @@ def test_a_korean_coordinator_reads_scores_sections_and_recall_periods_in_korean
     entry = alice_client.get(reverse("admin:outcomes_followup_enter", args=[fu.pk, "ikdc"]), headers=headers)
     body = entry.content.decode()
     assert entry.status_code == 200
-    for korean in ("증상", "스포츠 활동", "지난 4주 또는 부상 이후(증상)"):
+    for korean in ("증상", "스포츠 활동", "지난 4주 또는 부상 이후(증상)", "IKDC10a(부상 전 기능)는 임상의를 위해"):
         assert korean in body, korean
-    for english in (">Symptoms<", "Sports activities", "the past 4 weeks"):
+    for english in (">Symptoms<", "Sports activities", "the past 4 weeks", "is recorded for the clinician"):
         assert english not in body, english
 
 

@@ -31,15 +31,17 @@
     }
     var input = document.getElementById("cohort-key");
     var status = document.getElementById("cohort-status");
+    // The page's own language: its messages are rendered by the template into data attributes (English if absent).
+    function say(name, fallback) { return status.getAttribute("data-" + name) || fallback; }
 
     function load() {
       var key = window.sessionStorage.getItem(KEY_NAME);
       container.textContent = "";
       if (!key) {
-        status.textContent = "Enter your research API key to see the charts.";
+        status.textContent = say("no-key", "Enter your research API key to see the charts.");
         return;
       }
-      status.textContent = "Loading…";
+      status.textContent = say("loading", "Loading…");
       fetch(container.getAttribute("data-source") + window.location.search, {
         headers: { Authorization: "Token " + key, Accept: "application/json" },
         credentials: "omit",
@@ -48,8 +50,8 @@
         .then(function (response) {
           if (!response.ok) {
             throw new Error(response.status === 401 || response.status === 403
-              ? "The key was not accepted (revoked, expired or mistyped)."
-              : "The charts could not be loaded (" + response.status + ").");
+              ? say("refused", "The key was not accepted (revoked, expired or mistyped).")
+              : say("failed", "The charts could not be loaded (HTTP {status}).").replace("{status}", response.status));
           }
           return response.json();
         })
